@@ -1,0 +1,26 @@
+"""Package metadata. Install the pinned environment with `python3.11 tools/dev.py setup`."""
+
+import setuptools
+
+setuptools.setup(
+    name='coco-captions-tfx',
+    version='0.1.0',
+    description='A TFX pipeline for image-caption data in the MS COCO '
+    'captions format: ingest, validate, transform, train a dual encoder.',
+    packages=['coco_captions'],
+    # TFX 1.16's own metadata says < 3.11, yet the stack runs on 3.11.
+    python_requires='>=3.9,<3.12',
+    install_requires=[
+        'tfx==1.16.0',
+        # tfx-bsl 1.16 imports dill, which recent Beam no longer installs.
+        'dill',
+        'pillow',
+        'tqdm',
+    ],
+    extras_require={'test': ['pytest']},
+    entry_points={
+        'console_scripts': [
+            'coco-captions-generate=coco_captions.synthetic_data:main',
+        ],
+    },
+)
