@@ -1,0 +1,52 @@
+"""Names, paths, hyper-parameters and Beam options, in one place.
+
+Runners (`coco_captions_local.py`, and later one per orchestrator) read their
+defaults from here and hand them to `coco_captions.pipeline.create_pipeline`.
+"""
+
+import os
+
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PIPELINE_NAME = 'coco_captions'
+
+# The bundled synthetic dataset: data/captions.csv and data/images/.
+DATA_ROOT = os.path.join(PROJECT_DIR, 'data')
+IMAGES_SUBDIR = 'images'
+# Only CSV files under the data root are read, so images may live beside them.
+CSV_PATTERN = '*.csv'
+
+# The TFX module file (preprocessing_fn and run_fn).
+MODULE_FILE = os.path.join(PROJECT_DIR, 'coco_captions_utils.py')
+
+# Outputs of a local run.
+OUTPUT_DIR = os.path.join(os.getcwd(), 'tfx_output')
+METADATA_FILENAME = 'metadata.sqlite'
+
+# Train/eval split, hashed on image_id so the captions of one image stay together.
+SPLIT_PARTITION_FEATURE = 'image_id'
+TRAIN_HASH_BUCKETS = 4
+EVAL_HASH_BUCKETS = 1
+
+TRAIN_STEPS = 300
+EVAL_STEPS = 10
+
+# Transform settings (preprocessing_fn's custom_config, besides images_root).
+IMAGE_SIZE = 64
+MAX_CAPTION_TOKENS = 32
+
+# Trainer settings (run_fn's custom_config).
+BATCH_SIZE = 64
+EMBEDDING_DIM = 128
+LEARNING_RATE = 1e-3
+RETRIEVAL_MAX_IMAGES = 1000
+
+# Beam options for a local run when the user passes none: none, so Beam's
+# default applies, the in-memory DirectRunner. It starts no worker processes,
+# each of which would import TensorFlow (about 15 s here), and that dominates
+# on small data. An empty list also spares every Beam component TFX's habit of
+# building an sdist of TFX itself for remote workers, which it does whenever
+# beam_pipeline_args is non-empty and names no --extra_package/--setup_file.
+# For large data pass e.g.
+#   --direct_running_mode=multi_processing --direct_num_workers=0
+LOCAL_BEAM_PIPELINE_ARGS = ()
