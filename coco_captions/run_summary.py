@@ -1,0 +1,232 @@
+"""What a pipeline run did, read back from ML Metadata.
+
+`summarize_run` finds the latest run of a pipeline in the metadata store and
+returns, per component, its execution state, wall time and output artifacts,
+plus the row counts (from StatisticsGen) and the retrieval metrics (from the
+Trainer's model run). `format_summary` turns that into the few lines the CLI
+prints at the end of a run.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Dict, List, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+RETRIEVAL_METRICS_FILE = 'retrieval_metrics.json'
+
+_PIPELINE_CONTEXT = 'pipeline'
+_RUN_CONTEXT = 'pipeline_run'
+_NODE_CONTEXT = 'node'
+
+
+@dataclasses.dataclass
+class ComponentRun:
+  """One component's execution in a run."""
+  component_id: str
+  execution_id: int
+  state: str  # COMPLETE, CACHED, FAILED, RUNNING...
+  seconds: float
+  # Output key -> artifact URIs.
+  outputs: Dict[str, List[str]]
+
+
+@dataclasses.dataclass
+class RunSummary:
+  pipeline_name: str
+  run_id: str
+  components: List[ComponentRun]
+  # Split name -> number of examples (captions).
+  split_counts: Dict[str, int]
+  # Retrieval metrics written by run_fn, or None when there is no trained model.
+  metrics: Optional[Dict[str, float]]
+  anomalies: Dict[str, List[str]]
+
+  def component(self, component_id: str) -> ComponentRun:
+    for component in self.components:
+      if component.component_id == component_id:
+        return component
+    raise KeyError(f'No execution of {component_id} in run {self.run_id}')
+
+  def output(self, component_id: str, key: str) -> Optional[str]:
+    uris = self.component(component_id).outputs.get(key) or []
+    return uris[0] if uris else None
+
+
+def connect(metadata_path: str) -> metadata_store.MetadataStore:
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = metadata_path
+  config.sqlite.connection_mode = (
+      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY)
+  return metadata_store.MetadataStore(config)
+
+
+def _context(store, type_name: str, name: str):
+  context = store.get_context_by_type_and_name(type_name, name)
+  if context is None:
+    raise LookupError(f'No {type_name} {name!r} in ML Metadata')
+  return context
+
+
+def latest_run_id(store, pipeline_name: str) -> str:
+  """The most recent run of `pipeline_name` recorded in the store."""
+  pipeline = _context(store, _PIPELINE_CONTEXT, pipeline_name)
+  pipeline_executions = {
+      e.id for e in store.get_executions_by_context(pipeline.id)}
+  runs = [
+      run for run in store.get_contexts_by_type(_RUN_CONTEXT)
+      if pipeline_executions & {
+          e.id for e in store.get_executions_by_context(run.id)}
+  ]
+  if not runs:
+    raise LookupError(f'Pipeline {pipeline_name!r} has no runs in ML Metadata')
+  return max(runs, key=lambda c: (c.create_time_since_epoch, c.id)).name
+
+
+def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]:
+  """The executions of run `run_id`, in the order they started."""
+  run = _context(store, _RUN_CONTEXT, run_id)
+  executions = {e.id: e for e in store.get_executions_by_context(run.id)}
+  node_of = {}
+  for node in store.get_contexts_by_type(_NODE_CONTEXT):
+    prefix = pipeline_name + '.'
+    if node.name.startswith(prefix):
+      for execution in store.get_executions_by_context(node.id):
+        node_of[execution.id] = node.name[len(prefix):]
+  outputs: Dict[int, Dict[str, List[str]]] = {i: {} for i in executions}
+  events = store.get_events_by_execution_ids(list(executions))
+  artifact_ids = [
+      e.artifact_id for e in events
+      if e.type == metadata_store_pb2.Event.OUTPUT]
+  uris = {a.id: a.uri for a in store.get_artifacts_by_id(artifact_ids)}
+  for event in events:
+    if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps:
+      key = event.path.steps[0].key
+      outputs[event.execution_id].setdefault(key, []).append(
+          uris[event.artifact_id])
+  result = []
+  for execution in sorted(executions.values(),
+                          key=lambda e: (e.create_time_since_epoch, e.id)):
+    result.append(ComponentRun(
+        component_id=node_of.get(execution.id, execution.type),
+        execution_id=execution.id,
+        state=metadata_store_pb2.Execution.State.Name(
+            execution.last_known_state),
+        seconds=(execution.last_update_time_since_epoch -
+                 execution.create_time_since_epoch) / 1000.0,
+        outputs=outputs[execution.id]))
+  return result
+
+
+def _split_dirs(uri: str) -> Dict[str, str]:
+  if not uri or not os.path.isdir(uri):
+    return {}
+  return {
+      name[len('Split-'):]: os.path.join(uri, name)
+      for name in sorted(os.listdir(uri)) if name.startswith('Split-')
+  }
+
+
+def split_counts(statistics_uri: Optional[str]) -> Dict[str, int]:
+  """Examples per split, from StatisticsGen's output."""
+  from tensorflow_metadata.proto.v0 import statistics_pb2
+  counts = {}
+  for split, path in _split_dirs(statistics_uri).items():
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    with open(os.path.join(path, 'FeatureStats.pb'), 'rb') as f:
+      stats.ParseFromString(f.read())
+    counts[split] = sum(d.num_examples for d in stats.datasets)
+  return counts
+
+
+def anomalies(anomalies_uri: Optional[str]) -> Dict[str, List[str]]:
+  """Split -> 'feature: description' for each anomaly ExampleValidator found."""
+  from tensorflow_metadata.proto.v0 import anomalies_pb2
+  found = {}
+  for split, path in _split_dirs(anomalies_uri).items():
+    result = anomalies_pb2.Anomalies()
+    with open(os.path.join(path, 'SchemaDiff.pb'), 'rb') as f:
+      result.ParseFromString(f.read())
+    found[split] = [
+        f'{feature}: {info.description or info.short_description}'
+        for feature, info in sorted(result.anomaly_info.items())
+    ]
+    if result.HasField('dataset_anomaly_info'):
+      found[split].append(
+          f'dataset: {result.dataset_anomaly_info.description}')
+  return found
+
+
+def retrieval_metrics(model_run_uri: Optional[str]) -> Optional[Dict[str, float]]:
+  if not model_run_uri:
+    return None
+  path = os.path.join(model_run_uri, RETRIEVAL_METRICS_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def summarize_run(metadata_path: str, pipeline_name: str,
+                  run_id: Optional[str] = None) -> RunSummary:
+  """Summary of run `run_id` (default: the latest) of `pipeline_name`."""
+  store = connect(metadata_path)
+  run_id = run_id or latest_run_id(store, pipeline_name)
+  components = component_runs(store, pipeline_name, run_id)
+  summary = RunSummary(pipeline_name, run_id, components, {}, None, {})
+  by_id = {c.component_id: c for c in components}
+  if 'StatisticsGen' in by_id:
+    summary.split_counts = split_counts(
+        summary.output('StatisticsGen', 'statistics'))
+  if 'ExampleValidator' in by_id:
+    summary.anomalies = anomalies(
+        summary.output('ExampleValidator', 'anomalies'))
+  if 'Trainer' in by_id:
+    summary.metrics = retrieval_metrics(summary.output('Trainer', 'model_run'))
+  return summary
+
+
+def format_summary(summary: RunSummary, metadata_path: str,
+                   log_path: Optional[str] = None) -> str:
+  """A few lines a person can act on: outputs, counts, metrics, timings."""
+  lines = [f'Pipeline {summary.pipeline_name}, run {summary.run_id}']
+  total = sum(c.seconds for c in summary.components)
+  lines.append(f'  {"component":<18} {"status":<9} {"seconds":>8}')
+  for c in summary.components:
+    lines.append(f'  {c.component_id:<18} {c.state.lower():<9} {c.seconds:>8.1f}')
+  lines.append(f'  {"total":<18} {"":<9} {total:>8.1f}')
+
+  if summary.split_counts:
+    counts = ', '.join(f'{n} {split}' for split, n in summary.split_counts.items())
+    lines.append(f'Rows (captions): {counts}')
+  if summary.anomalies:
+    found = [f'{split}: {a}' for split, items in summary.anomalies.items()
+             for a in items]
+    lines.append('Data anomalies: ' + ('none' if not found else ''))
+    lines.extend(f'  {a}' for a in found)
+
+  m = summary.metrics
+  if m:
+    recalls = ', '.join(
+        f'R@{k} {m[f"recall@{k}"]:.3f} (chance {m[f"chance_recall@{k}"]:.3f})'
+        for k in (1, 5, 10) if f'recall@{k}' in m)
+    lines.append(
+        f'Text-to-image retrieval on the eval split, {m["num_queries"]} '
+        f'captions against {m["num_candidates"]} images: {recalls}')
+    lines.append(f'Loss: train {m["train_loss"]:.3f}, eval {m["eval_loss"]:.3f}')
+
+  where = [
+      ('Model (SavedModel)', summary.output('Trainer', 'model'), 'Format-Serving'),
+      ('TensorBoard logs', summary.output('Trainer', 'model_run'), ''),
+      ('Transform graph', summary.output('Transform', 'transform_graph'), ''),
+      ('Schema', summary.output('SchemaGen', 'schema'), ''),
+  ] if 'Trainer' in {c.component_id for c in summary.components} else []
+  for label, uri, sub in where:
+    if uri:
+      lines.append(f'{label + ":":<20} {os.path.join(uri, sub) if sub else uri}')
+  lines.append(f'{"ML Metadata:":<20} {metadata_path}')
+  if log_path:
+    lines.append(f'{"Log:":<20} {log_path}')
+  return '\n'.join(lines)

@@ -1,0 +1,176 @@
+"""Runs the COCO captions TFX pipeline on this machine with LocalDagRunner.
+
+  python coco_captions_local.py                  # the bundled synthetic data
+  python coco_captions_local.py --data_root DIR --images_root DIR_OR_URI
+  python coco_captions_local.py --direct_running_mode=multi_processing \\
+      --direct_num_workers=0                     # any Beam pipeline option
+
+The flags below belong to this script; every other flag is a Beam pipeline
+option and reaches every component's Beam pipeline unchanged.
+"""
+
+import argparse
+import difflib
+import glob
+import os
+import sys
+import time
+from typing import List, Optional, Sequence, Tuple
+
+from coco_captions import configs
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+      # Beam options must never be mistaken for abbreviations of ours.
+      allow_abbrev=False)
+  parser.add_argument(
+      '--data_root', default=configs.DATA_ROOT,
+      help='Directory of COCO captions CSV files (columns image_id, id, '
+      'caption, image_url, image_name, image_license); only *.csv is read. '
+      'Default: the bundled synthetic dataset, %(default)s')
+  parser.add_argument(
+      '--images_root', default=None,
+      help='Directory or URI (anything TensorFlow reads, e.g. gs://bucket/'
+      'train2014) that image_name is relative to. Default: DATA_ROOT/images')
+  parser.add_argument(
+      '--pipeline_root',
+      default=os.path.join(configs.OUTPUT_DIR, configs.PIPELINE_NAME),
+      help='Where artifacts and logs are written. Default: %(default)s')
+  parser.add_argument(
+      '--metadata_path', default=None,
+      help='SQLite file for ML Metadata. Default: PIPELINE_ROOT/'
+      f'{configs.METADATA_FILENAME}')
+  parser.add_argument(
+      '--module_file', default=configs.MODULE_FILE,
+      help='TFX module file with preprocessing_fn and run_fn. '
+      'Default: %(default)s')
+  parser.add_argument('--pipeline_name', default=configs.PIPELINE_NAME,
+                      help='Name recorded in ML Metadata. Default: %(default)s')
+  parser.add_argument('--train_steps', type=int, default=configs.TRAIN_STEPS,
+                      help='Training steps. Default: %(default)s')
+  parser.add_argument('--eval_steps', type=int, default=configs.EVAL_STEPS,
+                      help='Evaluation steps for the eval loss. '
+                      'Default: %(default)s')
+  parser.add_argument('--no_cache', action='store_true',
+                      help='Run every component even if its inputs are '
+                      'unchanged since an earlier run.')
+  parser.add_argument('--verbose', action='store_true',
+                      help='Show TensorFlow/Beam/TFX logs on the console '
+                      'instead of only in the log file.')
+  return parser
+
+
+def parse_args(
+    argv: Optional[Sequence[str]] = None
+) -> Tuple[argparse.Namespace, List[str]]:
+  """Returns (own flags, Beam pipeline options) like Beam's examples do.
+
+  A flag that is not ours but looks like a misspelling of one is an error
+  rather than a Beam option that Beam would silently discard.
+  """
+  parser = build_parser()
+  args, beam_args = parser.parse_known_args(argv)
+  ours = [a for action in parser._actions for a in action.option_strings]  # pylint: disable=protected-access
+  for arg in beam_args:
+    name = arg.split('=', 1)[0]
+    if name.startswith('--'):
+      close = difflib.get_close_matches(name, ours, n=1, cutoff=0.85)
+      if close:
+        parser.error(f'unknown flag {name}; did you mean {close[0]}?')
+  args.images_root = args.images_root or os.path.join(
+      args.data_root, configs.IMAGES_SUBDIR)
+  for name in ('data_root', 'images_root', 'pipeline_root', 'module_file'):
+    setattr(args, name, _absolute(getattr(args, name)))
+  args.metadata_path = _absolute(args.metadata_path or os.path.join(
+      args.pipeline_root, configs.METADATA_FILENAME))
+  return args, beam_args
+
+
+def _absolute(path: str) -> str:
+  """Local paths become absolute (components may not share our cwd); URIs stay."""
+  return path if '://' in path else os.path.abspath(path)
+
+
+def input_errors(args: argparse.Namespace) -> List[str]:
+  """One line per problem with the inputs, checked before TFX starts."""
+  errors = []
+  if '://' not in args.data_root:
+    if not os.path.isdir(args.data_root):
+      errors.append(f'data root {args.data_root} is not a directory')
+    elif not glob.glob(os.path.join(args.data_root, configs.CSV_PATTERN)):
+      errors.append(f'data root {args.data_root} has no *.csv file')
+  if '://' not in args.images_root and not os.path.isdir(args.images_root):
+    errors.append(f'images root {args.images_root} is not a directory')
+  if not os.path.isfile(args.module_file):
+    errors.append(f'module file {args.module_file} does not exist')
+  return errors
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  args, beam_args = parse_args(argv)
+  errors = input_errors(args)
+  if errors:
+    for error in errors:
+      print(f'error: {error}', file=sys.stderr)
+    return 2
+  beam_args = beam_args or list(configs.LOCAL_BEAM_PIPELINE_ARGS)
+  log_path = None if args.verbose else os.path.join(
+      args.pipeline_root, 'logs', time.strftime('run-%Y%m%d-%H%M%S.log'))
+
+  print(f'Pipeline {args.pipeline_name}: data {args.data_root}, '
+        f'images {args.images_root}')
+  print('Beam options: ' + (' '.join(beam_args) or
+                            "none (Beam's in-memory DirectRunner)"))
+  if log_path:
+    print(f'Logs: {log_path}')
+  sys.stdout.flush()
+
+  # Imported here so --help and input errors answer at once; TFX takes ~30 s.
+  from coco_captions import console
+  failure = None
+  with console.captured_output(log_path) as out:
+    out.write('Loading TensorFlow and TFX...\n')
+    out.flush()
+    from tfx import v1 as tfx
+    from coco_captions import pipeline
+    tfx_pipeline = pipeline.create_pipeline(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=args.pipeline_root,
+        data_root=args.data_root,
+        images_root=args.images_root,
+        module_file=args.module_file,
+        train_steps=args.train_steps,
+        eval_steps=args.eval_steps,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                args.metadata_path)),
+        beam_pipeline_args=beam_args,
+        enable_cache=not args.no_cache)
+    with console.component_progress(
+        out, len(tfx_pipeline.components)) as progress:
+      try:
+        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+      except Exception as e:  # pylint: disable=broad-except
+        import traceback
+        traceback.print_exc()  # Into the log file.
+        failure = (progress.current or 'the pipeline', e)
+
+  if failure:
+    component, error = failure
+    message = str(error).strip().splitlines()
+    print(f'error: {component} failed: {type(error).__name__}: '
+          f'{message[-1] if message else ""}', file=sys.stderr)
+    if log_path:
+      print(f'The full log is in {log_path}', file=sys.stderr)
+    return 1
+
+  from coco_captions import run_summary
+  summary = run_summary.summarize_run(args.metadata_path, args.pipeline_name)
+  print(run_summary.format_summary(summary, args.metadata_path, log_path))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
