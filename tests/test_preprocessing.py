@@ -1,0 +1,156 @@
+"""preprocessing_fn through tft_beam on hand-written rows, exact outputs."""
+
+import functools
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+from PIL import Image
+
+import coco_captions_utils as module
+
+# The raw feature spec SchemaGen infers for the COCO CSV (infer_feature_shape).
+RAW_SPEC = {
+    'image_id': tf.io.FixedLenFeature([1], tf.int64),
+    'id': tf.io.FixedLenFeature([1], tf.int64),
+    'caption': tf.io.FixedLenFeature([1], tf.string),
+    'image_name': tf.io.FixedLenFeature([1], tf.string),
+}
+RAW_METADATA = dataset_metadata.DatasetMetadata(
+    schema_utils.schema_from_feature_spec(RAW_SPEC))
+
+
+def _row(image_id, caption_id, caption, image_name):
+  return {'image_id': [image_id], 'id': [caption_id], 'caption': [caption],
+          'image_name': [image_name]}
+
+
+ROWS = [
+    _row(1, 11, b'A man riding a HORSE!', b'red.png'),
+    _row(2, 21, b"  The horse's   mane,\tblowing...  ", b'blue.jpg'),
+    _row(1, 12, b'A horse.', b'red.png'),
+]
+# Cleaned tokens: [a man riding a horse], [the horses mane blowing], [a horse].
+# Counts: a 3, horse 2, every other word 1; ties go by descending token.
+EXPECTED_VOCABULARY = [
+    'a', 'horse', 'the', 'riding', 'mane', 'man', 'horses', 'blowing'
+]
+IDS = {w: i + 1 for i, w in enumerate(EXPECTED_VOCABULARY)}  # 0 is padding.
+OOV_ID = len(EXPECTED_VOCABULARY) + 1
+
+
+@pytest.fixture(scope='module')
+def images_root(tmp_path_factory):
+  root = tmp_path_factory.mktemp('images')
+  # Non-square and of different sizes: the transform must resize both.
+  Image.new('RGB', (10, 6), (255, 0, 0)).save(root / 'red.png')
+  Image.new('RGB', (8, 12), (0, 0, 255)).save(root / 'blue.jpg', quality=95)
+  return str(root)
+
+
+def _analyze_and_transform(tmp_path, images_root, rows, extra_config=None,
+                           unseen_rows=None):
+  """Runs AnalyzeAndTransformDataset; optionally TransformDataset on more rows.
+
+  Returns (transformed rows, transformed unseen rows, TFTransformOutput).
+  """
+  config = {'images_root': images_root, 'image_size': 4, **(extra_config or {})}
+  output_dir = str(tmp_path / 'transform_output')
+  with tft_beam.Context(temp_dir=str(tmp_path / 'tmp')):
+    (transformed, _), transform_fn = (
+        (rows, RAW_METADATA)
+        | tft_beam.AnalyzeAndTransformDataset(
+            functools.partial(module.preprocessing_fn, custom_config=config)))
+    _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+    unseen = []
+    if unseen_rows:
+      unseen, _ = (((unseen_rows, RAW_METADATA), transform_fn)
+                   | tft_beam.TransformDataset())
+  return list(transformed), list(unseen), tft.TFTransformOutput(output_dir)
+
+
+def _token_ids(row, length):
+  """Dense, 0-padded token ids of one transformed row."""
+  dense = np.zeros(length, np.int64)
+  dense[row['caption_token_ids$sparse_indices_0']] = row[
+      'caption_token_ids$sparse_values']
+  return dense.tolist()
+
+
+@pytest.fixture(scope='module')
+def transformed(tmp_path_factory, images_root):
+  return _analyze_and_transform(
+      tmp_path_factory.mktemp('transform'), images_root, ROWS,
+      unseen_rows=[_row(3, 31, b'A zebra, riding!', b'blue.jpg')])
+
+
+def test_vocabulary_from_full_pass_most_frequent_first(transformed):
+  _, _, output = transformed
+  assert [w.decode() for w in output.vocabulary_by_name(
+      module.CAPTION_VOCABULARY)] == EXPECTED_VOCABULARY
+  # Padding and one OOV bucket around the vocabulary.
+  assert module.vocabulary_size(output) == len(EXPECTED_VOCABULARY) + 2
+
+
+def test_captions_cleaned_tokenized_and_padded_to_analyzer_length(transformed):
+  rows, _, output = transformed
+  # The longest cleaned caption has 5 tokens: that is the length L.
+  assert module.caption_length(output) == 5
+  assert _token_ids(rows[0], 5) == [
+      IDS['a'], IDS['man'], IDS['riding'], IDS['a'], IDS['horse']]
+  assert _token_ids(rows[1], 5) == [
+      IDS['the'], IDS['horses'], IDS['mane'], IDS['blowing'], 0]
+  assert _token_ids(rows[2], 5) == [IDS['a'], IDS['horse'], 0, 0, 0]
+
+
+def test_unseen_words_map_to_the_oov_id(transformed):
+  _, unseen, _ = transformed
+  assert _token_ids(unseen[0], 5) == [IDS['a'], OOV_ID, IDS['riding'], 0, 0]
+
+
+def test_captions_longer_than_the_cap_are_truncated(tmp_path, images_root):
+  rows, _, output = _analyze_and_transform(
+      tmp_path, images_root, ROWS, {'max_caption_tokens': 3})
+  assert module.caption_length(output) == 3
+  spec = output.transformed_feature_spec()['caption_token_ids']
+  assert list(spec.size) == [3]
+  # Same vocabulary: it is built from the whole caption.
+  assert _token_ids(rows[0], 3) == [IDS['a'], IDS['man'], IDS['riding']]
+
+
+def test_images_read_decoded_resized_and_scaled(transformed):
+  rows, _, output = transformed
+  spec = output.transformed_feature_spec()['image_pixels']
+  assert spec.shape == [4, 4, 3] and spec.dtype == tf.float32
+  red, blue = rows[0]['image_pixels'], rows[1]['image_pixels']
+  assert red.shape == (4, 4, 3) and red.dtype == np.float32
+  assert 0.0 <= red.min() and red.max() <= 1.0
+  # PNG is lossless: exactly red. JPEG is close to blue.
+  np.testing.assert_allclose(red, np.broadcast_to([1.0, 0.0, 0.0], (4, 4, 3)),
+                             atol=1e-6)
+  np.testing.assert_allclose(blue, np.broadcast_to([0.0, 0.0, 1.0], (4, 4, 3)),
+                             atol=0.03)
+
+
+def test_ids_and_image_name_pass_through(transformed):
+  rows, _, _ = transformed
+  assert [(r['image_id'], r['caption_id'], r['image_name']) for r in rows] == [
+      (1, 11, b'red.png'), (2, 21, b'blue.jpg'), (1, 12, b'red.png')]
+
+
+def test_images_root_is_required():
+  with pytest.raises(ValueError, match='images_root'):
+    module.preprocessing_fn(
+        {k: tf.constant([[b'x']] if v.dtype == tf.string else [[1]])
+         for k, v in RAW_SPEC.items()}, custom_config={})
+
+
+def test_clean_captions_handles_unicode_and_punctuation():
+  cleaned = module.clean_captions(
+      tf.constant(['CAFÉ — Ünder the  sign: "two-for-one"!', "Don’t   stop"]))
+  assert [c.decode() for c in cleaned.numpy()] == [
+      'café ünder the sign two for one', 'dont stop']
