@@ -1,0 +1,58 @@
+"""create_pipeline(): components, wiring and settings, without running it."""
+
+from tfx import v1 as tfx
+
+from coco_captions import configs, pipeline
+
+BEAM_ARGS = ['--runner=DirectRunner', '--direct_num_workers=2',
+             '--temp_location=/tmp/beam']
+
+
+def _pipeline(**kwargs):
+  return pipeline.create_pipeline(
+      pipeline_name='p', pipeline_root='/tmp/root', data_root='/data',
+      images_root='gs://bucket/images', module_file='/m/module.py',
+      train_steps=11, eval_steps=3, beam_pipeline_args=BEAM_ARGS, **kwargs)
+
+
+def _by_id(p):
+  return {c.id: c for c in p.components}
+
+
+def test_components_in_order():
+  assert [c.id for c in _pipeline().components] == [
+      'CsvExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
+      'Transform', 'Trainer']
+
+
+def test_beam_args_are_handed_to_the_pipeline_unchanged():
+  assert _pipeline().beam_pipeline_args == BEAM_ARGS
+
+
+def test_split_hashes_image_id_four_to_one_and_reads_only_csv():
+  gen = _by_id(_pipeline())['CsvExampleGen']
+  output = tfx.proto.Output()
+  from google.protobuf import json_format
+  json_format.Parse(gen.exec_properties['output_config'], output)
+  split = output.split_config
+  assert split.partition_feature_name == 'image_id'
+  assert [(s.name, s.hash_buckets) for s in split.splits] == [
+      ('train', 4), ('eval', 1)]
+  assert '"pattern": "*.csv"' in gen.exec_properties['input_config']
+
+
+def test_transform_and_trainer_get_their_settings():
+  components = _by_id(_pipeline(trainer_config={'batch_size': 8}))
+  transform_config = components['Transform'].exec_properties['custom_config']
+  assert '"images_root": "gs://bucket/images"' in transform_config
+  assert f'"image_size": {configs.IMAGE_SIZE}' in transform_config
+  trainer = components['Trainer']
+  assert '"batch_size": 8' in trainer.exec_properties['custom_config']
+  assert '"num_steps": 11' in trainer.exec_properties['train_args']
+  assert '"num_steps": 3' in trainer.exec_properties['eval_args']
+  assert trainer.exec_properties['module_file'] == '/m/module.py'
+
+
+def test_cache_is_on_by_default():
+  assert _pipeline().enable_cache
+  assert not _pipeline(enable_cache=False).enable_cache
