@@ -223,13 +223,15 @@ def _input_fn(file_pattern: List[str],
               tf_transform_output: tft.TFTransformOutput,
               batch_size: int,
               shuffle: bool = True,
-              num_epochs: Optional[int] = None) -> tf.data.Dataset:
+              num_epochs: Optional[int] = None,
+              seed: Optional[int] = None) -> tf.data.Dataset:
   """Batches of (model inputs, image ids) from transformed TFRecords."""
   length = caption_length(tf_transform_output)
   dataset = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
-          batch_size=batch_size, shuffle=shuffle, num_epochs=num_epochs),
+          batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
+          num_epochs=num_epochs),
       tf_transform_output.transformed_metadata.schema)
   return dataset.map(
       lambda f: (model_inputs(f, length), tf.reshape(f[IMAGE_ID], [-1])),
@@ -241,9 +243,13 @@ def _input_fn(file_pattern: List[str],
 
 def _image_tower(size: int, embedding_dim: int) -> keras.Model:
   pixels = keras.Input(shape=(size, size, 3), name=IMAGE_PIXELS)
+  # Small shifts (training only) stop the tower from memorising training
+  # images pixel by pixel; they are too small to move an object across the
+  # left/center/right boundaries that captions talk about.
+  x = keras.layers.RandomTranslation(0.05, 0.05, fill_mode='nearest')(pixels)
   # A strided first layer keeps the CPU cost of a step low.
   x = keras.layers.Conv2D(32, 5, strides=2, padding='same',
-                          activation='relu')(pixels)
+                          activation='relu')(x)
   x = keras.layers.MaxPooling2D()(x)
   for filters in (64, 128):
     x = keras.layers.Conv2D(filters, 3, padding='same', activation='relu')(x)
@@ -417,18 +423,21 @@ def run_fn(fn_args: tfx.components.FnArgs):
   """Trains the dual encoder and exports it with the Transform graph inside.
 
   Hyper-parameters come from `fn_args.custom_config`: `batch_size`,
-  `embedding_dim`, `learning_rate`, `retrieval_max_images`. Writes
+  `embedding_dim`, `learning_rate`, `retrieval_max_images`, `seed` (weights
+  and shuffling; the same seed and data give the same model). Writes
   TensorBoard logs and `retrieval_metrics.json` to `fn_args.model_run_dir`
   and the SavedModel to `fn_args.serving_model_dir`.
   """
   config = fn_args.custom_config or {}
   batch_size = int(config.get('batch_size', 64))
+  seed = int(config.get('seed', 0))
+  keras.utils.set_random_seed(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
   train_dataset = _input_fn(fn_args.train_files, fn_args.data_accessor,
-                            tf_transform_output, batch_size)
+                            tf_transform_output, batch_size, seed=seed)
   eval_dataset = _input_fn(fn_args.eval_files, fn_args.data_accessor,
-                           tf_transform_output, batch_size)
+                           tf_transform_output, batch_size, seed=seed)
 
   model = build_model(
       vocab_size=vocabulary_size(tf_transform_output),
