@@ -8,26 +8,11 @@ import pytest
 import tensorflow as tf
 
 import coco_captions_utils as module
-from coco_captions import synthetic_data
-import trainer_harness
-
-NUM_IMAGES = 20
-TRAIN_STEPS = 4
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-  """Transforms 20 generated images and runs run_fn for a few steps."""
-  data_dir = str(tmp_path_factory.mktemp('data'))
-  synthetic_data.generate(data_dir, NUM_IMAGES, seed=3)
-  work = str(tmp_path_factory.mktemp('work'))
-  examples_uri, graph_uri = trainer_harness.write_transformed_dataset(
-      data_dir, work, image_size=32)
-  fn_args = trainer_harness.make_fn_args(
-      examples_uri, graph_uri, work, train_steps=TRAIN_STEPS, eval_steps=2,
-      custom_config={'batch_size': 8, 'embedding_dim': 16})
-  module.run_fn(fn_args)
-  return fn_args, data_dir
+def trained(tiny_model):
+  return tiny_model
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,167 @@
+"""RetrievalEvaluator: measures the exported model and decides whether to bless it.
+
+A custom TFX component (Python function component). It scores the *exported*
+model through its serving signatures, on the raw eval split and the image
+files, so what is measured is exactly what would be served. It computes
+recall@1/5/10 in both directions over a stated candidate pool. The metrics are
+recorded in ML Metadata as custom properties of a ModelEvaluation artifact,
+and a metrics.json file is written beside them.
+
+The model is blessed when the chosen metric clears an absolute threshold and
+is not below the same metric of the baseline: the latest blessed model, found
+by TFX's LatestBlessedModelStrategy resolver and evaluated here on the same
+pool. Without a baseline (the first run) the threshold alone decides. The
+ModelBlessing artifact carries `blessed` and `current_model_id`, as TFX's own
+Evaluator writes them, so Pusher and the resolver understand it.
+"""
+
+import json
+import os
+from typing import Dict, List, Optional, Tuple
+
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.dsl.component.experimental.annotations import (InputArtifact,
+                                                        OutputArtifact,
+                                                        Parameter)
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils, standard_artifacts
+
+from coco_captions import query, retrieval
+
+METRICS_FILE = 'metrics.json'
+DEFAULT_METRIC = 'text_to_image_recall@5'
+
+
+class EvalPool:
+  """The candidate pool: distinct images and every caption of each."""
+
+  def __init__(self, serialized_examples: List[bytes],
+               caption_image_ids: List[int], image_ids: List[int],
+               image_names: List[str]):
+    self.serialized_examples = serialized_examples
+    self.caption_image_ids = caption_image_ids
+    self.image_ids = image_ids
+    self.image_names = image_names
+
+
+def load_pool(split_uri: str, max_images: int) -> EvalPool:
+  """Reads raw examples of one split; keeps the `max_images` lowest image ids."""
+  files = tf.io.gfile.glob(os.path.join(split_uri, '*'))
+  rows = []
+  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
+    serialized = record.numpy()
+    features = tf.train.Example.FromString(serialized).features.feature
+    rows.append((features['image_id'].int64_list.value[0],
+                 features['image_name'].bytes_list.value[0].decode('utf-8'),
+                 serialized))
+  if not rows:
+    raise ValueError(f'No examples in {split_uri}: nothing to evaluate on.')
+  names = {}
+  for image_id, name, _ in rows:
+    names.setdefault(image_id, name)
+  image_ids = sorted(names)[:max_images]
+  in_pool = set(image_ids)
+  kept = [r for r in sorted(rows, key=lambda r: r[0]) if r[0] in in_pool]
+  return EvalPool([r[2] for r in kept], [r[0] for r in kept], image_ids,
+                  [names[i] for i in image_ids])
+
+
+def evaluate(model_dir: str, pool: EvalPool,
+             images_root: str) -> Dict[str, float]:
+  """Recall@K both ways of the SavedModel at `model_dir` over `pool`."""
+  model = query.RetrievalModel(model_dir)
+  captions = model.embed_examples(pool.serialized_examples)
+  images = model.embed_images(query.read_images(images_root, pool.image_names))
+  return retrieval.retrieval_metrics(captions, pool.caption_image_ids, images,
+                                     pool.image_ids)
+
+
+def decide(metric: str, threshold: float, current: Dict[str, float],
+           baseline: Optional[Dict[str, float]],
+           same_as_baseline: bool = False) -> Tuple[bool, str]:
+  """(blessed, reason in plain words) for the current model."""
+  if metric not in current:
+    raise ValueError(f'Unknown blessing metric {metric!r}; choose one of '
+                     f'{sorted(k for k in current if "recall" in k)}')
+  value = current[metric]
+  if same_as_baseline:
+    return False, (f'this model is already the latest blessed model '
+                   f'({metric} {value:.3f}); it is not pushed again')
+  if value < threshold:
+    return False, f'{metric} {value:.3f} is below the threshold {threshold:.3f}'
+  if baseline is None:
+    return True, (f'{metric} {value:.3f} clears the threshold {threshold:.3f} '
+                  f'(no earlier blessed model to compare with)')
+  if value < baseline[metric]:
+    return False, (f'{metric} {value:.3f} is worse than the latest blessed '
+                   f'model\'s {baseline[metric]:.3f}')
+  return True, (f'{metric} {value:.3f} clears the threshold {threshold:.3f} '
+                f'and is not worse than the latest blessed model\'s '
+                f'{baseline[metric]:.3f}')
+
+
+def _serving_dir(model: tfx.types.standard_artifacts.Model) -> str:
+  return os.path.join(model.uri, 'Format-Serving')
+
+
+@component
+def RetrievalEvaluator(  # pylint: disable=invalid-name
+    examples: InputArtifact[standard_artifacts.Examples],
+    model: InputArtifact[standard_artifacts.Model],
+    evaluation: OutputArtifact[standard_artifacts.ModelEvaluation],
+    blessing: OutputArtifact[standard_artifacts.ModelBlessing],
+    images_root: Parameter[str],
+    threshold: Parameter[float],
+    metric: Parameter[str] = DEFAULT_METRIC,
+    max_images: Parameter[int] = 1000,
+    split: Parameter[str] = 'eval',
+    baseline_model: InputArtifact[standard_artifacts.Model] = None,
+):
+  """Evaluates `model` (and `baseline_model`) on raw `examples`; blesses or not.
+
+  Args:
+    examples: raw examples (CsvExampleGen output); `split` is evaluated.
+    model: the Trainer's model.
+    evaluation: output; metrics as custom properties and metrics.json.
+    blessing: output; `blessed` 1 or 0, `current_model_id`, `reason`.
+    images_root: where the examples' `image_name` files are.
+    threshold: the lowest acceptable value of `metric`.
+    metric: e.g. text_to_image_recall@5 or image_to_text_recall@1.
+    max_images: size of the candidate pool (lowest image ids first).
+    split: which split of `examples` to evaluate on.
+    baseline_model: the latest blessed model, if any.
+  """
+  pool = load_pool(artifact_utils.get_split_uri([examples], split), max_images)
+  current = evaluate(_serving_dir(model), pool, images_root)
+  same = baseline_model is not None and baseline_model.id == model.id
+  baseline = None
+  if baseline_model is not None:
+    baseline = current if same else evaluate(
+        _serving_dir(baseline_model), pool, images_root)
+  blessed, reason = decide(metric, threshold, current, baseline, same)
+
+  for name, value in current.items():
+    evaluation.set_float_custom_property(name, float(value))
+  evaluation.set_string_custom_property('blessing_metric', metric)
+  evaluation.set_float_custom_property('blessing_threshold', threshold)
+  if baseline is not None:
+    evaluation.set_float_custom_property(f'baseline_{metric}', baseline[metric])
+  with tf.io.gfile.GFile(os.path.join(evaluation.uri, METRICS_FILE), 'w') as f:
+    json.dump({'model': model.uri, 'metrics': current,
+               'baseline_model': baseline_model.uri if baseline_model else None,
+               'baseline_metrics': baseline, 'metric': metric,
+               'threshold': threshold, 'blessed': blessed, 'reason': reason},
+              f, indent=2, sort_keys=True)
+
+  blessing.set_int_custom_property('blessed', int(blessed))
+  blessing.set_int_custom_property('current_model_id', model.id)
+  blessing.set_string_custom_property('current_model', model.uri)
+  blessing.set_string_custom_property('reason', reason)
+  if baseline_model is not None:
+    blessing.set_int_custom_property('baseline_model_id', baseline_model.id)
+    blessing.set_string_custom_property('baseline_model', baseline_model.uri)
+  with tf.io.gfile.GFile(
+      os.path.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'),
+      'w') as f:
+    f.write(reason + '\n')

@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny dataset and a model trained on it by run_fn."""
+
+import pytest
+
+import trainer_harness
+from coco_captions import synthetic_data
+
+TINY_IMAGES = 20
+TINY_TRAIN_STEPS = 4
+TINY_EMBEDDING_DIM = 16
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+  """20 generated images, five captions each."""
+  data_dir = str(tmp_path_factory.mktemp('tiny_data'))
+  synthetic_data.generate(data_dir, TINY_IMAGES, seed=3)
+  return data_dir
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tmp_path_factory, tiny_data):
+  """(FnArgs, data dir) after run_fn trained a few steps on `tiny_data`.
+
+  The SavedModel is at fn_args.serving_model_dir.
+  """
+  import coco_captions_utils
+
+  work = str(tmp_path_factory.mktemp('tiny_model'))
+  examples_uri, graph_uri = trainer_harness.write_transformed_dataset(
+      tiny_data, work, image_size=32)
+  fn_args = trainer_harness.make_fn_args(
+      examples_uri, graph_uri, work, train_steps=TINY_TRAIN_STEPS,
+      eval_steps=2,
+      custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM})
+  coco_captions_utils.run_fn(fn_args)
+  return fn_args, tiny_data

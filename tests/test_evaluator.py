@@ -1,0 +1,97 @@
+"""RetrievalEvaluator's pieces: the candidate pool, evaluation, the blessing rule."""
+
+import csv
+import os
+
+import pytest
+import tensorflow as tf
+
+from coco_captions import evaluator
+
+METRIC = 'text_to_image_recall@5'
+
+
+def _metrics(value):
+  return {METRIC: value, 'text_to_image_recall@1': value / 2}
+
+
+@pytest.mark.parametrize('current, baseline, threshold, blessed, words', [
+    (0.5, None, 0.3, True, 'no earlier blessed model'),
+    (0.2, None, 0.3, False, 'below the threshold 0.300'),
+    (0.5, 0.4, 0.3, True, 'not worse than the latest blessed model'),
+    (0.5, 0.5, 0.3, True, 'not worse'),
+    (0.4, 0.5, 0.3, False, "worse than the latest blessed model's 0.500"),
+    (0.2, 0.1, 0.3, False, 'below the threshold'),
+])
+def test_blessing_rule(current, baseline, threshold, blessed, words):
+  result, reason = evaluator.decide(
+      METRIC, threshold, _metrics(current),
+      None if baseline is None else _metrics(baseline))
+  assert result is blessed
+  assert words in reason and f'{current:.3f}' in reason
+
+
+def test_the_blessed_model_itself_is_not_blessed_again():
+  blessed, reason = evaluator.decide(METRIC, 0.3, _metrics(0.9), _metrics(0.9),
+                                     same_as_baseline=True)
+  assert not blessed and 'already the latest blessed model' in reason
+
+
+def test_unknown_metric_is_a_clear_error():
+  with pytest.raises(ValueError, match='Unknown blessing metric'):
+    evaluator.decide('recall@5', 0.3, _metrics(0.5), None)
+
+
+def _write_raw_split(split_dir, rows):
+  """Writes raw tf.Examples as CsvExampleGen does (gzipped TFRecords)."""
+  os.makedirs(split_dir)
+  path = os.path.join(split_dir, 'data_tfrecord-00000-of-00001.gz')
+  with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+    for r in rows:
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          'image_id': tf.train.Feature(int64_list=tf.train.Int64List(
+              value=[int(r['image_id'])])),
+          'caption': tf.train.Feature(bytes_list=tf.train.BytesList(
+              value=[r['caption'].encode()])),
+          'image_name': tf.train.Feature(bytes_list=tf.train.BytesList(
+              value=[r['image_name'].encode()])),
+      })).SerializeToString())
+
+
+@pytest.fixture(scope='module')
+def eval_split(tiny_data, tmp_path_factory):
+  with open(os.path.join(tiny_data, 'captions.csv')) as f:
+    rows = [r for r in csv.DictReader(f) if int(r['image_id']) % 5 == 0]
+  split_dir = str(tmp_path_factory.mktemp('examples') / 'Split-eval')
+  # Out of order on purpose: the pool is ordered by image id.
+  _write_raw_split(split_dir, rows[::-1])
+  return split_dir
+
+
+def test_pool_keeps_the_lowest_image_ids_and_all_their_captions(eval_split):
+  pool = evaluator.load_pool(eval_split, max_images=3)
+  assert pool.image_ids == [5, 10, 15]
+  assert pool.image_names[0] == 'COCO_synthetic_000000000005.png'
+  assert pool.caption_image_ids == [5] * 5 + [10] * 5 + [15] * 5
+  assert len(pool.serialized_examples) == 15
+
+
+def test_an_empty_split_is_a_clear_error(tmp_path):
+  split_dir = str(tmp_path / 'Split-eval')
+  _write_raw_split(split_dir, [])
+  with pytest.raises(ValueError, match='No examples'):
+    evaluator.load_pool(split_dir, 10)
+
+
+def test_evaluates_the_exported_model_on_raw_examples(tiny_model, eval_split):
+  fn_args, data_dir = tiny_model
+  pool = evaluator.load_pool(eval_split, max_images=1000)
+  metrics = evaluator.evaluate(fn_args.serving_model_dir, pool,
+                               os.path.join(data_dir, 'images'))
+  assert metrics['num_images'] == 4 and metrics['num_captions'] == 20
+  assert metrics['text_to_image_chance@1'] == pytest.approx(0.25)
+  for direction in ('text_to_image', 'image_to_text'):
+    for k in (1, 5, 10):
+      assert 0.0 <= metrics[f'{direction}_recall@{k}'] <= 1.0
+  # With only four images every image is in the top 5.
+  assert metrics['text_to_image_recall@5'] == 1.0
