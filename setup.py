@@ -14,6 +14,8 @@ setuptools.setup(
         'tfx==1.16.0',
         # tfx-bsl 1.16 imports dill, which recent Beam no longer installs.
         'dill',
+        # Streams the official COCO annotations JSON (coco_captions.ingest).
+        'ijson',
         'pillow',
         'tqdm',
     ],
