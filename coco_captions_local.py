@@ -10,6 +10,8 @@ option and reaches every component's Beam pipeline unchanged.
 """
 
 import argparse
+import ast
+import csv
 import difflib
 import glob
 import os
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
       '--module_file', default=configs.MODULE_FILE,
       help='TFX module file with preprocessing_fn and run_fn. '
       'Default: %(default)s')
+  parser.add_argument(
+      '--schema_file', default=configs.SCHEMA_FILE,
+      help='The curated schema the data must match; any anomaly stops the '
+      'run before Transform. Default: %(default)s')
   parser.add_argument('--pipeline_name', default=configs.PIPELINE_NAME,
                       help='Name recorded in ML Metadata. Default: %(default)s')
   parser.add_argument('--train_steps', type=int, default=configs.TRAIN_STEPS,
@@ -53,6 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument('--eval_steps', type=int, default=configs.EVAL_STEPS,
                       help='Evaluation steps for the eval loss. '
                       'Default: %(default)s')
+  parser.add_argument(
+      '--serving_model_dir', default=None,
+      help='Where blessed models are pushed, one numbered version each (as '
+      f'TF Serving expects). Default: PIPELINE_ROOT/{configs.SERVING_SUBDIR}')
+  parser.add_argument(
+      '--blessing_metric', default=configs.BLESSING_METRIC,
+      help='Evaluation metric that decides blessing: text_to_image_recall@K '
+      'or image_to_text_recall@K, K in 1, 5, 10. Default: %(default)s')
+  parser.add_argument(
+      '--blessing_threshold', type=float, default=configs.BLESSING_THRESHOLD,
+      help='The lowest value of the blessing metric for a model to be blessed '
+      'and pushed; it must also not be worse than the latest blessed model. '
+      'Default: %(default)s')
   parser.add_argument('--no_cache', action='store_true',
                       help='Run every component even if its inputs are '
                       'unchanged since an earlier run.')
@@ -81,7 +100,10 @@ def parse_args(
         parser.error(f'unknown flag {name}; did you mean {close[0]}?')
   args.images_root = args.images_root or os.path.join(
       args.data_root, configs.IMAGES_SUBDIR)
-  for name in ('data_root', 'images_root', 'pipeline_root', 'module_file'):
+  args.serving_model_dir = args.serving_model_dir or os.path.join(
+      args.pipeline_root, configs.SERVING_SUBDIR)
+  for name in ('data_root', 'images_root', 'pipeline_root', 'module_file',
+               'serving_model_dir', 'schema_file'):
     setattr(args, name, _absolute(getattr(args, name)))
   args.metadata_path = _absolute(args.metadata_path or os.path.join(
       args.pipeline_root, configs.METADATA_FILENAME))
@@ -93,19 +115,91 @@ def _absolute(path: str) -> str:
   return path if '://' in path else os.path.abspath(path)
 
 
+def _csv_errors(path: str) -> List[str]:
+  """Problems with one CSV file's readability and header."""
+  try:
+    with open(path, newline='', encoding='utf-8') as f:
+      header = next(csv.reader(f), [])
+  except (OSError, UnicodeDecodeError) as e:
+    return [f'cannot read {path}: {e}']
+  missing = [c for c in configs.CSV_COLUMNS if c not in header]
+  if missing:
+    return [f'{path} lacks the column(s) {", ".join(missing)} (a COCO '
+            f'captions CSV has {",".join(configs.CSV_COLUMNS)})']
+  return []
+
+
+def _module_file_errors(path: str) -> List[str]:
+  try:
+    with open(path, encoding='utf-8') as f:
+      tree = ast.parse(f.read(), filename=path)
+  except (OSError, SyntaxError, UnicodeDecodeError) as e:
+    return [f'module file {path} cannot be read as Python: {e}']
+  defined = {node.name for node in tree.body
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+  defined |= {target.id for node in tree.body if isinstance(node, ast.Assign)
+              for target in node.targets if isinstance(target, ast.Name)}
+  return [f'module file {path} defines no {name}()'
+          for name in ('preprocessing_fn', 'run_fn') if name not in defined]
+
+
 def input_errors(args: argparse.Namespace) -> List[str]:
   """One line per problem with the inputs, checked before TFX starts."""
   errors = []
   if '://' not in args.data_root:
     if not os.path.isdir(args.data_root):
       errors.append(f'data root {args.data_root} is not a directory')
-    elif not glob.glob(os.path.join(args.data_root, configs.CSV_PATTERN)):
-      errors.append(f'data root {args.data_root} has no *.csv file')
+    else:
+      csv_files = sorted(glob.glob(
+          os.path.join(args.data_root, configs.CSV_PATTERN)))
+      if not csv_files:
+        errors.append(f'data root {args.data_root} has no *.csv file')
+      for path in csv_files:
+        errors.extend(_csv_errors(path))
   if '://' not in args.images_root and not os.path.isdir(args.images_root):
     errors.append(f'images root {args.images_root} is not a directory')
   if not os.path.isfile(args.module_file):
     errors.append(f'module file {args.module_file} does not exist')
+  else:
+    errors.extend(_module_file_errors(args.module_file))
+  if not os.path.isfile(args.schema_file):
+    errors.append(f'schema file {args.schema_file} does not exist')
   return errors
+
+
+def _run(args, beam_args, log_path, console):
+  """Runs the pipeline; returns (component, exception) if it failed."""
+  with console.captured_output(log_path) as out:
+    out.write('Loading TensorFlow and TFX...\n')
+    out.flush()
+    from tfx import v1 as tfx
+    from coco_captions import pipeline
+    tfx_pipeline = pipeline.create_pipeline(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=args.pipeline_root,
+        data_root=args.data_root,
+        images_root=args.images_root,
+        module_file=args.module_file,
+        serving_model_dir=args.serving_model_dir,
+        train_steps=args.train_steps,
+        eval_steps=args.eval_steps,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                args.metadata_path)),
+        beam_pipeline_args=beam_args,
+        enable_cache=not args.no_cache,
+        blessing_metric=args.blessing_metric,
+        blessing_threshold=args.blessing_threshold,
+        schema_file=args.schema_file)
+    with console.component_progress(
+        out, len(tfx_pipeline.components)) as progress:
+      try:
+        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+      except Exception as e:  # pylint: disable=broad-except
+        import traceback
+        traceback.print_exc()  # Into the log file.
+        return progress.current or 'the pipeline', e
+  return None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -128,40 +222,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   sys.stdout.flush()
 
   # Imported here so --help and input errors answer at once; TFX takes ~30 s.
-  from coco_captions import console
-  failure = None
-  with console.captured_output(log_path) as out:
-    out.write('Loading TensorFlow and TFX...\n')
-    out.flush()
-    from tfx import v1 as tfx
-    from coco_captions import pipeline
-    tfx_pipeline = pipeline.create_pipeline(
-        pipeline_name=args.pipeline_name,
-        pipeline_root=args.pipeline_root,
-        data_root=args.data_root,
-        images_root=args.images_root,
-        module_file=args.module_file,
-        train_steps=args.train_steps,
-        eval_steps=args.eval_steps,
-        metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(
-                args.metadata_path)),
-        beam_pipeline_args=beam_args,
-        enable_cache=not args.no_cache)
-    with console.component_progress(
-        out, len(tfx_pipeline.components)) as progress:
-      try:
-        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
-      except Exception as e:  # pylint: disable=broad-except
-        import traceback
-        traceback.print_exc()  # Into the log file.
-        failure = (progress.current or 'the pipeline', e)
+  from coco_captions import console, recovery
+  try:
+    with recovery.RunLock(args.pipeline_root):
+      for component, execution_id in recovery.cancel_interrupted_executions(
+          args.metadata_path, args.pipeline_name):
+        print(f'An earlier run was interrupted: marked {component} '
+              f'(execution {execution_id}) CANCELED; finished components '
+              'will be reused from cache.')
+      failure = _run(args, beam_args, log_path, console)
+  except recovery.RunInProgressError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
 
   if failure:
     component, error = failure
     message = str(error).strip().splitlines()
-    print(f'error: {component} failed: {type(error).__name__}: '
-          f'{message[-1] if message else ""}', file=sys.stderr)
+    if component == 'AnomaliesGate':
+      print('error: ' + '\n  '.join(message), file=sys.stderr)
+      print(f'Transform and Trainer did not run. Fix the data, or change '
+            f'{args.schema_file} if the change is intended.', file=sys.stderr)
+    else:
+      print(f'error: {component} failed: {type(error).__name__}: '
+            f'{message[-1] if message else ""}', file=sys.stderr)
     if log_path:
       print(f'The full log is in {log_path}', file=sys.stderr)
     return 1

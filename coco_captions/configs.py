@@ -16,6 +16,12 @@ IMAGES_SUBDIR = 'images'
 # Only CSV files under the data root are read, so images may live beside them.
 CSV_PATTERN = '*.csv'
 
+# The curated schema every input CSV must match.
+SCHEMA_FILE = os.path.join(PROJECT_DIR, 'schema', 'schema.pbtxt')
+# Columns a captions CSV must have (the COCO captions columns).
+CSV_COLUMNS = ('image_id', 'id', 'caption', 'image_url', 'image_name',
+               'image_license')
+
 # The TFX module file (preprocessing_fn and run_fn).
 MODULE_FILE = os.path.join(PROJECT_DIR, 'coco_captions_utils.py')
 
@@ -40,6 +46,14 @@ BATCH_SIZE = 64
 EMBEDDING_DIM = 128
 LEARNING_RATE = 1e-3
 RETRIEVAL_MAX_IMAGES = 1000
+SEED = 0
+
+# Blessing: the model must reach this text-to-image recall@5 on the eval split
+# (chance is 5 / number of eval images) and not fall below the latest blessed
+# model on the same images.
+BLESSING_METRIC = 'text_to_image_recall@5'
+BLESSING_THRESHOLD = 0.3
+SERVING_SUBDIR = 'serving_model'
 
 # Beam options for a local run when the user passes none: none, so Beam's
 # default applies, the in-memory DirectRunner. It starts no worker processes,

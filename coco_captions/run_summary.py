@@ -10,7 +10,7 @@ prints at the end of a run.
 import dataclasses
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -31,6 +31,9 @@ class ComponentRun:
   seconds: float
   # Output key -> artifact URIs.
   outputs: Dict[str, List[str]]
+  # Output key -> custom properties of each artifact, in the same order.
+  output_properties: Dict[str, List[Dict[str, Any]]] = dataclasses.field(
+      default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -43,6 +46,10 @@ class RunSummary:
   # Retrieval metrics written by run_fn, or None when there is no trained model.
   metrics: Optional[Dict[str, float]]
   anomalies: Dict[str, List[str]]
+  # RetrievalEvaluator's metrics, blessing and Pusher's result.
+  evaluation: Optional[Dict[str, Any]] = None
+  blessing: Optional[Dict[str, Any]] = None
+  pushed: Optional[Dict[str, Any]] = None
 
   def component(self, component_id: str) -> ComponentRun:
     for component in self.components:
@@ -53,6 +60,11 @@ class RunSummary:
   def output(self, component_id: str, key: str) -> Optional[str]:
     uris = self.component(component_id).outputs.get(key) or []
     return uris[0] if uris else None
+
+  def properties(self, component_id: str, key: str) -> Optional[Dict[str, Any]]:
+    """Custom properties of a component's (first) output artifact."""
+    found = self.component(component_id).output_properties.get(key) or []
+    return found[0] if found else None
 
 
 def connect(metadata_path: str) -> metadata_store.MetadataStore:
@@ -100,12 +112,16 @@ def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]
   artifact_ids = [
       e.artifact_id for e in events
       if e.type == metadata_store_pb2.Event.OUTPUT]
-  uris = {a.id: a.uri for a in store.get_artifacts_by_id(artifact_ids)}
+  artifacts = {a.id: a for a in store.get_artifacts_by_id(artifact_ids)}
+  properties: Dict[int, Dict[str, List[Dict[str, Any]]]] = {
+      i: {} for i in executions}
   for event in events:
     if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps:
       key = event.path.steps[0].key
-      outputs[event.execution_id].setdefault(key, []).append(
-          uris[event.artifact_id])
+      artifact = artifacts[event.artifact_id]
+      outputs[event.execution_id].setdefault(key, []).append(artifact.uri)
+      properties[event.execution_id].setdefault(key, []).append(
+          _custom_properties(artifact))
   result = []
   for execution in sorted(executions.values(),
                           key=lambda e: (e.create_time_since_epoch, e.id)):
@@ -116,17 +132,47 @@ def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]
             execution.last_known_state),
         seconds=(execution.last_update_time_since_epoch -
                  execution.create_time_since_epoch) / 1000.0,
-        outputs=outputs[execution.id]))
+        outputs=outputs[execution.id],
+        output_properties=properties[execution.id]))
   return result
 
 
+def _custom_properties(artifact) -> Dict[str, Any]:
+  values = {}
+  for name, value in artifact.custom_properties.items():
+    kind = value.WhichOneof('value')
+    if kind in ('int_value', 'double_value', 'string_value'):
+      values[name] = getattr(value, kind)
+  return values
+
+
+def _gfile():
+  import tensorflow as tf  # Only for artifact URIs such as gs://.
+  return tf.io.gfile
+
+
 def _split_dirs(uri: str) -> Dict[str, str]:
-  if not uri or not os.path.isdir(uri):
+  """Split name -> directory of an artifact with Split-* subdirectories."""
+  if not uri:
+    return {}
+  if '://' in uri:
+    names = [n.rstrip('/') for n in _gfile().listdir(uri)]
+  elif os.path.isdir(uri):
+    names = os.listdir(uri)
+  else:
     return {}
   return {
       name[len('Split-'):]: os.path.join(uri, name)
-      for name in sorted(os.listdir(uri)) if name.startswith('Split-')
+      for name in sorted(names) if name.startswith('Split-')
   }
+
+
+def _read_bytes(path: str) -> bytes:
+  if '://' in path:
+    with _gfile().GFile(path, 'rb') as f:
+      return f.read()
+  with open(path, 'rb') as f:
+    return f.read()
 
 
 def split_counts(statistics_uri: Optional[str]) -> Dict[str, int]:
@@ -135,8 +181,7 @@ def split_counts(statistics_uri: Optional[str]) -> Dict[str, int]:
   counts = {}
   for split, path in _split_dirs(statistics_uri).items():
     stats = statistics_pb2.DatasetFeatureStatisticsList()
-    with open(os.path.join(path, 'FeatureStats.pb'), 'rb') as f:
-      stats.ParseFromString(f.read())
+    stats.ParseFromString(_read_bytes(os.path.join(path, 'FeatureStats.pb')))
     counts[split] = sum(d.num_examples for d in stats.datasets)
   return counts
 
@@ -147,8 +192,7 @@ def anomalies(anomalies_uri: Optional[str]) -> Dict[str, List[str]]:
   found = {}
   for split, path in _split_dirs(anomalies_uri).items():
     result = anomalies_pb2.Anomalies()
-    with open(os.path.join(path, 'SchemaDiff.pb'), 'rb') as f:
-      result.ParseFromString(f.read())
+    result.ParseFromString(_read_bytes(os.path.join(path, 'SchemaDiff.pb')))
     found[split] = [
         f'{feature}: {info.description or info.short_description}'
         for feature, info in sorted(result.anomaly_info.items())
@@ -185,7 +229,39 @@ def summarize_run(metadata_path: str, pipeline_name: str,
         summary.output('ExampleValidator', 'anomalies'))
   if 'Trainer' in by_id:
     summary.metrics = retrieval_metrics(summary.output('Trainer', 'model_run'))
+  if 'RetrievalEvaluator' in by_id:
+    summary.evaluation = summary.properties('RetrievalEvaluator', 'evaluation')
+    summary.blessing = summary.properties('RetrievalEvaluator', 'blessing')
+  if 'Pusher' in by_id:
+    summary.pushed = summary.properties('Pusher', 'pushed_model')
   return summary
+
+
+def _recalls(metrics: Dict[str, Any], direction: str) -> str:
+  return ', '.join(
+      f'R@{k} {metrics[f"{direction}_recall@{k}"]:.3f} '
+      f'(chance {metrics[f"{direction}_chance@{k}"]:.3f})'
+      for k in (1, 5, 10) if f'{direction}_recall@{k}' in metrics)
+
+
+def _evaluation_lines(summary: RunSummary) -> List[str]:
+  lines = []
+  e, b = summary.evaluation, summary.blessing
+  if e:
+    lines.append(
+        f'Evaluation of the exported model on {int(e["num_images"])} eval '
+        f'images and their {int(e["num_captions"])} captions:')
+    lines.append(f'  text to image: {_recalls(e, "text_to_image")}')
+    lines.append(f'  image to text: {_recalls(e, "image_to_text")}')
+  if b:
+    verdict = 'BLESSED' if b.get('blessed') == 1 else 'NOT BLESSED'
+    lines.append(f'Model {verdict}: {b.get("reason", "")}')
+  p = summary.pushed
+  if p and p.get('pushed') == 1:
+    lines.append(f'{"Pushed to:":<20} {p.get("pushed_destination")}')
+  elif b:
+    lines.append('Not pushed: the model is kept as an artifact only.')
+  return lines
 
 
 def format_summary(summary: RunSummary, metadata_path: str,
@@ -213,15 +289,17 @@ def format_summary(summary: RunSummary, metadata_path: str,
         f'R@{k} {m[f"recall@{k}"]:.3f} (chance {m[f"chance_recall@{k}"]:.3f})'
         for k in (1, 5, 10) if f'recall@{k}' in m)
     lines.append(
-        f'Text-to-image retrieval on the eval split, {m["num_queries"]} '
-        f'captions against {m["num_candidates"]} images: {recalls}')
+        f'Trainer: text-to-image retrieval on the eval split, '
+        f'{m["num_queries"]} captions against {m["num_candidates"]} images: '
+        f'{recalls}')
     lines.append(f'Loss: train {m["train_loss"]:.3f}, eval {m["eval_loss"]:.3f}')
+  lines.extend(_evaluation_lines(summary))
 
   where = [
       ('Model (SavedModel)', summary.output('Trainer', 'model'), 'Format-Serving'),
       ('TensorBoard logs', summary.output('Trainer', 'model_run'), ''),
       ('Transform graph', summary.output('Transform', 'transform_graph'), ''),
-      ('Schema', summary.output('SchemaGen', 'schema'), ''),
+      ('Schema', summary.output('ImportSchemaGen', 'schema'), ''),
   ] if 'Trainer' in {c.component_id for c in summary.components} else []
   for label, uri, sub in where:
     if uri:

@@ -90,3 +90,57 @@ def test_help_explains_flags_and_beam_pass_through():
                '--eval_steps', '--verbose'):
     assert flag in result.stdout
   assert 'Beam pipeline' in result.stdout
+
+
+def _data_dir(tmp_path, header, rows=()):
+  data = tmp_path / 'data'
+  (data / 'images').mkdir(parents=True)
+  (data / 'captions.csv').write_text('\n'.join([header, *rows]) + '\n')
+  return data
+
+
+def test_csv_without_the_coco_columns_is_one_clear_line(tmp_path):
+  data = _data_dir(tmp_path, 'image_id,id,caption,image_name')
+  args, _ = cli.parse_args(['--data_root', str(data)])
+  assert cli.input_errors(args) == [
+      f'{data / "captions.csv"} lacks the column(s) image_url, image_license '
+      '(a COCO captions CSV has image_id,id,caption,image_url,image_name,'
+      'image_license)']
+
+
+def test_unreadable_csv_is_one_clear_line(tmp_path):
+  data = _data_dir(tmp_path, 'x')
+  (data / 'captions.csv').write_bytes(b'\xff\xfe\x00broken')
+  args, _ = cli.parse_args(['--data_root', str(data)])
+  (error,) = cli.input_errors(args)
+  assert error.startswith(f'cannot read {data / "captions.csv"}: ')
+
+
+def test_module_file_must_define_both_functions(tmp_path):
+  module = tmp_path / 'module.py'
+  module.write_text('def preprocessing_fn(inputs):\n  return inputs\n')
+  args, _ = cli.parse_args(['--module_file', str(module)])
+  assert cli.input_errors(args) == [f'module file {module} defines no run_fn()']
+  module.write_text('def broken(:\n')
+  (error,) = cli.input_errors(args)
+  assert error.startswith(f'module file {module} cannot be read as Python')
+
+
+def test_a_second_run_on_the_same_root_is_refused(tmp_path):
+  from coco_captions import recovery
+  root = str(tmp_path / 'root')
+  with recovery.RunLock(root):
+    with pytest.raises(recovery.RunInProgressError,
+                       match=f'another run \\(pid {os.getpid()}\\)'):
+      with recovery.RunLock(root):
+        pass
+  assert not os.path.exists(os.path.join(root, '.run.lock'))
+
+
+def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path):
+  from coco_captions import recovery
+  dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                        capture_output=True, text=True).stdout.strip()
+  (tmp_path / '.run.lock').write_text(dead)
+  with recovery.RunLock(str(tmp_path)) as lock:
+    assert open(lock.path).read() == str(os.getpid())

@@ -12,17 +12,19 @@ def _pipeline(**kwargs):
   return pipeline.create_pipeline(
       pipeline_name='p', pipeline_root='/tmp/root', data_root='/data',
       images_root='gs://bucket/images', module_file='/m/module.py',
-      train_steps=11, eval_steps=3, beam_pipeline_args=BEAM_ARGS, **kwargs)
+      serving_model_dir='/serving', train_steps=11, eval_steps=3, beam_pipeline_args=BEAM_ARGS, **kwargs)
 
 
 def _by_id(p):
   return {c.id: c for c in p.components}
 
 
-def test_components_in_order():
+def test_components_in_topological_order():
+  # TFX sorts the nodes; the resolver depends on nothing.
   assert [c.id for c in _pipeline().components] == [
-      'CsvExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
-      'Transform', 'Trainer']
+      'CsvExampleGen', 'ImportSchemaGen', 'latest_blessed_model_resolver',
+      'StatisticsGen', 'ExampleValidator', 'AnomaliesGate', 'Transform',
+      'Trainer', 'RetrievalEvaluator', 'Pusher']
 
 
 def test_beam_args_are_handed_to_the_pipeline_unchanged():
@@ -56,3 +58,40 @@ def test_transform_and_trainer_get_their_settings():
 def test_cache_is_on_by_default():
   assert _pipeline().enable_cache
   assert not _pipeline(enable_cache=False).enable_cache
+
+
+def test_evaluator_compares_with_the_latest_blessed_model():
+  components = _by_id(_pipeline(blessing_metric='image_to_text_recall@1',
+                                blessing_threshold=0.4))
+  resolver = components['latest_blessed_model_resolver']
+  assert 'LatestBlessedModelStrategy' in str(
+      resolver.exec_properties['resolver_class'])
+  evaluator = components['RetrievalEvaluator']
+  assert evaluator.exec_properties['metric'] == 'image_to_text_recall@1'
+  assert evaluator.exec_properties['threshold'] == 0.4
+  assert evaluator.exec_properties['images_root'] == 'gs://bucket/images'
+  assert set(evaluator.inputs) == {'examples', 'model', 'baseline_model'}
+  assert evaluator.inputs['baseline_model'].producer_component_id == (
+      'latest_blessed_model_resolver')
+  assert evaluator.inputs['examples'].producer_component_id == 'CsvExampleGen'
+
+
+def test_pusher_pushes_the_trainer_model_only_when_blessed():
+  pusher = _by_id(_pipeline())['Pusher']
+  assert pusher.inputs['model'].producer_component_id == 'Trainer'
+  assert pusher.inputs['model_blessing'].producer_component_id == (
+      'RetrievalEvaluator')
+  assert '"base_directory": "/serving"' in pusher.exec_properties[
+      'push_destination']
+
+
+def test_data_is_checked_against_the_curated_schema_before_transform():
+  components = _by_id(_pipeline())
+  schema_gen = components['ImportSchemaGen']
+  assert schema_gen.exec_properties['schema_file'] == configs.SCHEMA_FILE
+  validator = components['ExampleValidator']
+  assert validator.inputs['schema'].producer_component_id == 'ImportSchemaGen'
+  gate = components['AnomaliesGate']
+  assert gate.inputs['anomalies'].producer_component_id == 'ExampleValidator'
+  # Transform waits for the gate although it consumes none of its outputs.
+  assert gate in components['Transform'].upstream_nodes

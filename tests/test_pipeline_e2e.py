@@ -1,13 +1,23 @@
-"""The real pipeline, run twice by the CLI with LocalDagRunner on generated data.
+"""The real pipeline, run by the CLI with LocalDagRunner on the bundled data.
 
-Asserts on ML Metadata (one successful execution per component, then a run
-served from cache), the artifacts, the split, retrieval quality and the
-exported model used on its own.
+One pipeline root is run four times:
+  A: cold; the model clears the threshold and is pushed.
+  B: the same flags; everything up to Trainer comes from cache and the model,
+     already the latest blessed one, is not pushed again.
+  C: two training steps and no threshold; the new, worse model is rejected by
+     the comparison with the latest blessed model (the baseline).
+  D: A's flags again: every component is served from cache.
+A second, fresh pipeline with an unreachable threshold shows that a first run
+is judged on the threshold alone and that a rejected model is not pushed.
+Tests assert on ML Metadata, the artifacts, the split, retrieval quality, the
+serving directory and the query command.
 """
 
 import csv
 import glob
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -15,74 +25,122 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coco_captions import run_summary, synthetic_data
+from coco_captions import configs, run_summary, synthetic_data
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = 'coco_e2e'
-COMPONENTS = ['CsvExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator',
-              'Transform', 'Trainer']
-NUM_IMAGES = 250
+COMPONENTS = ['CsvExampleGen', 'ImportSchemaGen',
+              'latest_blessed_model_resolver', 'StatisticsGen',
+              'ExampleValidator', 'AnomaliesGate', 'Transform', 'Trainer',
+              'RetrievalEvaluator', 'Pusher']
+# Resolves the latest blessed model afresh on every run: never cached.
+RESOLVER = 'latest_blessed_model_resolver'
+BUNDLED_IMAGES = 300
+
+
+def _run_cli(paths, *flags):
+  command = [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
+             '--pipeline_name', PIPELINE_NAME, '--eval_steps', '5',
+             *[f'--{k}={v}' for k, v in paths.items()], *flags]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=1500)
+  assert result.returncode == 0, (
+      f'exit {result.returncode}\nstdout:\n{result.stdout}\n'
+      f'stderr:\n{result.stderr[-5000:]}')
+  return result.stdout
+
+
+def _summaries(metadata_path):
+  store = run_summary.connect(metadata_path)
+  runs = sorted(store.get_contexts_by_type('pipeline_run'),
+                key=lambda c: (c.create_time_since_epoch, c.id))
+  return [run_summary.summarize_run(metadata_path, PIPELINE_NAME, run.name)
+          for run in runs]
+
+
+def _states(summary):
+  return {c.component_id: c.state for c in summary.components}
 
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-  """Generates data, runs the CLI twice; returns paths and both outputs."""
+  """Runs A-D on the bundled data; returns paths, outputs and summaries."""
   base = tmp_path_factory.mktemp('e2e')
   data_root = base / 'data'
-  synthetic_data.generate(str(data_root), NUM_IMAGES, seed=11)
-  # Images in a directory of their own, to exercise --images_root.
-  images_root = base / 'coco_images'
-  os.rename(data_root / 'images', images_root)
+  data_root.mkdir()
+  shutil.copy(os.path.join(configs.DATA_ROOT, 'captions.csv'), data_root)
   paths = {
       'data_root': str(data_root),
-      'images_root': str(images_root),
+      # The bundled images, where the CSV is not: exercises --images_root.
+      'images_root': os.path.join(configs.DATA_ROOT, 'images'),
       'pipeline_root': str(base / 'pipeline'),
       'metadata_path': str(base / 'metadata' / 'mlmd.sqlite'),
+      'serving_model_dir': str(base / 'serving'),
   }
   os.makedirs(os.path.dirname(paths['metadata_path']))
-  command = [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
-             '--pipeline_name', PIPELINE_NAME, '--train_steps', '300',
-             '--eval_steps', '5'] + [f'--{k}={v}' for k, v in paths.items()]
-  outputs = []
-  for _ in range(2):
-    result = subprocess.run(command, cwd=str(base), capture_output=True,
-                            text=True, timeout=1200)
-    assert result.returncode == 0, (
-        f'exit {result.returncode}\nstdout:\n{result.stdout}\n'
-        f'stderr:\n{result.stderr}')
-    outputs.append(result.stdout)
-  store = run_summary.connect(paths['metadata_path'])
-  run_ids = sorted(
-      {c.name for c in store.get_contexts_by_type('pipeline_run')})
-  assert len(run_ids) == 2
-  summaries = [run_summary.summarize_run(paths['metadata_path'], PIPELINE_NAME,
-                                         run_id) for run_id in run_ids]
+  outputs = [
+      _run_cli(paths),
+      _run_cli(paths),
+      _run_cli(paths, '--train_steps=2', '--blessing_threshold=0'),
+      _run_cli(paths),
+  ]
+  summaries = _summaries(paths['metadata_path'])
+  assert len(summaries) == 4
   return paths, outputs, summaries
 
 
+@pytest.fixture(scope='module')
+def threshold_fail(tmp_path_factory):
+  """A fresh pipeline whose first model cannot reach the threshold."""
+  base = tmp_path_factory.mktemp('e2e_fail')
+  synthetic_data.generate(str(base / 'data'), 40, seed=2)
+  paths = {
+      'data_root': str(base / 'data'),
+      'pipeline_root': str(base / 'pipeline'),
+      'metadata_path': str(base / 'pipeline' / 'mlmd.sqlite'),
+      'serving_model_dir': str(base / 'serving'),
+  }
+  output = _run_cli(paths, '--train_steps=3', '--blessing_threshold=0.99')
+  (summary,) = _summaries(paths['metadata_path'])
+  return paths, output, summary
+
+
 def test_first_run_executes_each_component_once(runs):
-  _, _, (first, _) = runs
-  assert [(c.component_id, c.state) for c in first.components] == [
-      (name, 'COMPLETE') for name in COMPONENTS]
+  _, _, (a, *_) = runs
+  assert sorted((c.component_id, c.state) for c in a.components) == sorted(
+      (name, 'COMPLETE') for name in COMPONENTS)
 
 
-def test_second_run_is_served_from_cache(runs):
-  _, _, (first, second) = runs
-  assert [(c.component_id, c.state) for c in second.components] == [
-      (name, 'CACHED') for name in COMPONENTS]
-  assert second.output('Trainer', 'model') == first.output('Trainer', 'model')
+def test_second_run_reuses_everything_up_to_the_trainer(runs):
+  _, _, (a, b, _, _) = runs
+  states = _states(b)
+  for name in ('CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen',
+               'ExampleValidator', 'AnomaliesGate', 'Transform', 'Trainer'):
+    assert states[name] == 'CACHED', (name, states)
+  assert b.output('Trainer', 'model') == a.output('Trainer', 'model')
+
+
+def test_unchanged_run_is_served_entirely_from_cache(runs):
+  _, _, (_, b, _, d) = runs
+  states = _states(d)
+  assert states.pop(RESOLVER) == 'COMPLETE'
+  assert set(states.values()) == {'CACHED'} and len(states) == 9, states
+  assert d.output('Pusher', 'pushed_model') == b.output('Pusher', 'pushed_model')
 
 
 def test_console_shows_progress_and_an_actionable_summary(runs):
-  paths, (cold, cached), (first, _) = runs
+  paths, (cold, cached, _, _), (a, *_) = runs
   for name in COMPONENTS:
     assert f'{name} started' in cold and f'{name} finished in' in cold
+  assert '[10/10] Pusher finished in' in cold
+  for name in ('CsvExampleGen', 'Transform', 'Trainer'):
     assert f'{name} reused from cache in' in cached
-  model_dir = os.path.join(first.output('Trainer', 'model'), 'Format-Serving')
+  model_dir = os.path.join(a.output('Trainer', 'model'), 'Format-Serving')
   assert model_dir in cold
-  assert 'Text-to-image retrieval on the eval split' in cold
+  assert 'Model BLESSED: text_to_image_recall@5' in cold
+  assert f'Pushed to:' in cold and paths['serving_model_dir'] in cold
   assert paths['metadata_path'] in cold
   # TF, Beam and TFX logs went to the log file, not the console.
   chatter = [line for line in cold.splitlines()
@@ -90,22 +148,22 @@ def test_console_shows_progress_and_an_actionable_summary(runs):
              or '.cc:' in line or 'Traceback' in line]
   assert not chatter, chatter
   logs = glob.glob(os.path.join(paths['pipeline_root'], 'logs', '*.log'))
-  assert len(logs) == 2
+  assert len(logs) == 4
   assert any('Component Transform is running' in open(p).read() for p in logs)
 
 
 def test_artifacts_are_written(runs):
-  _, _, (first, _) = runs
-  model = first.output('Trainer', 'model')
+  _, _, (a, *_) = runs
+  model = a.output('Trainer', 'model')
   assert os.path.isfile(os.path.join(model, 'Format-Serving', 'saved_model.pb'))
-  graph = first.output('Transform', 'transform_graph')
+  graph = a.output('Transform', 'transform_graph')
   vocabulary = os.path.join(graph, 'transform_fn', 'assets', 'caption_vocabulary')
   words = open(vocabulary).read().split()
   assert {'red', 'circle', 'left', 'background'} <= set(words)
-  transformed = first.output('Transform', 'transformed_examples')
+  transformed = a.output('Transform', 'transformed_examples')
   for split in ('train', 'eval'):
     assert glob.glob(os.path.join(transformed, f'Split-{split}', '*.gz'))
-  assert glob.glob(os.path.join(first.output('Trainer', 'model_run'), '**',
+  assert glob.glob(os.path.join(a.output('Trainer', 'model_run'), '**',
                                 'events.out.tfevents.*'), recursive=True)
 
 
@@ -119,45 +177,139 @@ def _image_ids(examples_uri, split):
 
 
 def test_split_keeps_the_captions_of_an_image_together(runs):
-  _, _, (first, _) = runs
-  examples = first.output('CsvExampleGen', 'examples')
+  _, _, (a, *_) = runs
+  examples = a.output('CsvExampleGen', 'examples')
   train, eval_ = _image_ids(examples, 'train'), _image_ids(examples, 'eval')
-  assert len(train) + len(eval_) == 5 * NUM_IMAGES
+  assert len(train) + len(eval_) == 5 * BUNDLED_IMAGES
   assert not set(train) & set(eval_)
   assert all(ids.count(i) == 5 for ids in (train, eval_) for i in set(ids))
-  assert first.split_counts == {'train': len(train), 'eval': len(eval_)}
+  assert a.split_counts == {'train': len(train), 'eval': len(eval_)}
   # Roughly the configured 4:1.
-  assert 0.1 < len(eval_) / (5 * NUM_IMAGES) < 0.3
+  assert 0.1 < len(eval_) / (5 * BUNDLED_IMAGES) < 0.3
 
 
-def test_retrieval_is_well_above_chance(runs):
-  _, _, (first, _) = runs
-  m = first.metrics
+def test_trainer_retrieval_is_well_above_chance(runs):
+  _, _, (a, *_) = runs
+  m = a.metrics
   assert m['num_candidates'] == len(set(_image_ids(
-      first.output('CsvExampleGen', 'examples'), 'eval')))
+      a.output('CsvExampleGen', 'examples'), 'eval')))
   assert m['recall@1'] >= 5 * m['chance_recall@1'], m
   assert m['recall@10'] >= 2 * m['chance_recall@10'], m
 
 
-def test_exported_model_alone_retrieves_from_raw_captions_and_images(runs):
-  paths, _, (first, _) = runs
-  eval_ids = set(_image_ids(first.output('CsvExampleGen', 'examples'), 'eval'))
+def test_evaluation_is_recorded_in_ml_metadata_both_ways(runs):
+  _, _, (a, *_) = runs
+  e = a.evaluation
+  eval_images = set(_image_ids(a.output('CsvExampleGen', 'examples'), 'eval'))
+  assert e['num_images'] == len(eval_images)
+  assert e['num_captions'] == 5 * len(eval_images)
+  for direction in ('text_to_image', 'image_to_text'):
+    for k in (1, 5, 10):
+      assert e[f'{direction}_recall@{k}'] > 2 * e[f'{direction}_chance@{k}'], e
+  assert e['blessing_metric'] == 'text_to_image_recall@5'
+  metrics_file = os.path.join(a.output('RetrievalEvaluator', 'evaluation'),
+                              'metrics.json')
+  assert json.load(open(metrics_file))['metrics']['num_images'] == e['num_images']
+
+
+def test_first_model_is_blessed_on_the_threshold_and_pushed(runs):
+  paths, _, (a, *_) = runs
+  assert a.blessing['blessed'] == 1
+  assert 'no earlier blessed model' in a.blessing['reason']
+  assert a.blessing['current_model'] == a.output('Trainer', 'model')
+  assert a.pushed['pushed'] == 1
+  versions = os.listdir(paths['serving_model_dir'])
+  assert len(versions) == 1 and versions[0].isdigit()
+  assert a.pushed['pushed_destination'] == os.path.join(
+      paths['serving_model_dir'], versions[0])
+  assert os.path.isfile(os.path.join(paths['serving_model_dir'], versions[0],
+                                     'saved_model.pb'))
+
+
+def test_the_blessed_model_is_not_pushed_twice(runs):
+  paths, (_, cached, _, _), (a, b, _, _) = runs
+  assert b.blessing['blessed'] == 0
+  assert b.blessing['baseline_model'] == a.output('Trainer', 'model')
+  assert 'already the latest blessed model' in b.blessing['reason']
+  assert b.pushed['pushed'] == 0
+  assert 'Not pushed' in cached
+  assert len(os.listdir(paths['serving_model_dir'])) == 1
+
+
+def test_a_worse_model_is_rejected_by_the_baseline_comparison(runs):
+  paths, (_, _, worse, _), (a, _, c, _) = runs
+  assert _states(c)['Trainer'] == 'COMPLETE'
+  assert c.output('Trainer', 'model') != a.output('Trainer', 'model')
+  assert c.blessing['blessed'] == 0
+  assert "worse than the latest blessed model's" in c.blessing['reason']
+  assert c.blessing['baseline_model'] == a.output('Trainer', 'model')
+  assert c.evaluation['baseline_text_to_image_recall@5'] == pytest.approx(
+      a.evaluation['text_to_image_recall@5'])
+  assert c.pushed['pushed'] == 0
+  assert 'Model NOT BLESSED' in worse and 'Not pushed' in worse
+  assert len(os.listdir(paths['serving_model_dir'])) == 1
+  # The rejected model is kept as an artifact.
+  assert os.path.isfile(os.path.join(c.output('Trainer', 'model'),
+                                     'Format-Serving', 'saved_model.pb'))
+
+
+def test_a_first_model_below_the_threshold_is_not_pushed(threshold_fail):
+  paths, output, summary = threshold_fail
+  assert summary.blessing['blessed'] == 0
+  assert 'below the threshold 0.990' in summary.blessing['reason']
+  assert 'baseline_model' not in summary.blessing
+  assert summary.pushed['pushed'] == 0
+  assert not os.path.exists(paths['serving_model_dir']) or not os.listdir(
+      paths['serving_model_dir'])
+  assert 'Model NOT BLESSED: text_to_image_recall@5' in output
+  assert 'below the threshold 0.990' in output and 'Not pushed' in output
+
+
+def _eval_rows(paths, summary):
+  eval_ids = set(_image_ids(summary.output('CsvExampleGen', 'examples'), 'eval'))
   with open(os.path.join(paths['data_root'], 'captions.csv')) as f:
-    rows = [r for r in csv.DictReader(f) if int(r['image_id']) in eval_ids]
-  names = sorted({r['image_name'] for r in rows})
-  model = tf.saved_model.load(
-      os.path.join(first.output('Trainer', 'model'), 'Format-Serving'))
-  image_bytes = [open(os.path.join(paths['images_root'], n), 'rb').read()
-                 for n in names]
-  images = model.signatures['embed_images'](
-      image_bytes=tf.constant(image_bytes))['image_embedding'].numpy()
-  examples = [tf.train.Example(features=tf.train.Features(feature={
-      'caption': tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[r['caption'].encode()]))})).SerializeToString() for r in rows]
-  captions = model.signatures['embed_captions'](
-      examples=tf.constant(examples))['caption_embedding'].numpy()
-  scores = captions @ images.T
-  truth = np.array([names.index(r['image_name']) for r in rows])
-  top5 = np.argsort(-scores, axis=1)[:, :5]
-  recall5 = np.mean([t in row for t, row in zip(truth, top5)])
-  assert recall5 >= 3 * 5 / len(names), recall5
+    return [r for r in csv.DictReader(f) if int(r['image_id']) in eval_ids]
+
+
+def test_query_command_finds_held_out_images_from_their_captions(runs):
+  paths, _, (a, *_) = runs
+  rows = _eval_rows(paths, a)
+  command = [sys.executable, '-m', 'coco_captions.query',
+             '--model', paths['serving_model_dir'],
+             '--images_root', paths['images_root'], '--top_k', '5', '--json']
+  for row in rows:
+    command += ['--caption', row['caption']]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.loads(result.stdout)['results']
+  assert len(results) == len(rows)
+  top1 = np.mean([r['images'][0][0] == row['image_name']
+                  for r, row in zip(results, rows)])
+  top5 = np.mean([row['image_name'] in [name for name, _ in r['images']]
+                  for r, row in zip(results, rows)])
+  # All 300 bundled images are candidates: chance is 1/300 and 5/300.
+  assert top1 >= 10 / BUNDLED_IMAGES, (top1, top5)
+  assert top5 >= 10 * 5 / BUNDLED_IMAGES, (top1, top5)
+
+
+def test_query_command_finds_captions_for_held_out_images(runs):
+  paths, _, (a, *_) = runs
+  rows = _eval_rows(paths, a)
+  images = sorted({r['image_name'] for r in rows})
+  command = [sys.executable, '-m', 'coco_captions.query',
+             '--model', paths['serving_model_dir'], '--top_k', '10', '--json',
+             '--captions_csv', os.path.join(paths['data_root'], 'captions.csv')]
+  for image in images:
+    command += ['--image', os.path.join(paths['images_root'], image)]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.loads(result.stdout)['results']
+  hits = []
+  for image, found in zip(images, results):
+    own = {r['caption'] for r in rows if r['image_name'] == image}
+    hits.append(bool(own & {caption for caption, _ in found['captions']}))
+  # Candidates: all 1500 bundled captions. By chance, one of an image's five
+  # lands in a top 10 with probability about 5 * 10 / 1500.
+  assert np.mean(hits) >= 5 * (5 * 10 / (5 * BUNDLED_IMAGES)), np.mean(hits)

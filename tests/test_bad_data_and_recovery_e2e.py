@@ -1,0 +1,103 @@
+"""Bad data stops the run before Transform; a killed run resumes from cache.
+
+Both run the real CLI with LocalDagRunner on small generated datasets.
+"""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from coco_captions import run_summary, synthetic_data
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PIPELINE_NAME = 'coco_recovery'
+
+
+def _command(base, data_root):
+  return [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
+          '--pipeline_name', PIPELINE_NAME, '--data_root', str(data_root),
+          '--pipeline_root', str(base / 'pipeline'), '--train_steps', '20',
+          '--eval_steps', '2', '--blessing_threshold', '0']
+
+
+def _executions_by_state(metadata_path):
+  store = run_summary.connect(metadata_path)
+  from ml_metadata.proto import metadata_store_pb2
+  return [(e.id, metadata_store_pb2.Execution.State.Name(e.last_known_state))
+          for e in store.get_executions()]
+
+
+def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
+  data_root = tmp_path / 'data'
+  synthetic_data.generate(str(data_root), 30, seed=4)
+  path = data_root / 'captions.csv'
+  with open(path, newline='') as f:
+    rows = list(csv.DictReader(f))
+  rows[7]['id'] = 'id-71'  # One non-integer caption id.
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator='\n')
+    writer.writeheader()
+    writer.writerows(rows)
+
+  result = subprocess.run(_command(tmp_path, data_root), cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+  assert result.returncode == 1, result.stdout + result.stderr
+  assert 'The data does not match the schema' in result.stderr
+  assert 'train: id: Expected data of type: INT but got STRING' in result.stderr
+  assert 'Transform and Trainer did not run' in result.stderr
+  assert 'Traceback' not in result.stdout + result.stderr
+  summary = run_summary.summarize_run(
+      str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
+  states = {c.component_id: c.state for c in summary.components}
+  assert states['ExampleValidator'] == 'COMPLETE'
+  assert states['AnomaliesGate'] == 'FAILED'
+  assert 'Transform' not in states and 'Trainer' not in states
+
+
+def test_run_killed_during_transform_resumes_from_cache(tmp_path):
+  data_root = tmp_path / 'data'
+  synthetic_data.generate(str(data_root), 40, seed=5)
+  command = _command(tmp_path, data_root)
+  metadata_path = str(tmp_path / 'pipeline' / 'metadata.sqlite')
+
+  first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True,
+                           start_new_session=True)
+  try:
+    for line in first.stdout:
+      if 'Transform started' in line:
+        break
+    else:
+      pytest.fail('the first run ended before Transform started')
+    time.sleep(3)  # Transform takes far longer than this on any data.
+  finally:
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+  killed = dict(_executions_by_state(metadata_path))
+  assert 'RUNNING' in killed.values()  # What a killed run leaves behind.
+
+  second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=1200)
+  assert second.returncode == 0, second.stdout + second.stderr[-5000:]
+  stale = [i for i, state in killed.items() if state == 'RUNNING']
+  assert f'marked Transform (execution {stale[0]}) CANCELED' in second.stdout
+
+  states = dict(_executions_by_state(metadata_path))
+  assert states[stale[0]] == 'CANCELED'
+  assert not {'RUNNING', 'NEW'} & set(states.values()), states
+  summary = run_summary.summarize_run(metadata_path, PIPELINE_NAME)
+  by_component = {c.component_id: c.state for c in summary.components}
+  for name in ('CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen',
+               'ExampleValidator', 'AnomaliesGate'):
+    assert by_component[name] == 'CACHED', by_component
+  for name in ('Transform', 'Trainer', 'RetrievalEvaluator', 'Pusher'):
+    assert by_component[name] == 'COMPLETE', by_component
+  assert summary.pushed['pushed'] == 1
+  assert not os.path.exists(tmp_path / 'pipeline' / '.run.lock')
