@@ -12,14 +12,9 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from PIL import Image
 
 import coco_captions_utils as module
+import trainer_harness
 
-# The raw feature spec SchemaGen infers for the COCO CSV (infer_feature_shape).
-RAW_SPEC = {
-    'image_id': tf.io.FixedLenFeature([1], tf.int64),
-    'id': tf.io.FixedLenFeature([1], tf.int64),
-    'caption': tf.io.FixedLenFeature([1], tf.string),
-    'image_name': tf.io.FixedLenFeature([1], tf.string),
-}
+RAW_SPEC = trainer_harness.raw_feature_spec()
 RAW_METADATA = dataset_metadata.DatasetMetadata(
     schema_utils.schema_from_feature_spec(RAW_SPEC))
 

@@ -38,6 +38,18 @@ def make_fn_args(transformed_examples_uri: str, transform_graph_uri: str,
       custom_config=custom_config or {})
 
 
+def raw_feature_spec():
+  """The raw feature spec ImportSchemaGen's schema gives the COCO CSV columns
+  preprocessing_fn reads: one value per row, shape [1]."""
+  import tensorflow as tf
+  return {
+      'image_id': tf.io.FixedLenFeature([1], tf.int64),
+      'id': tf.io.FixedLenFeature([1], tf.int64),
+      'caption': tf.io.FixedLenFeature([1], tf.string),
+      'image_name': tf.io.FixedLenFeature([1], tf.string),
+  }
+
+
 def write_transformed_dataset(data_dir: str, output_dir: str,
                               image_size: int = 32) -> Tuple[str, str]:
   """Transforms a generated dataset as the Transform component would.
@@ -60,14 +72,8 @@ def write_transformed_dataset(data_dir: str, output_dir: str,
 
   import coco_captions_utils
 
-  spec = {
-      'image_id': tf.io.FixedLenFeature([1], tf.int64),
-      'id': tf.io.FixedLenFeature([1], tf.int64),
-      'caption': tf.io.FixedLenFeature([1], tf.string),
-      'image_name': tf.io.FixedLenFeature([1], tf.string),
-  }
   metadata = dataset_metadata.DatasetMetadata(
-      schema_utils.schema_from_feature_spec(spec))
+      schema_utils.schema_from_feature_spec(raw_feature_spec()))
   with open(os.path.join(data_dir, 'captions.csv'), newline='') as f:
     rows = [{
         'image_id': [int(r['image_id'])], 'id': [int(r['id'])],
