@@ -19,7 +19,11 @@ setuptools.setup(
         'pillow',
         'tqdm',
     ],
-    extras_require={'test': ['pytest']},
+    extras_require={
+        'test': ['pytest'],
+        # Compiling for Kubeflow Pipelines v2 (coco_captions_kubeflow.py).
+        'kfp': ['kfp>=2,<3', 'kfp-pipeline-spec>=0.2.2'],
+    },
     entry_points={
         'console_scripts': [
             'coco-captions-generate=coco_captions.synthetic_data:main',

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Sets up the project's virtualenv from the lock file, then runs a command in it.
+"""Sets up the project's virtualenvs from the lock files, then runs a command.
 
   python3.11 tools/dev.py pipeline [flags]    run the pipeline on the bundled data
   python3.11 tools/dev.py test [pytest args]  run the test suite
-  python3.11 tools/dev.py setup               only create or update the virtualenv
-  python3.11 tools/dev.py lock                re-pin requirements.lock
+  python3.11 tools/dev.py setup [test]        only create or update a virtualenv
+  python3.11 tools/dev.py lock                re-pin both lock files
 
-The virtualenv is `.venv` beside this project (or $COCO_CAPTIONS_VENV). It is
-created if missing and synced to requirements.lock only when the lock or
-setup.py changed since the last sync, so a second run starts at once.
+`pipeline` uses `.venv`, synced to requirements.lock: the lean install. `test`
+uses `.venv-test`, synced to requirements-test.lock: the same pins plus the
+optional extras the tests exercise (kfp). Each is created if missing and synced
+only when its lock or setup.py changed since the last sync, so a second run
+starts at once.
 
 This file lives outside the project root on purpose: TFX packages every
 top-level .py file beside the module file into the user-code wheel.
@@ -21,12 +23,24 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.environ.get('COCO_CAPTIONS_VENV', os.path.join(ROOT, '.venv'))
-LOCK = os.path.join(ROOT, 'requirements.lock')
-TOOLS_IN = os.path.join(ROOT, 'tools', 'requirements-tools.in')
-STAMP = os.path.join(VENV, '.coco-captions-lock.sha256')
-PYTHON = os.path.join(VENV, 'bin', 'python')
-UV = os.path.join(VENV, 'bin', 'uv')
+TOOLS_IN = os.path.join('tools', 'requirements-tools.in')
+# Environment -> (virtualenv, lock file, setup.py extras pinned in the lock).
+ENVIRONMENTS = {
+    'pipeline': ('.venv', 'requirements.lock', ('test',)),
+    'test': ('.venv-test', 'requirements-test.lock', ('test', 'kfp')),
+}
+
+
+class Env:
+  """One virtualenv and the lock file it is synced to."""
+
+  def __init__(self, name: str):
+    venv, lock, self.extras = ENVIRONMENTS[name]
+    self.venv = os.path.join(ROOT, venv)
+    self.lock = os.path.join(ROOT, lock)
+    self.python = os.path.join(self.venv, 'bin', 'python')
+    self.uv = os.path.join(self.venv, 'bin', 'uv')
+    self.stamp = os.path.join(self.venv, '.coco-captions-lock.sha256')
 
 
 def _run(command, **kwargs):
@@ -34,55 +48,61 @@ def _run(command, **kwargs):
   subprocess.run(command, check=True, **kwargs)
 
 
-def _digest() -> str:
+def _digest(env: Env) -> str:
   h = hashlib.sha256()
-  for path in (LOCK, os.path.join(ROOT, 'setup.py')):
+  for path in (env.lock, os.path.join(ROOT, 'setup.py')):
     with open(path, 'rb') as f:
       h.update(f.read())
   return h.hexdigest()
 
 
-def _locked_version(package: str) -> str:
-  with open(LOCK) as f:
+def _locked_version(lock: str, package: str) -> str:
+  with open(lock) as f:
     match = re.search(rf'^{package}==(\S+)', f.read(), re.MULTILINE)
   if not match:
-    sys.exit(f'{package} is not pinned in {LOCK}; run: tools/dev.py lock')
+    sys.exit(f'{package} is not pinned in {lock}; run: tools/dev.py lock')
   return match.group(1)
 
 
-def _ensure_uv():
-  if not os.path.exists(PYTHON):
-    _run([sys.executable, '-m', 'venv', VENV])
-  if not os.path.exists(UV):
-    _run([PYTHON, '-m', 'pip', 'install', '--quiet',
-          f'uv=={_locked_version("uv")}'])
+def _ensure_uv(env: Env):
+  if not os.path.exists(env.python):
+    _run([sys.executable, '-m', 'venv', env.venv])
+  if not os.path.exists(env.uv):
+    _run([env.python, '-m', 'pip', 'install', '--quiet',
+          f'uv=={_locked_version(env.lock, "uv")}'])
 
 
-def setup() -> None:
-  """Creates the virtualenv if needed and syncs it to the lock file."""
+def setup(env: Env) -> None:
+  """Creates the virtualenv if needed and syncs it to its lock file."""
   if sys.version_info[:2] != (3, 11):
-    sys.exit(f'requirements.lock is pinned for Python 3.11; this is '
+    sys.exit(f'The lock files are pinned for Python 3.11; this is '
              f'{sys.version.split()[0]}. Run: python3.11 tools/dev.py ...')
-  digest = _digest()
-  if os.path.exists(STAMP) and open(STAMP).read().strip() == digest:
+  digest = _digest(env)
+  if os.path.exists(env.stamp) and open(env.stamp).read().strip() == digest:
     return
-  _ensure_uv()
-  _run([UV, 'pip', 'sync', '--python', PYTHON, LOCK])
+  _ensure_uv(env)
+  _run([env.uv, 'pip', 'sync', '--python', env.python, env.lock])
   # The project itself, editable, so the checkout is what runs.
-  _run([UV, 'pip', 'install', '--python', PYTHON, '--no-deps',
+  _run([env.uv, 'pip', 'install', '--python', env.python, '--no-deps',
         '--no-build-isolation', '--editable', ROOT])
-  with open(STAMP, 'w') as f:
+  with open(env.stamp, 'w') as f:
     f.write(digest + '\n')
 
 
 def lock() -> None:
-  """Re-resolves setup.py's dependencies and the tools into requirements.lock."""
-  _ensure_uv()
-  _run([UV, 'pip', 'compile', '--python-version', '3.11', '--extra', 'test',
-        '--custom-compile-command', 'python3.11 tools/dev.py lock',
-        '--output-file', 'requirements.lock', 'setup.py',
-        os.path.relpath(TOOLS_IN, ROOT)],
-       cwd=ROOT)
+  """Re-resolves setup.py and the tools into both lock files.
+
+  The test lock is constrained by the main one, so every package the two share
+  has the same version in both.
+  """
+  main_env, test_env = Env('pipeline'), Env('test')
+  _ensure_uv(main_env)
+  for env, constraints in ((main_env, []), (test_env, ['-c', main_env.lock])):
+    extras = [a for extra in env.extras for a in ('--extra', extra)]
+    _run([main_env.uv, 'pip', 'compile', '--python-version', '3.11', *extras,
+          *constraints, '--custom-compile-command',
+          'python3.11 tools/dev.py lock', '--output-file',
+          os.path.relpath(env.lock, ROOT), 'setup.py', TOOLS_IN], cwd=ROOT)
 
 
 def main(argv) -> int:
@@ -93,15 +113,17 @@ def main(argv) -> int:
   if command == 'lock':
     lock()
     return 0
-  setup()
   if command == 'setup':
+    setup(Env(rest[0] if rest else 'pipeline'))
     return 0
+  env = Env(command)
+  setup(env)
   if command == 'pipeline':
-    args = [PYTHON, os.path.join(ROOT, 'coco_captions_local.py')] + rest
+    args = [env.python, os.path.join(ROOT, 'coco_captions_local.py')] + rest
   else:
-    args = [PYTHON, '-m', 'pytest'] + rest
+    args = [env.python, '-m', 'pytest'] + rest
   os.chdir(ROOT)
-  os.execv(PYTHON, args)
+  os.execv(env.python, args)
   return 1  # Not reached.
 
 
