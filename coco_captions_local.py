@@ -167,7 +167,15 @@ def input_errors(args: argparse.Namespace) -> List[str]:
   return errors
 
 
-def _run(args, beam_args, log_path, console):
+def _runner(orchestrator: str):
+  if orchestrator == 'beam':
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+    return BeamDagRunner()
+  from tfx import v1 as tfx
+  return tfx.orchestration.LocalDagRunner()
+
+
+def _run(args, beam_args, log_path, console, orchestrator):
   """Runs the pipeline; returns (component, exception) if it failed."""
   with console.captured_output(log_path) as out:
     out.write('Loading TensorFlow and TFX...\n')
@@ -194,7 +202,7 @@ def _run(args, beam_args, log_path, console):
     with console.component_progress(
         out, len(tfx_pipeline.components)) as progress:
       try:
-        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+        _runner(orchestrator).run(tfx_pipeline)
       except Exception as e:  # pylint: disable=broad-except
         import traceback
         traceback.print_exc()  # Into the log file.
@@ -202,7 +210,10 @@ def _run(args, beam_args, log_path, console):
   return None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None,
+         orchestrator: str = 'local') -> int:
+  """Runs the pipeline with `orchestrator`: 'local' (LocalDagRunner) or
+  'beam' (BeamDagRunner); returns the exit code."""
   args, beam_args = parse_args(argv)
   errors = input_errors(args)
   if errors:
@@ -230,7 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'An earlier run was interrupted: marked {component} '
               f'(execution {execution_id}) CANCELED; finished components '
               'will be reused from cache.')
-      failure = _run(args, beam_args, log_path, console)
+      failure = _run(args, beam_args, log_path, console, orchestrator)
   except recovery.RunInProgressError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2

@@ -14,9 +14,10 @@ import sys
 import time
 from typing import IO, Iterator, Optional
 
-# Messages that TFX's LocalDagRunner and launcher log for every component.
-_RUNNING = 'Component %s is running.'
-_FINISHED = 'Component %s is finished.'
+# Messages that TFX's runners (LocalDagRunner, BeamDagRunner) and launcher log
+# for every component.
+_RUNNING = ('Component %s is running.', 'node %s is running.')
+_FINISHED = ('Component %s is finished.', 'node %s is finished.')
 _CACHED = 'A cached execution %d is used.'
 
 
@@ -67,7 +68,7 @@ class ComponentProgress(logging.Handler):
     self._out.flush()
 
   def emit(self, record: logging.LogRecord):
-    if record.msg == _RUNNING:
+    if record.msg in _RUNNING:
       self._index += 1
       self.current = str(record.args[0])
       self._started = time.monotonic()
@@ -75,7 +76,7 @@ class ComponentProgress(logging.Handler):
       self._line(f'{self.current} started')
     elif record.msg == _CACHED:
       self._cached = True
-    elif record.msg == _FINISHED:
+    elif record.msg in _FINISHED:
       seconds = time.monotonic() - self._started
       how = 'reused from cache' if self._cached else 'finished'
       self._line(f'{record.args[0]} {how} in {seconds:.1f} s')

@@ -1,0 +1,24 @@
+# The image Kubeflow Pipelines pods and Dataflow/Flink/Spark workers run: this
+# project with its locked dependencies. Build from the project root:
+#   docker build -t REGISTRY/coco-captions-tfx:TAG .
+# and pass --image REGISTRY/coco-captions-tfx:TAG to coco_captions_kubeflow.py
+# (and --sdk_container_image=... to Beam runners that run containers).
+FROM python:3.11-slim
+
+WORKDIR /pipeline
+ENV PYTHONUNBUFFERED=1
+
+# Dependencies first, so code changes do not reinstall them. uv, because pip
+# refuses TFX 1.16's Python < 3.11 metadata although the stack runs on 3.11.
+COPY requirements.lock ./
+RUN python -m pip install --no-cache-dir "uv==$(sed -n 's/^uv==//p' requirements.lock)" \
+ && uv pip install --system --no-cache -r requirements.lock
+
+COPY . .
+RUN uv pip install --system --no-cache --no-deps --no-build-isolation -e .
+
+# Beam's worker boot program, so Dataflow/Flink/Spark can use this image as a
+# custom SDK container (--sdk_container_image). Kubeflow pods give their own
+# command, which replaces this entrypoint. Keep the tag at the locked Beam.
+COPY --from=apache/beam_python3.11_sdk:2.72.0 /opt/apache/beam /opt/apache/beam
+ENTRYPOINT ["/opt/apache/beam/boot"]

@@ -1,0 +1,34 @@
+"""The same pipeline orchestrated by TFX's BeamDagRunner, end to end."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from coco_captions import run_summary, synthetic_data
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_beam_dag_runner_runs_the_pipeline_end_to_end(tmp_path):
+  synthetic_data.generate(str(tmp_path / 'data'), 30, seed=6)
+  result = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'coco_captions_beam.py'),
+       '--pipeline_name', 'coco_beam', '--data_root', str(tmp_path / 'data'),
+       '--pipeline_root', str(tmp_path / 'pipeline'), '--train_steps', '10',
+       '--eval_steps', '2', '--blessing_threshold', '0'],
+      cwd=ROOT, capture_output=True, text=True, timeout=1200)
+  assert result.returncode == 0, result.stdout + result.stderr[-5000:]
+  assert 'Transform finished in' in result.stdout
+  summary = run_summary.summarize_run(
+      str(tmp_path / 'pipeline' / 'metadata.sqlite'), 'coco_beam')
+  states = {c.component_id: c.state for c in summary.components}
+  assert states == {name: 'COMPLETE' for name in (
+      'CsvExampleGen', 'ImportSchemaGen', 'latest_blessed_model_resolver',
+      'StatisticsGen', 'ExampleValidator', 'AnomaliesGate', 'Transform',
+      'Trainer', 'RetrievalEvaluator', 'Pusher')}, states
+  assert summary.pushed['pushed'] == 1
+  assert os.listdir(tmp_path / 'pipeline' / 'serving_model')
