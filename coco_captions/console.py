@@ -87,6 +87,7 @@ class ComponentProgress(logging.Handler):
 def component_progress(out: IO[str], total: int) -> Iterator[ComponentProgress]:
   """Installs a `ComponentProgress` on the loggers TFX logs through."""
   from absl import logging as absl_logging
+  verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)
   handler = ComponentProgress(out, total)
   logger = logging.getLogger('absl')
@@ -95,3 +96,6 @@ def component_progress(out: IO[str], total: int) -> Iterator[ComponentProgress]:
     yield handler
   finally:
     logger.removeHandler(handler)
+    # Back to quiet: what runs after the pipeline (the summary) writes to the
+    # console again.
+    absl_logging.set_verbosity(verbosity)

@@ -269,10 +269,13 @@ def format_summary(summary: RunSummary, metadata_path: str,
   """A few lines a person can act on: outputs, counts, metrics, timings."""
   lines = [f'Pipeline {summary.pipeline_name}, run {summary.run_id}']
   total = sum(c.seconds for c in summary.components)
-  lines.append(f'  {"component":<18} {"status":<9} {"seconds":>8}')
+  width = max([len('component')] +
+              [len(c.component_id) for c in summary.components])
+  lines.append(f'  {"component":<{width}} {"status":<9} {"seconds":>8}')
   for c in summary.components:
-    lines.append(f'  {c.component_id:<18} {c.state.lower():<9} {c.seconds:>8.1f}')
-  lines.append(f'  {"total":<18} {"":<9} {total:>8.1f}')
+    lines.append(
+        f'  {c.component_id:<{width}} {c.state.lower():<9} {c.seconds:>8.1f}')
+  lines.append(f'  {"total":<{width}} {"":<9} {total:>8.1f}')
 
   if summary.split_counts:
     counts = ', '.join(f'{n} {split}' for split, n in summary.split_counts.items())

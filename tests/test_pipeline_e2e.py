@@ -49,6 +49,8 @@ def _run_cli(paths, *flags):
   assert result.returncode == 0, (
       f'exit {result.returncode}\nstdout:\n{result.stdout}\n'
       f'stderr:\n{result.stderr[-5000:]}')
+  # Everything TF, Beam and TFX print goes to the log file, not the console.
+  assert result.stderr == '', result.stderr[-3000:]
   return result.stdout
 
 
