@@ -253,12 +253,17 @@ def _evaluation_lines(summary: RunSummary) -> List[str]:
         f'images and their {int(e["num_captions"])} captions:')
     lines.append(f'  text to image: {_recalls(e, "text_to_image")}')
     lines.append(f'  image to text: {_recalls(e, "image_to_text")}')
-  if b:
+  unchanged = bool(b) and b.get('baseline_model_id') == b.get('current_model_id')
+  if unchanged:
+    lines.append(f'Model unchanged: {b.get("reason", "")}')
+  elif b:
     verdict = 'BLESSED' if b.get('blessed') == 1 else 'NOT BLESSED'
     lines.append(f'Model {verdict}: {b.get("reason", "")}')
   p = summary.pushed
   if p and p.get('pushed') == 1:
     lines.append(f'{"Pushed to:":<20} {p.get("pushed_destination")}')
+  elif unchanged:
+    lines.append('Not pushed again: the serving directory already has it.')
   elif b:
     lines.append('Not pushed: the model is kept as an artifact only.')
   return lines

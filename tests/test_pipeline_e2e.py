@@ -234,7 +234,8 @@ def test_the_blessed_model_is_not_pushed_twice(runs):
   assert b.blessing['baseline_model'] == a.output('Trainer', 'model')
   assert 'already the latest blessed model' in b.blessing['reason']
   assert b.pushed['pushed'] == 0
-  assert 'Not pushed' in cached
+  assert 'Model unchanged: this model is already the latest blessed' in cached
+  assert 'Not pushed again' in cached
   assert len(os.listdir(paths['serving_model_dir'])) == 1
 
 
