@@ -28,8 +28,9 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 import ijson
 from PIL import Image, UnidentifiedImageError
 
-CSV_COLUMNS = ('image_id', 'id', 'caption', 'image_url', 'image_name',
-               'image_license')
+from coco_captions import configs
+
+CSV_COLUMNS = configs.CSV_COLUMNS
 REJECT_COLUMNS = ('annotation_index', 'caption_id', 'image_id', 'reason',
                   'detail', 'caption')
 DEFAULT_MAX_CAPTION_CHARS = 500
