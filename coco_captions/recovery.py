@@ -11,8 +11,9 @@ belongs to a dead run and is marked CANCELED.
 import os
 from typing import List, Tuple
 
-from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+
+from coco_captions import run_summary
 
 _UNFINISHED = (metadata_store_pb2.Execution.RUNNING,
                metadata_store_pb2.Execution.NEW)
@@ -78,22 +79,13 @@ def cancel_interrupted_executions(metadata_path: str,
   """
   if not os.path.exists(metadata_path):
     return []
-  config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = (
-      metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE)
-  store = metadata_store.MetadataStore(config)
+  store = run_summary.connect(metadata_path, read_only=False)
   pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
   if pipeline is None:
     return []
   stale = [e for e in store.get_executions_by_context(pipeline.id)
            if e.last_known_state in _UNFINISHED]
-  node_of = {}
-  prefix = pipeline_name + '.'
-  for node in store.get_contexts_by_type('node'):
-    if node.name.startswith(prefix):
-      for execution in store.get_executions_by_context(node.id):
-        node_of[execution.id] = node.name[len(prefix):]
+  node_of = run_summary.component_ids(store, pipeline_name)
   for execution in stale:
     execution.last_known_state = metadata_store_pb2.Execution.CANCELED
   if stale:

@@ -67,12 +67,26 @@ class RunSummary:
     return found[0] if found else None
 
 
-def connect(metadata_path: str) -> metadata_store.MetadataStore:
+def connect(metadata_path: str,
+            read_only: bool = True) -> metadata_store.MetadataStore:
+  """The SQLite ML Metadata store at `metadata_path`."""
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
   config.sqlite.connection_mode = (
-      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY)
+      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY if read_only else
+      metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE)
   return metadata_store.MetadataStore(config)
+
+
+def component_ids(store, pipeline_name: str) -> Dict[int, str]:
+  """Execution id -> id of the component (node) of `pipeline_name` it ran."""
+  prefix = pipeline_name + '.'
+  component_of = {}
+  for node in store.get_contexts_by_type(_NODE_CONTEXT):
+    if node.name.startswith(prefix):
+      for execution in store.get_executions_by_context(node.id):
+        component_of[execution.id] = node.name[len(prefix):]
+  return component_of
 
 
 def _context(store, type_name: str, name: str):
@@ -101,12 +115,7 @@ def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]
   """The executions of run `run_id`, in the order they started."""
   run = _context(store, _RUN_CONTEXT, run_id)
   executions = {e.id: e for e in store.get_executions_by_context(run.id)}
-  node_of = {}
-  for node in store.get_contexts_by_type(_NODE_CONTEXT):
-    prefix = pipeline_name + '.'
-    if node.name.startswith(prefix):
-      for execution in store.get_executions_by_context(node.id):
-        node_of[execution.id] = node.name[len(prefix):]
+  node_of = component_ids(store, pipeline_name)
   outputs: Dict[int, Dict[str, List[str]]] = {i: {} for i in executions}
   events = store.get_events_by_execution_ids(list(executions))
   artifact_ids = [
