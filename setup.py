@@ -23,6 +23,9 @@ setuptools.setup(
         'test': ['pytest'],
         # Compiling for Kubeflow Pipelines v2 (coco_captions_kubeflow.py).
         'kfp': ['kfp>=2,<3', 'kfp-pipeline-spec>=0.2.2'],
+        # Orchestrating with Airflow 2 (coco_captions_airflow.py). TFX 1.16's
+        # Airflow runner supports Airflow < 3.
+        'airflow': ['apache-airflow>=2.8,<3'],
     },
     entry_points={
         'console_scripts': [

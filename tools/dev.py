@@ -8,7 +8,7 @@
 
 `pipeline` uses `.venv`, synced to requirements.lock: the lean install. `test`
 uses `.venv-test`, synced to requirements-test.lock: the same pins plus the
-optional extras the tests exercise (kfp). Each is created if missing and synced
+optional extras the tests exercise (kfp, airflow). Each is created if missing and synced
 only when its lock or setup.py changed since the last sync, so a second run
 starts at once.
 
@@ -27,7 +27,7 @@ TOOLS_IN = os.path.join('tools', 'requirements-tools.in')
 # Environment -> (virtualenv, lock file, setup.py extras pinned in the lock).
 ENVIRONMENTS = {
     'pipeline': ('.venv', 'requirements.lock', ('test',)),
-    'test': ('.venv-test', 'requirements-test.lock', ('test', 'kfp')),
+    'test': ('.venv-test', 'requirements-test.lock', ('test', 'kfp', 'airflow')),
 }
 
 
@@ -92,12 +92,13 @@ def setup(env: Env) -> None:
 def lock() -> None:
   """Re-resolves setup.py and the tools into both lock files.
 
-  The test lock is constrained by the main one, so every package the two share
-  has the same version in both.
+  The test lock (every extra) is resolved first and the main lock is
+  constrained by it, so every package the two share has the same version in
+  both: the tests run exactly what the pipeline installs.
   """
   main_env, test_env = Env('pipeline'), Env('test')
   _ensure_uv(main_env)
-  for env, constraints in ((main_env, []), (test_env, ['-c', main_env.lock])):
+  for env, constraints in ((test_env, []), (main_env, ['-c', test_env.lock])):
     extras = [a for extra in env.extras for a in ('--extra', extra)]
     _run([main_env.uv, 'pip', 'compile', '--python-version', '3.11', *extras,
           *constraints, '--custom-compile-command',
