@@ -1,0 +1,53 @@
+"""The component launcher coco_captions_airflow.py hands TFX's Airflow runner.
+
+TFX 1.16's AirflowDagRunner still launches components through the legacy
+launchers, which record one ML Metadata input event per (input key, artifact).
+When one artifact feeds two inputs of the same execution, the second event
+breaks MLMD's one-event-per-(artifact, execution, type) rule and the task fails
+(tensorflow/tfx#5193). Here that happens on every re-run that retrains nothing:
+the Trainer's cached model is both RetrievalEvaluator's `model` and, being
+the latest blessed model, its `baseline_model`.
+
+The fix is what TFX's own IR-based launchers do: one event per artifact, whose
+path lists every (key, index) it is bound to.
+"""
+
+from typing import Dict, List, Optional, Set
+
+from tfx.orchestration import metadata
+from tfx.orchestration.launcher import in_process_component_launcher
+
+
+class _OneEventPerArtifactMetadata(metadata.Metadata):
+  """ML Metadata handle that merges the events of an artifact bound twice."""
+
+  def _artifact_and_event_pairs(
+      self,
+      artifact_dict: Dict[str, List[metadata._Artifact]],  # pylint: disable=protected-access
+      event_type,
+      new_state: Optional[str] = None,
+      registered_artifacts_ids: Optional[Set[int]] = None):
+    pairs = super()._artifact_and_event_pairs(
+        artifact_dict, event_type, new_state, registered_artifacts_ids)
+    merged, event_of = [], {}
+    for pair in pairs:
+      artifact = pair[0]
+      event = pair[1] if len(pair) > 1 else None
+      if event is not None and artifact.id and artifact.id in event_of:
+        event_of[artifact.id].path.steps.extend(event.path.steps)
+        continue
+      if event is not None and artifact.id:
+        event_of[artifact.id] = event
+      merged.append(pair)
+    return merged
+
+
+class InProcessComponentLauncher(
+    in_process_component_launcher.InProcessComponentLauncher):
+  """TFX's in-process launcher, recording one input event per artifact."""
+
+  def __init__(self, *, metadata_connection: metadata.Metadata, **kwargs):
+    # pylint: disable-next=protected-access
+    config = metadata_connection._connection_config
+    super().__init__(
+        metadata_connection=_OneEventPerArtifactMetadata(config), **kwargs)
