@@ -246,6 +246,16 @@ def images_root_of_run(store, summary: run_summary.RunSummary) -> Optional[str]:
   return None
 
 
+def _max_images(store, summary: run_summary.RunSummary) -> int:
+  """The size of the RetrievalEvaluator's candidate pool in this run."""
+  try:
+    found = _execution_properties(
+        store, summary.component('RetrievalEvaluator').execution_id)
+  except KeyError:
+    found = {}
+  return int(found.get('max_images') or configs.RETRIEVAL_MAX_IMAGES)
+
+
 @dataclasses.dataclass
 class CaptionQuery:
   caption: str
@@ -616,6 +626,9 @@ svg.chart { font-size: 12px; background: #fff; }
 svg.chart .grid { stroke: #eee; }
 svg.chart .axis { stroke: #888; }
 .hits { display: flex; gap: 8px; flex-wrap: wrap; margin-bottom: 20px; }
+.image-query { display: flex; gap: 16px; align-items: flex-start;
+               margin-bottom: 20px; }
+.image-query ol { flex: 1; margin-top: 0; }
 figure { margin: 0; text-align: center; font-size: 12px; }
 figure img { display: block; border: 4px solid transparent; }
 figure.true img { border-color: #17a34a; }
@@ -776,12 +789,12 @@ def _blessing_html(summary) -> str:
     raise _Missing('RetrievalEvaluator recorded no blessing')
   unchanged = b.get('baseline_model_id') == b.get('current_model_id')
   if unchanged:
-    verdict = '<span class="ok">unchanged</span> (already the latest blessed model)'
+    verdict = '<span class="ok">unchanged</span>'
   elif b.get('blessed') == 1:
     verdict = '<span class="ok">BLESSED</span>'
   else:
     verdict = '<span class="bad">NOT BLESSED</span>'
-  lines = [f'<p>Decision: {verdict}. {_e(b.get("reason", ""))}.</p>']
+  lines = [f'<p>Decision: {verdict}. Reason: {_e(b.get("reason", ""))}.</p>']
   e = summary.evaluation or {}
   if e.get('blessing_metric'):
     lines.append(f'<p>Rule: {_e(e["blessing_metric"])} at least '
@@ -810,7 +823,7 @@ def _examples_html(summary, store, images_root: Optional[str]) -> str:
   split_dir = run_summary.split_dirs(examples).get('eval')
   if not split_dir:
     raise _Missing('CsvExampleGen wrote no eval split')
-  pool = evaluator.load_pool(split_dir, configs.RETRIEVAL_MAX_IMAGES)
+  pool = evaluator.load_pool(split_dir, _max_images(store, summary))
   caption_queries, image_queries, images = retrieval_examples(
       os.path.join(model, 'Format-Serving'), pool, images_root)
   uris = {name: thumbnail_uri(data) for name, data in images.items()}
@@ -821,7 +834,7 @@ def _examples_html(summary, store, images_root: Optional[str]) -> str:
             f'alt="{_e(name)}" title="{_e(name)}">'
             f'<figcaption>{_e(label)}</figcaption></figure>')
 
-  parts = [f'<p>The model of this run, over the {len(pool.image_ids)} eval '
+  parts = [f'<p>The run\'s model, over the {len(pool.image_ids)} eval '
            'images. <b>Caption → images</b>: the top '
            f'{TOP_IMAGES} images for a caption, the true image framed in '
            'green.</p>']
@@ -844,7 +857,7 @@ def _examples_html(summary, store, images_root: Optional[str]) -> str:
     items = ''.join(
         f'<li{" class=own" if own else ""}>{_e(c)} <small>({s:+.3f}'
         f'{", its own" if own else ""})</small></li>' for c, s, own in q.hits)
-    parts.append(f'<div class="hits">{figure(q.image, q.image, False)}'
+    parts.append(f'<div class="image-query">{figure(q.image, q.image, False)}'
                  f'<ol class="captions">{items}</ol></div>')
   return ''.join(parts)
 
@@ -988,13 +1001,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
       help='Where the images are. Default: as the run recorded it.')
   parser.add_argument('--output_dir', default=None,
                       help=f'Default: PIPELINE_ROOT/{REPORTS_SUBDIR}')
+  parser.add_argument('--verbose', action='store_true',
+                      help='Show TensorFlow\'s logs on the console instead '
+                      'of only in the log file.')
   args = parser.parse_args(argv)
-  try:
-    report = build_report(args.pipeline_root, args.metadata_path,
-                          args.pipeline_name, args.run_id, args.images_root,
-                          args.output_dir)
-  except ReportError as e:
-    print(f'error: {e}', file=sys.stderr)
+  if '://' not in args.pipeline_root and not os.path.isdir(args.pipeline_root):
+    print(f'error: pipeline root {args.pipeline_root} is not a directory',
+          file=sys.stderr)
+    return 2
+  from coco_captions import console
+  log_path = None
+  if not args.verbose and '://' not in args.pipeline_root:
+    log_path = os.path.join(args.pipeline_root, 'logs', datetime.datetime.now(
+    ).strftime('report-%Y%m%d-%H%M%S.log'))
+  with console.captured_output(log_path):
+    try:
+      report = build_report(args.pipeline_root, args.metadata_path,
+                            args.pipeline_name, args.run_id, args.images_root,
+                            args.output_dir)
+    except ReportError as e:
+      report, error = None, str(e)
+  if report is None:
+    print(f'error: {error}', file=sys.stderr)
     return 2
   print('\n'.join(describe(report)))
   return 0
