@@ -245,3 +245,63 @@ def test_report_pieces_render_offline_in_chromium(tmp_path):
     browser.screenshot(str(tmp_path / 'pieces.png'))
   with Image.open(tmp_path / 'pieces.png') as shot:
     assert shot.format == 'PNG' and shot.size[0] >= 800
+
+
+def _put_execution(store, types, node, run, inputs, outputs, state):
+  """One execution of `node` in `run` reading and writing artifact ids."""
+  from ml_metadata.proto import metadata_store_pb2 as mlmd
+  execution = mlmd.Execution(type_id=types['execution'],
+                             last_known_state=state)
+  (execution_id,) = store.put_executions([execution])
+  events = [mlmd.Event(artifact_id=a, execution_id=execution_id, type=kind,
+                       path=mlmd.Event.Path(steps=[
+                           mlmd.Event.Path.Step(key=key)]))
+            for kind, refs in ((mlmd.Event.INPUT, inputs),
+                               (mlmd.Event.OUTPUT, outputs))
+            for key, a in refs]
+  store.put_events(events)
+  store.put_attributions_and_associations([], [
+      mlmd.Association(context_id=c, execution_id=execution_id)
+      for c in (node, run)])
+  return execution_id
+
+
+def test_lineage_names_the_run_that_made_each_artifact(tmp_path):
+  from ml_metadata import metadata_store
+  from ml_metadata.proto import metadata_store_pb2 as mlmd
+  config = mlmd.ConnectionConfig()
+  config.sqlite.filename_uri = str(tmp_path / 'mlmd.sqlite')  # Created.
+  store = metadata_store.MetadataStore(config)
+  types = {
+      'execution': store.put_execution_type(mlmd.ExecutionType(name='Trainer')),
+      'run': store.put_context_type(mlmd.ContextType(name='pipeline_run')),
+      'node': store.put_context_type(mlmd.ContextType(name='node')),
+  }
+  examples_type = store.put_artifact_type(mlmd.ArtifactType(name='Examples'))
+  model_type = store.put_artifact_type(mlmd.ArtifactType(name='Model'))
+  examples, model = store.put_artifacts([
+      mlmd.Artifact(type_id=examples_type, uri='/p/examples/1'),
+      mlmd.Artifact(type_id=model_type, uri='/p/model/2')])
+  node, first, second = store.put_contexts([
+      mlmd.Context(type_id=types['node'], name='p.Trainer'),
+      mlmd.Context(type_id=types['run'], name='run-1'),
+      mlmd.Context(type_id=types['run'], name='run-2')])
+  made = _put_execution(store, types, node, first, [('examples', examples)],
+                        [('model', model)], mlmd.Execution.COMPLETE)
+  cached = _put_execution(store, types, node, second, [('examples', examples)],
+                          [('model', model)], mlmd.Execution.CACHED)
+
+  (row,) = report.lineage(store, 'p', 'run-2')
+  assert (row.component, row.state, row.execution_id) == (
+      'Trainer', 'CACHED', cached)
+  assert [(r.key, r.type_name, r.artifact_id, r.uri, r.made_in_run)
+          for r in row.outputs] == [('model', 'Model', model, '/p/model/2',
+                                     'run-1')]
+  # Nothing in this store made the examples: unknown, not guessed.
+  assert [(r.key, r.type_name, r.made_in_run) for r in row.inputs] == [
+      ('examples', 'Examples', '')]
+  (first_row,) = report.lineage(store, 'p', 'run-1')
+  assert first_row.execution_id == made
+  assert first_row.outputs[0].made_in_run == 'run-1'
+  with pytest.raises(LookupError, match="No run 'run-3'"):
+    report.lineage(store, 'p', 'run-3')
