@@ -46,11 +46,16 @@ class Page:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     self._ids = itertools.count(1)
     self.events: List[Dict[str, Any]] = []
-    self._socket = websocket.create_connection(
-        self._page_websocket(start_timeout), timeout=60,
-        suppress_origin=True)
-    for domain in ('Page', 'Runtime', 'Log', 'Network'):
-      self.call(f'{domain}.enable')
+    self._socket = None
+    try:
+      self._socket = websocket.create_connection(
+          self._page_websocket(start_timeout), timeout=60,
+          suppress_origin=True)
+      for domain in ('Page', 'Runtime', 'Log', 'Network'):
+        self.call(f'{domain}.enable')
+    except BaseException:
+      self.close()
+      raise
 
   def _page_websocket(self, timeout: float) -> str:
     port_file = os.path.join(self._profile, 'DevToolsActivePort')
@@ -141,7 +146,8 @@ class Page:
 
   def close(self) -> None:
     try:
-      self._socket.close()
+      if self._socket is not None:
+        self._socket.close()
     finally:
       self._process.terminate()
       try:
