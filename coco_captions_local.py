@@ -210,6 +210,27 @@ def _run(args, beam_args, log_path, console, orchestrator):
   return None
 
 
+def _write_report(args, log_path, console) -> List[str]:
+  """Writes the run report (coco_captions.report); returns lines about it.
+
+  The report never changes a run's outcome: if it cannot be written, the
+  reason is one line and the traceback goes to the log.
+  """
+  with console.captured_output(log_path):
+    try:
+      from coco_captions import report
+      written = report.build_report(
+          args.pipeline_root, args.metadata_path, args.pipeline_name,
+          images_root=args.images_root)
+    except Exception as e:  # pylint: disable=broad-except
+      import traceback
+      traceback.print_exc()  # Into the log file.
+      message = str(e).strip().splitlines()
+      return [f'Report not written: {type(e).__name__}: '
+              f'{message[0] if message else ""}']
+  return report.describe(written)
+
+
 def main(argv: Optional[Sequence[str]] = None,
          orchestrator: str = 'local') -> int:
   """Runs the pipeline with `orchestrator`: 'local' (LocalDagRunner) or
@@ -258,11 +279,14 @@ def main(argv: Optional[Sequence[str]] = None,
             f'{message[-1] if message else ""}', file=sys.stderr)
     if log_path:
       print(f'The full log is in {log_path}', file=sys.stderr)
+    # What the run did get to (the data, at least) is worth a look.
+    print('\n'.join(_write_report(args, log_path, console)))
     return 1
 
   from coco_captions import run_summary
   summary = run_summary.summarize_run(args.metadata_path, args.pipeline_name)
   print(run_summary.format_summary(summary, args.metadata_path, log_path))
+  print('\n'.join(_write_report(args, log_path, console)))
   return 0
 
 

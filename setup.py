@@ -8,6 +8,8 @@ setuptools.setup(
     description='A TFX pipeline for image-caption data in the MS COCO '
     'captions format: ingest, validate, transform, train a dual encoder.',
     packages=['coco_captions'],
+    # Facets and its polyfill, inlined into every run report.
+    package_data={'coco_captions': ['vendor/README.md', 'vendor/*/*']},
     # TFX 1.16's own metadata says < 3.11, yet the stack runs on 3.11.
     python_requires='>=3.9,<3.12',
     install_requires=[
@@ -20,7 +22,8 @@ setuptools.setup(
         'tqdm',
     ],
     extras_require={
-        'test': ['pytest'],
+        # websocket-client: the report test drives Chromium (DevTools protocol).
+        'test': ['pytest', 'websocket-client'],
         # Compiling for Kubeflow Pipelines v2 (coco_captions_kubeflow.py).
         'kfp': ['kfp>=2,<3', 'kfp-pipeline-spec>=0.2.2'],
         # Orchestrating with Airflow 2 (coco_captions_airflow.py). TFX 1.16's

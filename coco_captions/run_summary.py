@@ -18,7 +18,7 @@ from ml_metadata.proto import metadata_store_pb2
 RETRIEVAL_METRICS_FILE = 'retrieval_metrics.json'
 
 _PIPELINE_CONTEXT = 'pipeline'
-_RUN_CONTEXT = 'pipeline_run'
+RUN_CONTEXT = 'pipeline_run'
 _NODE_CONTEXT = 'node'
 
 
@@ -102,7 +102,7 @@ def latest_run_id(store, pipeline_name: str) -> str:
   pipeline_executions = {
       e.id for e in store.get_executions_by_context(pipeline.id)}
   runs = [
-      run for run in store.get_contexts_by_type(_RUN_CONTEXT)
+      run for run in store.get_contexts_by_type(RUN_CONTEXT)
       if pipeline_executions & {
           e.id for e in store.get_executions_by_context(run.id)}
   ]
@@ -113,7 +113,7 @@ def latest_run_id(store, pipeline_name: str) -> str:
 
 def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]:
   """The executions of run `run_id`, in the order they started."""
-  run = _context(store, _RUN_CONTEXT, run_id)
+  run = _context(store, RUN_CONTEXT, run_id)
   executions = {e.id: e for e in store.get_executions_by_context(run.id)}
   node_of = component_ids(store, pipeline_name)
   outputs: Dict[int, Dict[str, List[str]]] = {i: {} for i in executions}
@@ -160,7 +160,7 @@ def _gfile():
   return tf.io.gfile
 
 
-def _split_dirs(uri: str) -> Dict[str, str]:
+def split_dirs(uri: str) -> Dict[str, str]:
   """Split name -> directory of an artifact with Split-* subdirectories."""
   if not uri:
     return {}
@@ -188,7 +188,7 @@ def split_counts(statistics_uri: Optional[str]) -> Dict[str, int]:
   """Examples per split, from StatisticsGen's output."""
   from tensorflow_metadata.proto.v0 import statistics_pb2
   counts = {}
-  for split, path in _split_dirs(statistics_uri).items():
+  for split, path in split_dirs(statistics_uri).items():
     stats = statistics_pb2.DatasetFeatureStatisticsList()
     stats.ParseFromString(_read_bytes(os.path.join(path, 'FeatureStats.pb')))
     counts[split] = sum(d.num_examples for d in stats.datasets)
@@ -199,7 +199,7 @@ def anomalies(anomalies_uri: Optional[str]) -> Dict[str, List[str]]:
   """Split -> 'feature: description' for each anomaly ExampleValidator found."""
   from tensorflow_metadata.proto.v0 import anomalies_pb2
   found = {}
-  for split, path in _split_dirs(anomalies_uri).items():
+  for split, path in split_dirs(anomalies_uri).items():
     result = anomalies_pb2.Anomalies()
     result.ParseFromString(_read_bytes(os.path.join(path, 'SchemaDiff.pb')))
     found[split] = [

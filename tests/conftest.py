@@ -35,3 +35,13 @@ def tiny_model(tmp_path_factory, tiny_data):
       custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM})
   coco_captions_utils.run_fn(fn_args)
   return fn_args, tiny_data
+
+
+@pytest.fixture(scope='session')
+def runs(tmp_path_factory):
+  """The bundled data through the CLI four times (e2e_runs.bundled_runs).
+
+  Session-scoped so the pipeline and report e2e tests share one set of runs.
+  """
+  import e2e_runs
+  return e2e_runs.bundled_runs(tmp_path_factory.mktemp('e2e'))

@@ -53,6 +53,16 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
   assert 'train: id: Expected data of type: INT but got STRING' in result.stderr
   assert 'Transform and Trainer did not run' in result.stderr
   assert 'Traceback' not in result.stdout + result.stderr
+  # The report still shows the data and the anomalies, and says what is not
+  # there and why.
+  (report_line,) = [line for line in result.stdout.splitlines()
+                    if line.startswith('Report:')]
+  assert '(partial) Model: loss: Trainer did not run in this run' in (
+      result.stdout)
+  with open(report_line.split(None, 1)[1], encoding='utf-8') as f:
+    page = f.read()
+  assert 'id: Expected data of type: INT but got STRING' in page
+  assert 'Not available: Transform did not run in this run' in page
   summary = run_summary.summarize_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
   states = {c.component_id: c.state for c in summary.components}

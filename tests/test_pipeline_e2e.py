@@ -1,6 +1,7 @@
 """The real pipeline, run by the CLI with LocalDagRunner on the bundled data.
 
-One pipeline root is run four times:
+One pipeline root is run four times (the session fixture `runs`, shared with
+the report's e2e test):
   A: cold; the model clears the threshold and is pushed.
   B: the same flags; everything up to Trainer comes from cache and the model,
      already the latest blessed one, is not pushed again.
@@ -17,7 +18,6 @@ import csv
 import glob
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coco_captions import configs, run_summary, synthetic_data
+from coco_captions import synthetic_data
+from e2e_runs import run_cli as _run_cli
+from e2e_runs import summaries as _summaries
 
 pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PIPELINE_NAME = 'coco_e2e'
 COMPONENTS = ['CsvExampleGen', 'ImportSchemaGen',
               'latest_blessed_model_resolver', 'StatisticsGen',
               'ExampleValidator', 'AnomaliesGate', 'Transform', 'Trainer',
@@ -40,57 +41,8 @@ RESOLVER = 'latest_blessed_model_resolver'
 BUNDLED_IMAGES = 300
 
 
-def _run_cli(paths, *flags):
-  command = [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
-             '--pipeline_name', PIPELINE_NAME, '--eval_steps', '5',
-             *[f'--{k}={v}' for k, v in paths.items()], *flags]
-  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          timeout=1500)
-  assert result.returncode == 0, (
-      f'exit {result.returncode}\nstdout:\n{result.stdout}\n'
-      f'stderr:\n{result.stderr[-5000:]}')
-  # Everything TF, Beam and TFX print goes to the log file, not the console.
-  assert result.stderr == '', result.stderr[-3000:]
-  return result.stdout
-
-
-def _summaries(metadata_path):
-  store = run_summary.connect(metadata_path)
-  runs = sorted(store.get_contexts_by_type('pipeline_run'),
-                key=lambda c: (c.create_time_since_epoch, c.id))
-  return [run_summary.summarize_run(metadata_path, PIPELINE_NAME, run.name)
-          for run in runs]
-
-
 def _states(summary):
   return {c.component_id: c.state for c in summary.components}
-
-
-@pytest.fixture(scope='module')
-def runs(tmp_path_factory):
-  """Runs A-D on the bundled data; returns paths, outputs and summaries."""
-  base = tmp_path_factory.mktemp('e2e')
-  data_root = base / 'data'
-  data_root.mkdir()
-  shutil.copy(os.path.join(configs.DATA_ROOT, 'captions.csv'), data_root)
-  paths = {
-      'data_root': str(data_root),
-      # The bundled images, where the CSV is not: exercises --images_root.
-      'images_root': os.path.join(configs.DATA_ROOT, 'images'),
-      'pipeline_root': str(base / 'pipeline'),
-      'metadata_path': str(base / 'metadata' / 'mlmd.sqlite'),
-      'serving_model_dir': str(base / 'serving'),
-  }
-  os.makedirs(os.path.dirname(paths['metadata_path']))
-  outputs = [
-      _run_cli(paths),
-      _run_cli(paths),
-      _run_cli(paths, '--train_steps=2', '--blessing_threshold=0'),
-      _run_cli(paths),
-  ]
-  summaries = _summaries(paths['metadata_path'])
-  assert len(summaries) == 4
-  return paths, outputs, summaries
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,307 @@
+"""The run report's pieces on tiny inputs, and a page of them in Chromium."""
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+import headless_chromium
+import report_checks
+from coco_captions import evaluator, report
+from test_evaluator import _write_raw_split
+
+
+def test_token_stats_count_lengths_and_out_of_vocabulary_tokens():
+  # Vocabulary ids 1..5; 6 and 7 are OOV buckets; 0 pads.
+  stats = report.token_stats([[1, 2, 3, 0, 0], [4, 6, 0, 0, 0], [7, 5, 2]], 5)
+  assert stats.captions == 3
+  assert stats.lengths == {2: 1, 3: 2}
+  assert stats.tokens == 8 and stats.oov_tokens == 2
+  assert stats.coverage == pytest.approx(6 / 8)
+
+
+def test_names_match_the_module_file():
+  import coco_captions_utils
+  assert report.CAPTION_TOKEN_IDS == coco_captions_utils.CAPTION_TOKEN_IDS
+  assert report.CAPTION_VOCABULARY == coco_captions_utils.CAPTION_VOCABULARY
+  assert report.PAD_ID == coco_captions_utils.PAD_ID
+
+
+def _words(caption):
+  """The module file's cleaning, in Python: apostrophes join, others split."""
+  return re.findall(r'[^\W_]+', re.sub(r"['\u2019]", '', caption.lower()))
+
+
+def test_caption_statistics_agree_with_the_raw_captions(tiny_model):
+  fn_args, data_dir = tiny_model
+  examples_uri = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
+  vocabulary, stats = report.caption_statistics(fn_args.transform_output,
+                                                examples_uri)
+  assert list(stats) == ['train', 'eval']
+  with open(vocabulary.path) as f:
+    known = set(f.read().split())
+  assert len(known) == vocabulary.size
+  assert vocabulary.most_frequent[0] in known
+  with open(os.path.join(data_dir, 'captions.csv')) as f:
+    rows = list(csv.DictReader(f))
+  # The harness's split: eval is image_id % 5 == 0; the vocabulary is train's.
+  for split, keep in (('train', lambda i: i % 5 != 0),
+                      ('eval', lambda i: i % 5 == 0)):
+    words = [_words(r['caption'])[:vocabulary.caption_length]
+             for r in rows if keep(int(r['image_id']))]
+    s = stats[split]
+    assert s.captions == len(words)
+    assert s.tokens == sum(len(w) for w in words)
+    assert s.oov_tokens == sum(t not in known for w in words for t in w)
+    assert sum(s.lengths.values()) == len(words)
+  assert stats['train'].oov_tokens == 0
+
+
+def test_loss_curves_of_a_real_training_run(tiny_model):
+  fn_args, _ = tiny_model
+  curves = report.loss_curves(fn_args.model_run_dir)
+  assert set(curves) == {'train', 'validation'}
+  with open(os.path.join(fn_args.model_run_dir,
+                         'retrieval_metrics.json')) as f:
+    metrics = json.load(f)
+  assert curves['train'][-1][1] == pytest.approx(metrics['train_loss'])
+  assert curves['validation'][-1][1] == pytest.approx(metrics['eval_loss'])
+
+
+def test_loss_curves_read_every_epoch(tmp_path):
+  for name, losses in (('train', [3.0, 2.0, 1.5]), ('validation', [3.2, 2.6])):
+    writer = tf.summary.create_file_writer(str(tmp_path / name))
+    with writer.as_default():
+      for epoch, loss in enumerate(losses):
+        tf.summary.scalar('epoch_loss', loss, step=epoch)
+        tf.summary.scalar('epoch_learning_rate', 0.001, step=epoch)
+    writer.close()
+  curves = report.loss_curves(str(tmp_path))
+  assert curves['train'] == [(0, 3.0), (1, 2.0), (2, 1.5)]
+  assert curves['validation'] == [(0, pytest.approx(3.2)),
+                                  (1, pytest.approx(2.6))]
+  assert report.loss_curves(str(tmp_path / 'absent')) == {}
+
+
+def test_line_chart_is_svg_with_every_point():
+  svg = report.svg_line_chart({'training': [(1, 4.2), (2, 3.1), (3, 0.9)],
+                               'eval': [(1, 4.0), (2, 3.7), (3, 3.9)]},
+                              'epoch', 'loss')
+  root = ET.fromstring(svg)
+  assert len(root.findall('polyline')) == 2
+  assert len(root.findall('circle')) == 6
+  y_labels = [float(t.text) for t in root.findall('text')
+              if t.text and re.fullmatch(r'[\d.]+', t.text)]
+  assert max(y_labels) >= 4.2
+  with pytest.raises(ValueError, match='nothing to plot'):
+    report.svg_line_chart({}, 'x', 'y')
+
+
+def test_histogram_has_a_bar_per_group_and_value():
+  svg = report.svg_histogram({'train': {3: 2, 5: 6}, 'eval': {4: 1}},
+                             'tokens per caption')
+  root = ET.fromstring(svg)
+  bars = [r for r in root.findall('rect') if r.find('title') is not None]
+  assert len(bars) == 2 * 3  # values 3, 4, 5 for each group
+  titles = {r.find('title').text for r in bars}
+  assert 'train: 6 captions of 5 tokens' in titles
+  assert 'eval: 0 captions of 3 tokens' in titles
+
+
+def test_thumbnail_is_a_small_png_data_uri():
+  source = io.BytesIO()
+  Image.new('RGB', (640, 480), (200, 10, 10)).save(source, format='JPEG')
+  uri = report.thumbnail_uri(source.getvalue())
+  assert uri.startswith('data:image/png;base64,')
+  image = Image.open(io.BytesIO(base64.b64decode(uri.split(',', 1)[1])))
+  assert image.format == 'PNG' and image.size == (96, 72)
+
+
+def _statistics(name, count):
+  stats = statistics_pb2.DatasetFeatureStatisticsList()
+  dataset = stats.datasets.add(name=name, num_examples=count)
+  feature = dataset.features.add()
+  feature.path.step.append('image_id')
+  feature.type = statistics_pb2.FeatureNameStatistics.INT
+  feature.num_stats.common_stats.num_non_missing = count
+  feature.num_stats.mean = 7.0
+  feature.num_stats.max = 12.0
+  return stats
+
+
+def test_facets_proto_is_tfdvs_train_against_eval():
+  proto = report.facets_proto(_statistics('', 12), _statistics('', 3))
+  combined = statistics_pb2.DatasetFeatureStatisticsList.FromString(
+      base64.b64decode(proto))
+  assert [(d.name, d.num_examples) for d in combined.datasets] == [
+      ('train', 12), ('eval', 3)]
+
+
+def test_vendored_browser_code_is_unmodified():
+  # The vendor README lists each file's sha256; the files are never edited.
+  vendor = os.path.dirname(os.path.dirname(report.FACETS_BUNDLE))
+  with open(os.path.join(vendor, 'README.md')) as f:
+    readme = f.read()
+  for path in (report.FACETS_BUNDLE, report.WEBCOMPONENTS_POLYFILL):
+    with open(path, 'rb') as f:
+      digest = hashlib.sha256(f.read()).hexdigest()
+    assert f'{digest}  {os.path.relpath(path, vendor)}' in readme
+  # Fonts it would fetch are dropped when it is inlined.
+  assert '@font-face' not in report._facets_bundle()  # pylint: disable=protected-access
+
+
+@pytest.fixture(scope='module')
+def eval_pool(tiny_data, tmp_path_factory):
+  with open(os.path.join(tiny_data, 'captions.csv')) as f:
+    rows = [r for r in csv.DictReader(f) if int(r['image_id']) % 5 == 0]
+  split_dir = str(tmp_path_factory.mktemp('report_examples') / 'Split-eval')
+  _write_raw_split(split_dir, rows)
+  return evaluator.load_pool(split_dir, max_images=1000), rows
+
+
+def test_retrieval_examples_mark_the_true_image_and_own_captions(
+    tiny_model, eval_pool):
+  fn_args, data_dir = tiny_model
+  pool, rows = eval_pool
+  captions, images, image_bytes = report.retrieval_examples(
+      fn_args.serving_model_dir, pool, os.path.join(data_dir, 'images'),
+      num_captions=2, num_images=2, top_images=3, top_captions=4)
+  image_of = {r['caption']: r['image_name'] for r in rows}
+  assert len(captions) == 2 and len(images) == 2
+  for q in captions:
+    assert q.true_image == image_of[q.caption]
+    assert len(q.hits) == 3
+    scores = [s for _, s in q.hits]
+    assert scores == sorted(scores, reverse=True)
+  for q in images:
+    assert len(q.hits) == 4
+    for caption, _, own in q.hits:
+      assert own == (image_of[caption] == q.image)
+  shown = {n for q in captions for n, _ in q.hits} | {
+      q.true_image for q in captions} | {q.image for q in images}
+  assert set(image_bytes) == shown
+  with open(os.path.join(data_dir, 'images', q.image), 'rb') as f:
+    assert image_bytes[q.image] == f.read()
+
+
+def test_report_without_a_run_is_one_clear_line(tmp_path, capsys):
+  assert report.main(['--pipeline_root', str(tmp_path / 'absent')]) == 2
+  assert capsys.readouterr().err == (
+      f'error: pipeline root {tmp_path / "absent"} is not a directory\n')
+  assert report.main(['--pipeline_root', str(tmp_path), '--verbose']) == 2
+  assert capsys.readouterr().err == (
+      f'error: no ML Metadata at {tmp_path / "metadata.sqlite"}\n')
+
+
+def test_remote_reference_checker_finds_each_kind():
+  page = '''<img src="https://example.com/a.png"><link href='//cdn/x.css'>
+  <div style="background: url( http://x/y.png )"></div><style>@import "https://f/g.css";</style>
+  <script src="data:text/javascript,1"></script><img src="data:image/png;base64,AA">
+  <a href="#lineage">local</a><svg><text>see http://example.com</text></svg>'''
+  found = report_checks.remote_references(page)
+  assert len(found) == 4, found
+  assert report_checks.non_local_requests(
+      ['file:///r.html', 'data:image/png;base64,AA', 'about:srcdoc',
+       'https://cdnjs.example/x.js']) == ['https://cdnjs.example/x.js']
+
+
+def _chromium_or_skip():
+  if not headless_chromium.available():
+    if os.environ.get('CI'):
+      pytest.fail(f'{headless_chromium.CHROMIUM} is missing; .ci/run installs it')
+    pytest.skip(f'no {headless_chromium.CHROMIUM} (apt-get install chromium)')
+
+
+def test_report_pieces_render_offline_in_chromium(tmp_path):
+  """Facets Overview from the vendored build, thumbnails and charts, offline."""
+  _chromium_or_skip()
+  proto = report.facets_proto(_statistics('', 12), _statistics('', 3))
+  source = io.BytesIO()
+  Image.new('RGB', (64, 48), (10, 120, 200)).save(source, format='PNG')
+  thumb = report.thumbnail_uri(source.getvalue())
+  page = ('<!doctype html><html><head><meta charset="utf-8"><title>t</title>'
+          '</head><body>' + report.facets_overview_html(proto) +
+          f'<img src="{thumb}"><img src="{thumb}">' +
+          report.svg_line_chart({'a': [(1, 1.0), (2, 0.5)]}, 'x', 'y') +
+          '</body></html>')
+  assert report_checks.remote_references(page) == []
+  path = tmp_path / 'pieces.html'
+  path.write_text(page)
+  with headless_chromium.render(path.as_uri()) as browser:
+    assert browser.wait_for(report_checks.FACETS_RENDERED, 60), browser.errors()
+    assert browser.evaluate(report_checks.IMAGES) == {'total': 2, 'rendered': 2}
+    assert 'image_id' in browser.evaluate(report_checks.FACETS_TEXT)
+    assert browser.errors() == []
+    assert report_checks.non_local_requests(browser.requested_urls()) == []
+    browser.screenshot(str(tmp_path / 'pieces.png'))
+  with Image.open(tmp_path / 'pieces.png') as shot:
+    assert shot.format == 'PNG' and shot.size[0] >= 800
+
+
+def _put_execution(store, types, node, run, inputs, outputs, state):
+  """One execution of `node` in `run` reading and writing artifact ids."""
+  from ml_metadata.proto import metadata_store_pb2 as mlmd
+  execution = mlmd.Execution(type_id=types['execution'],
+                             last_known_state=state)
+  (execution_id,) = store.put_executions([execution])
+  events = [mlmd.Event(artifact_id=a, execution_id=execution_id, type=kind,
+                       path=mlmd.Event.Path(steps=[
+                           mlmd.Event.Path.Step(key=key)]))
+            for kind, refs in ((mlmd.Event.INPUT, inputs),
+                               (mlmd.Event.OUTPUT, outputs))
+            for key, a in refs]
+  store.put_events(events)
+  store.put_attributions_and_associations([], [
+      mlmd.Association(context_id=c, execution_id=execution_id)
+      for c in (node, run)])
+  return execution_id
+
+
+def test_lineage_names_the_run_that_made_each_artifact(tmp_path):
+  from ml_metadata import metadata_store
+  from ml_metadata.proto import metadata_store_pb2 as mlmd
+  config = mlmd.ConnectionConfig()
+  config.sqlite.filename_uri = str(tmp_path / 'mlmd.sqlite')  # Created.
+  store = metadata_store.MetadataStore(config)
+  types = {
+      'execution': store.put_execution_type(mlmd.ExecutionType(name='Trainer')),
+      'run': store.put_context_type(mlmd.ContextType(name='pipeline_run')),
+      'node': store.put_context_type(mlmd.ContextType(name='node')),
+  }
+  examples_type = store.put_artifact_type(mlmd.ArtifactType(name='Examples'))
+  model_type = store.put_artifact_type(mlmd.ArtifactType(name='Model'))
+  examples, model = store.put_artifacts([
+      mlmd.Artifact(type_id=examples_type, uri='/p/examples/1'),
+      mlmd.Artifact(type_id=model_type, uri='/p/model/2')])
+  node, first, second = store.put_contexts([
+      mlmd.Context(type_id=types['node'], name='p.Trainer'),
+      mlmd.Context(type_id=types['run'], name='run-1'),
+      mlmd.Context(type_id=types['run'], name='run-2')])
+  made = _put_execution(store, types, node, first, [('examples', examples)],
+                        [('model', model)], mlmd.Execution.COMPLETE)
+  cached = _put_execution(store, types, node, second, [('examples', examples)],
+                          [('model', model)], mlmd.Execution.CACHED)
+
+  (row,) = report.lineage(store, 'p', 'run-2')
+  assert (row.component, row.state, row.execution_id) == (
+      'Trainer', 'CACHED', cached)
+  assert [(r.key, r.type_name, r.artifact_id, r.uri, r.made_in_run)
+          for r in row.outputs] == [('model', 'Model', model, '/p/model/2',
+                                     'run-1')]
+  # Nothing in this store made the examples: unknown, not guessed.
+  assert [(r.key, r.type_name, r.made_in_run) for r in row.inputs] == [
+      ('examples', 'Examples', '')]
+  (first_row,) = report.lineage(store, 'p', 'run-1')
+  assert first_row.execution_id == made
+  assert first_row.outputs[0].made_in_run == 'run-1'
+  with pytest.raises(LookupError, match="No run 'run-3'"):
+    report.lineage(store, 'p', 'run-3')
