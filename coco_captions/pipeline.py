@@ -97,6 +97,14 @@ def create_pipeline(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       module_file=module_file,
+      # Nothing reads Transform's own statistics: the raw data has
+      # StatisticsGen's, and on the transformed data they would summarise
+      # 12288 pixel floats per caption, a cost that grows with the data.
+      disable_statistics=True,
+      # The analyzer cache only pays off when a later run analyses new spans
+      # with this run's cache wired in; this pipeline reads one span, so the
+      # cache would be written on every run and never read.
+      disable_analyzer_cache=True,
       custom_config={
           'images_root': images_root,
           'image_size': configs.IMAGE_SIZE,
