@@ -305,6 +305,36 @@ def format_table(report: Dict[str, Any]) -> str:
   return '\n'.join(lines)
 
 
+def build_report(results: List[Dict[str, Any]], argv: Optional[Sequence[str]],
+                 extra_args: Sequence[str], start: float,
+                 complete: bool) -> Dict[str, Any]:
+  """The JSON report of the sizes measured so far."""
+  return {
+      'command': ' '.join(['python -m benchmarks.run',
+                           *(sys.argv[1:] if argv is None else argv)]),
+      'complete': complete,
+      'finished_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+      'machine': machine(),
+      'pipeline_args': list(extra_args),
+      'results': results,
+      'scaling': scaling(results) if len(results) > 1 else None,
+      # The largest resident set of any one process run so far (pipelines and
+      # baselines), exact from the kernel; Linux reports KiB.
+      'peak_rss_largest_process_mib': _mib(
+          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024),
+      'peak_rss_tree_mib': max(
+          max(r['cold']['peak_rss_tree_mib'], r['cached']['peak_rss_tree_mib'])
+          for r in results),
+      'benchmark_seconds': round(time.perf_counter() - start, 1),
+  }
+
+
+def write_report(report: Dict[str, Any], output: str) -> None:
+  os.makedirs(os.path.dirname(output), exist_ok=True)
+  with open(output, 'w') as f:
+    json.dump(report, f, indent=2)
+
+
 def parse_sizes(text: str) -> List[int]:
   try:
     sizes = [int(s) for s in text.split(',') if s.strip()]
@@ -344,25 +374,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   for size in args.sizes:
     results.append(benchmark_size(size, work_dir, args.seed, args.train_steps,
                                   extra_args))
-  report = {
-      'command': ' '.join(['python -m benchmarks.run', *(argv or sys.argv[1:])]),
-      'started_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-      'machine': machine(),
-      'pipeline_args': list(extra_args),
-      'results': results,
-      'scaling': scaling(results) if len(results) > 1 else None,
-      # The largest resident set of any one process run so far (pipelines and
-      # baselines), exact from the kernel; Linux reports KiB.
-      'peak_rss_largest_process_mib': _mib(
-          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024),
-      'peak_rss_tree_mib': max(
-          max(r['cold']['peak_rss_tree_mib'], r['cached']['peak_rss_tree_mib'])
-          for r in results),
-      'benchmark_seconds': round(time.perf_counter() - start, 1),
-  }
-  os.makedirs(os.path.dirname(output), exist_ok=True)
-  with open(output, 'w') as f:
-    json.dump(report, f, indent=2)
+    # Written after every size, so a long run that is stopped keeps the sizes
+    # it finished.
+    report = build_report(results, argv, extra_args, start,
+                          complete=len(results) == len(args.sizes))
+    write_report(report, output)
   print(format_table(report))
   print(f'Report: {output}')
   return 0

@@ -97,3 +97,27 @@ def test_keras_baseline_trains_the_module_model_on_transformed_data(
   # Exactly steps x batch rows are held in memory (the split has ~80).
   assert result['rows_in_memory'] == 24
   assert result['examples_per_s'] == pytest.approx(24 / result['seconds'])
+
+
+def _full_result(captions, transform_seconds):
+  result = _result(captions, transform_seconds)
+  result['cold']['peak_rss_tree_mib'] = 100.0 + captions / 1000
+  result['cached'] = {'peak_rss_tree_mib': 50.0}
+  return result
+
+
+def test_the_report_is_written_after_each_size_and_says_if_complete(tmp_path):
+  output = str(tmp_path / 'out' / 'report.json')
+  first = [_full_result(10000, 20.0)]
+  bench.write_report(bench.build_report(first, ['--sizes', '10000,100000'], [],
+                                        0.0, complete=False), output)
+  with open(output) as f:
+    partial = json.load(f)
+  assert not partial['complete'] and partial['scaling'] is None
+  assert partial['command'] == 'python -m benchmarks.run --sizes 10000,100000'
+  both = first + [_full_result(100000, 110.0)]
+  report = bench.build_report(both, [], ['--direct_num_workers=2'], 0.0,
+                              complete=True)
+  assert report['complete'] and report['pipeline_args'] == ['--direct_num_workers=2']
+  assert report['peak_rss_tree_mib'] == 200.0
+  assert report['scaling']['marginal_seconds_per_1k_captions']['Transform'] == [1.0]
