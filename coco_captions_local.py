@@ -171,8 +171,8 @@ def _runner(orchestrator: str):
   if orchestrator == 'beam':
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
     return BeamDagRunner()
-  from tfx import v1 as tfx
-  return tfx.orchestration.LocalDagRunner()
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+  return LocalDagRunner()
 
 
 def _run(args, beam_args, log_path, console, orchestrator):
@@ -180,7 +180,8 @@ def _run(args, beam_args, log_path, console, orchestrator):
   with console.captured_output(log_path) as out:
     out.write('Loading TensorFlow and TFX...\n')
     out.flush()
-    from tfx import v1 as tfx
+    # Not `tfx.v1`, which would also import TFX's Google Cloud extensions.
+    from tfx.orchestration import metadata
     from coco_captions import pipeline
     tfx_pipeline = pipeline.create_pipeline(
         pipeline_name=args.pipeline_name,
@@ -192,7 +193,7 @@ def _run(args, beam_args, log_path, console, orchestrator):
         train_steps=args.train_steps,
         eval_steps=args.eval_steps,
         metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            metadata.sqlite_metadata_connection_config(
                 args.metadata_path)),
         beam_pipeline_args=beam_args,
         enable_cache=not args.no_cache,

@@ -17,7 +17,9 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+# `tfx.v1.components.DataAccessor` and `FnArgs`, from where they are defined:
+# `tfx.v1` would import TFX's Google Cloud extensions too (slow, unused).
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 # TFT is Keras 2 only; `tf_keras` is Keras 2 under TF 2.16.
@@ -219,7 +221,7 @@ def model_inputs(features: Dict[str, Any], length: int) -> Dict[str, tf.Tensor]:
 
 
 def _input_fn(file_pattern: List[str],
-              data_accessor: tfx.components.DataAccessor,
+              data_accessor: DataAccessor,
               tf_transform_output: tft.TFTransformOutput,
               batch_size: int,
               shuffle: bool = True,
@@ -419,7 +421,7 @@ def evaluate_retrieval(model: DualEncoder, dataset: tf.data.Dataset,
 RETRIEVAL_METRICS_FILE = 'retrieval_metrics.json'
 
 
-def run_fn(fn_args: tfx.components.FnArgs):
+def run_fn(fn_args: FnArgs):
   """Trains the dual encoder and exports it with the Transform graph inside.
 
   Hyper-parameters come from `fn_args.custom_config`: `batch_size`,

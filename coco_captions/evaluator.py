@@ -20,7 +20,6 @@ import os
 from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
-from tfx import v1 as tfx
 from tfx.dsl.component.experimental.annotations import (InputArtifact,
                                                         OutputArtifact,
                                                         Parameter)
@@ -101,7 +100,7 @@ def decide(metric: str, threshold: float, current: Dict[str, float],
                 f'{baseline[metric]:.3f}')
 
 
-def _serving_dir(model: tfx.types.standard_artifacts.Model) -> str:
+def _serving_dir(model: standard_artifacts.Model) -> str:
   return os.path.join(model.uri, 'Format-Serving')
 
 

@@ -1,0 +1,175 @@
+"""The plain baselines the pipeline's components are measured against.
+
+Each runs in its own process and prints one JSON object on its last line:
+
+  python -m benchmarks.baselines tfdata --data_root DIR --images_root DIR
+      The same caption cleaning, tokenizing (vocabulary from a full pass) and
+      image read + decode + resize + scale as `preprocessing_fn`, written as a
+      plain tf.data loop in this one process. -> rows, seconds, captions/s.
+  python -m benchmarks.baselines keras --transform_graph URI --examples URI \\
+      --train_steps N
+      The module file's model trained with `model.fit` for the same steps and
+      batch size on transformed examples already in memory. -> examples/s.
+
+Both use the module file's own functions (`clean_captions`,
+`decode_and_scale_images`, `build_model`, `model_inputs`), so the work is the
+work the pipeline does.
+"""
+
+import argparse
+import collections
+import glob
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, Optional, Sequence
+
+from coco_captions import configs
+
+
+def _module():
+  sys.path.insert(0, os.path.dirname(configs.MODULE_FILE))
+  import coco_captions_utils  # pylint: disable=import-outside-toplevel
+  return coco_captions_utils
+
+
+def _csv_rows(data_root: str):
+  """(image_id, caption, image_name) per row of every CSV under `data_root`."""
+  import tensorflow as tf
+  files = sorted(glob.glob(os.path.join(data_root, configs.CSV_PATTERN)))
+  columns = list(configs.CSV_COLUMNS)
+  wanted = [columns.index(c) for c in ('image_id', 'caption', 'image_name')]
+  # One default (and type) per selected column, in file order.
+  defaults = [tf.constant([], tf.int64), tf.constant([], tf.string),
+              tf.constant([], tf.string)]
+  return tf.data.experimental.CsvDataset(
+      files, defaults, header=True, select_cols=wanted)
+
+
+def tfdata_baseline(data_root: str, images_root: str,
+                    image_size: int = configs.IMAGE_SIZE,
+                    max_tokens: int = configs.MAX_CAPTION_TOKENS,
+                    batch_size: int = 256) -> Dict[str, Any]:
+  """Times preprocessing_fn's work as a plain tf.data loop; returns figures."""
+  import tensorflow as tf
+  module = _module()
+  root = images_root.rstrip('/')
+  start = time.perf_counter()
+
+  # Pass 1, the analyzers: token frequencies and the longest caption.
+  counts = collections.Counter()
+  longest = 0
+  tokens = _csv_rows(data_root).batch(batch_size).map(
+      lambda _, caption, __: tf.strings.split(module.clean_captions(caption)),
+      num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  for batch in tokens:
+    counts.update(batch.flat_values.numpy().tolist())
+    lengths = batch.row_lengths().numpy()
+    longest = max(longest, int(lengths.max()) if len(lengths) else 0)
+  length = min(longest, max_tokens)
+  # Most frequent first, ties by token, as tft.compute_and_apply_vocabulary.
+  vocabulary = sorted(counts, key=lambda t: (-counts[t], t))
+  table = tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(
+          tf.constant(vocabulary, tf.string),
+          tf.range(1, len(vocabulary) + 1, dtype=tf.int64)),
+      default_value=len(vocabulary) + 1)
+
+  # Pass 2, the transform: token ids padded to L, and decoded images.
+  def read(image_id, caption, image_name):
+    return image_id, caption, tf.io.read_file(
+        tf.strings.join([root, image_name], separator='/'))
+
+  def transform(image_id, caption, image_bytes):
+    words = tf.strings.split(module.clean_captions(caption))[:, :length]
+    token_ids = table.lookup(words).to_tensor(
+        default_value=module.PAD_ID, shape=[None, length])
+    pixels = module.decode_and_scale_images(image_bytes, image_size)
+    return {'caption_token_ids': token_ids, 'image_pixels': pixels,
+            'image_id': image_id}
+
+  rows = 0
+  dataset = (_csv_rows(data_root)
+             .map(read, num_parallel_calls=tf.data.AUTOTUNE)
+             .batch(batch_size)
+             .map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+             .prefetch(tf.data.AUTOTUNE))
+  for batch in dataset:
+    rows += int(batch['image_id'].shape[0])
+  seconds = time.perf_counter() - start
+  return {'rows': rows, 'seconds': seconds, 'captions_per_s': rows / seconds,
+          'vocabulary_size': len(vocabulary), 'caption_length': length}
+
+
+def keras_baseline(transform_graph: str, examples: str, train_steps: int,
+                   batch_size: int = configs.BATCH_SIZE,
+                   embedding_dim: int = configs.EMBEDDING_DIM,
+                   learning_rate: float = configs.LEARNING_RATE,
+                   seed: int = configs.SEED) -> Dict[str, Any]:
+  """Times `model.fit` of the module's model on in-memory transformed data."""
+  import numpy as np
+  import tensorflow as tf
+  import tensorflow_transform as tft
+  module = _module()
+  output = tft.TFTransformOutput(transform_graph)
+  length = module.caption_length(output)
+  spec = output.transformed_feature_spec()
+  wanted = train_steps * batch_size
+  files = sorted(glob.glob(os.path.join(examples, 'Split-train', '*')))
+  parsed = (tf.data.TFRecordDataset(files, compression_type='GZIP')
+            .take(wanted).batch(1024)
+            .map(lambda r: tf.io.parse_example(r, spec)))
+  inputs, image_ids = {}, []
+  for batch in parsed:
+    for name, tensor in module.model_inputs(batch, length).items():
+      inputs.setdefault(name, []).append(tensor.numpy())
+    image_ids.append(tf.reshape(batch[module.IMAGE_ID], [-1]).numpy())
+  inputs = {name: np.concatenate(parts) for name, parts in inputs.items()}
+  image_ids = np.concatenate(image_ids)
+  rows = len(image_ids)
+
+  import tf_keras as keras
+  keras.utils.set_random_seed(seed)
+  model = module.build_model(
+      vocab_size=module.vocabulary_size(output), length=length,
+      size=module.image_size(output), embedding_dim=embedding_dim,
+      learning_rate=learning_rate)
+  # Already in memory: slicing tensors, no parsing, no files.
+  dataset = (tf.data.Dataset.from_tensor_slices((inputs, image_ids))
+             .shuffle(rows, seed=seed).repeat().batch(batch_size)
+             .prefetch(tf.data.AUTOTUNE))
+  # The Trainer's epoch layout (run_fn), without its validation passes.
+  epochs = max(1, min(10, train_steps // 10))
+  steps_per_epoch = max(1, train_steps // epochs)
+  start = time.perf_counter()
+  model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0)
+  seconds = time.perf_counter() - start
+  examples_seen = epochs * steps_per_epoch * batch_size
+  return {'rows_in_memory': rows, 'steps': epochs * steps_per_epoch,
+          'batch_size': batch_size, 'seconds': seconds,
+          'examples_per_s': examples_seen / seconds}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  sub = parser.add_subparsers(dest='baseline', required=True)
+  tfdata = sub.add_parser('tfdata')
+  tfdata.add_argument('--data_root', required=True)
+  tfdata.add_argument('--images_root', required=True)
+  keras = sub.add_parser('keras')
+  keras.add_argument('--transform_graph', required=True)
+  keras.add_argument('--examples', required=True)
+  keras.add_argument('--train_steps', type=int, required=True)
+  args = parser.parse_args(argv)
+  if args.baseline == 'tfdata':
+    result = tfdata_baseline(args.data_root, args.images_root)
+  else:
+    result = keras_baseline(args.transform_graph, args.examples,
+                            args.train_steps)
+  print(json.dumps(result))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,388 @@
+"""Benchmarks the whole pipeline on synthetic datasets of several sizes.
+
+  python -m benchmarks.run --sizes 10000,100000,414000
+  python -m benchmarks.run --sizes 200 --train_steps 2   # a quick check
+
+For each size (number of captions; five per image, so size/5 images) it:
+  1. generates the dataset once, kept under WORK_DIR/data/ for later runs;
+  2. runs the pipeline CLI cold (fresh pipeline root), then again with nothing
+     changed (served from cache), each in a child process whose whole process
+     tree's memory is sampled; per-component wall times come from ML Metadata;
+  3. runs the plain baselines (benchmarks/baselines.py): preprocessing as a
+     tf.data loop on the same CSV, and model.fit on the same transformed data
+     in memory, and reports the pipeline's throughput as a ratio of theirs.
+Then it fits how time grows with size (log-log slope), prints a table and
+writes everything to WORK_DIR/results.json (or --output).
+
+Flags it does not know go to the pipeline CLI unchanged (Beam options, or
+e.g. --eval_steps).
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from coco_captions import configs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, 'coco_captions_local.py')
+CAPTIONS_PER_IMAGE = 5
+PIPELINE_NAME = 'coco_benchmark'
+
+
+class TreeMemory:
+  """Samples the resident memory of a process and all its descendants.
+
+  `peak_total_bytes` is the largest sum over the tree seen at one sample;
+  `peak_process_bytes` the largest single process. Sampling can miss a short
+  spike, so the caller also reads getrusage's exact per-process peak.
+  """
+
+  def __init__(self, pid: int, interval: float = 0.2):
+    self.pid = pid
+    self.interval = interval
+    self.peak_total_bytes = 0
+    self.peak_process_bytes = 0
+    self.max_processes = 0
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._sample, daemon=True)
+
+  def __enter__(self):
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    self._thread.join()
+
+  def _sample(self):
+    import psutil
+    try:
+      root = psutil.Process(self.pid)
+    except psutil.NoSuchProcess:
+      return
+    while not self._stop.is_set():
+      try:
+        processes = [root] + root.children(recursive=True)
+      except psutil.NoSuchProcess:
+        return
+      sizes = []
+      for process in processes:
+        try:
+          sizes.append(process.memory_info().rss)
+        except psutil.NoSuchProcess:
+          pass
+      if sizes:
+        self.peak_total_bytes = max(self.peak_total_bytes, sum(sizes))
+        self.peak_process_bytes = max(self.peak_process_bytes, max(sizes))
+        self.max_processes = max(self.max_processes, len(sizes))
+      self._stop.wait(self.interval)
+
+
+def _mib(n: float) -> float:
+  return round(n / 2**20, 1)
+
+
+def dataset_dir(work_dir: str, size: int, seed: int) -> str:
+  """Generates (once) and returns the dataset of `size` captions."""
+  path = os.path.join(work_dir, 'data', f'captions{size}_seed{seed}')
+  done = os.path.join(path, '.complete')
+  if not os.path.exists(done):
+    from coco_captions import synthetic_data
+    shutil.rmtree(path, ignore_errors=True)
+    num_images = math.ceil(size / CAPTIONS_PER_IMAGE)
+    start = time.perf_counter()
+    synthetic_data.generate(path, num_images, seed=seed)
+    print(f'  generated {num_images} images in '
+          f'{time.perf_counter() - start:.1f} s: {path}', flush=True)
+    with open(done, 'w') as f:
+      f.write(f'{num_images}\n')
+  return path
+
+
+def _trim_csv(path: str, size: int) -> None:
+  """Keeps the first `size` captions (size need not be a multiple of 5)."""
+  csv_path = os.path.join(path, 'captions.csv')
+  with open(csv_path, encoding='utf-8') as f:
+    lines = f.readlines()
+  if len(lines) - 1 > size:
+    with open(csv_path, 'w', encoding='utf-8') as f:
+      f.writelines(lines[:size + 1])
+
+
+def run_pipeline(data_root: str, pipeline_root: str, train_steps: int,
+                 extra_args: Sequence[str]) -> Dict[str, Any]:
+  """Runs the pipeline CLI once; returns wall time, memory and MLMD timings."""
+  from coco_captions import run_summary
+  command = [sys.executable, CLI, '--data_root', data_root,
+             '--pipeline_root', pipeline_root, '--pipeline_name', PIPELINE_NAME,
+             '--train_steps', str(train_steps), *extra_args]
+  start = time.perf_counter()
+  process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+  with TreeMemory(process.pid) as memory:
+    output, _ = process.communicate()
+  wall = time.perf_counter() - start
+  if process.returncode != 0:
+    raise RuntimeError(f'pipeline exited {process.returncode}:\n'
+                       f'{output[-4000:]}')
+  summary = run_summary.summarize_run(
+      os.path.join(pipeline_root, configs.METADATA_FILENAME), PIPELINE_NAME)
+  components = {c.component_id: {'state': c.state.lower(),
+                                 'seconds': round(c.seconds, 2)}
+                for c in summary.components}
+  result = {
+      'wall_seconds': round(wall, 2),
+      'component_seconds': round(sum(c.seconds for c in summary.components), 2),
+      'components': components,
+      'peak_rss_tree_mib': _mib(memory.peak_total_bytes),
+      'peak_rss_process_mib': _mib(memory.peak_process_bytes),
+      'max_processes': memory.max_processes,
+      'split_counts': summary.split_counts,
+  }
+  if summary.metrics:
+    result['text_to_image_recall@5'] = summary.metrics.get('recall@5')
+  if summary.components and 'Transform' in components:
+    result['transformed_examples'] = summary.output(
+        'Transform', 'transformed_examples')
+    result['transform_graph'] = summary.output('Transform', 'transform_graph')
+  return result
+
+
+def run_baseline(*args: str) -> Dict[str, Any]:
+  """Runs `python -m benchmarks.baselines ARGS`; returns its JSON line."""
+  command = [sys.executable, '-m', 'benchmarks.baselines', *args]
+  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+  if result.returncode != 0:
+    raise RuntimeError(f'baseline {args[0]} exited {result.returncode}:\n'
+                       f'{result.stderr[-4000:]}')
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
+                   extra_args: Sequence[str]) -> Dict[str, Any]:
+  """Every figure for one dataset size."""
+  print(f'== {size} captions', flush=True)
+  data_root = dataset_dir(work_dir, size, seed)
+  if size % CAPTIONS_PER_IMAGE:
+    _trim_csv(data_root, size)
+  pipeline_root = os.path.join(work_dir, 'runs', f'captions{size}')
+  shutil.rmtree(pipeline_root, ignore_errors=True)
+  cold = run_pipeline(data_root, pipeline_root, train_steps, extra_args)
+  print(f'  cold run {cold["wall_seconds"]:.1f} s', flush=True)
+  cached = run_pipeline(data_root, pipeline_root, train_steps, extra_args)
+  print(f'  cached run {cached["wall_seconds"]:.1f} s', flush=True)
+
+  rows = sum(cold['split_counts'].values())
+  images = math.ceil(rows / CAPTIONS_PER_IMAGE)
+  transform_s = cold['components']['Transform']['seconds']
+  trainer_s = cold['components']['Trainer']['seconds']
+  tfdata = run_baseline('tfdata', '--data_root', data_root,
+                        '--images_root', os.path.join(data_root, 'images'))
+  print(f'  tf.data baseline {tfdata["seconds"]:.1f} s', flush=True)
+  keras = run_baseline('keras', '--transform_graph', cold['transform_graph'],
+                       '--examples', cold['transformed_examples'],
+                       '--train_steps', str(train_steps))
+  print(f'  Keras baseline {keras["seconds"]:.1f} s', flush=True)
+  transform_cps = rows / transform_s
+  trainer_eps = keras['steps'] * keras['batch_size'] / trainer_s
+  return {
+      'captions': rows,
+      'images': images,
+      'train_steps': train_steps,
+      'cold': cold,
+      'cached': cached,
+      'transform': {
+          'seconds': transform_s,
+          'captions_per_s': round(transform_cps, 3),
+          # Every caption row reads and decodes its image.
+          'image_decodes_per_s': round(transform_cps, 3),
+          'distinct_images_per_s': round(images / transform_s, 3),
+          'tfdata_seconds': round(tfdata['seconds'], 2),
+          'tfdata_captions_per_s': round(tfdata['captions_per_s'], 3),
+          'ratio_to_tfdata': round(transform_cps / tfdata['captions_per_s'], 3),
+      },
+      'trainer': {
+          'seconds': trainer_s,
+          'examples_per_s': round(trainer_eps, 3),
+          'keras_seconds': round(keras['seconds'], 2),
+          'keras_examples_per_s': round(keras['examples_per_s'], 3),
+          'ratio_to_keras': round(trainer_eps / keras['examples_per_s'], 3),
+      },
+  }
+
+
+def growth_exponent(sizes: List[int], seconds: List[float]) -> Optional[float]:
+  """Least-squares slope of log(seconds) on log(size): 1 is linear."""
+  points = [(math.log(n), math.log(s)) for n, s in zip(sizes, seconds) if s > 0]
+  if len(points) < 2:
+    return None
+  mean_x = sum(x for x, _ in points) / len(points)
+  mean_y = sum(y for _, y in points) / len(points)
+  sxx = sum((x - mean_x) ** 2 for x, _ in points)
+  sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
+  return round(sxy / sxx, 3) if sxx else None
+
+
+def scaling(results: List[Dict[str, Any]]) -> Dict[str, Any]:
+  """How cold-run and per-component times grow with the number of captions."""
+  sizes = [r['captions'] for r in results]
+  series = {'cold_wall': [r['cold']['wall_seconds'] for r in results]}
+  for name in results[0]['cold']['components']:
+    series[name] = [r['cold']['components'].get(name, {}).get('seconds', 0)
+                    for r in results]
+  out = {'exponent': {k: growth_exponent(sizes, v) for k, v in series.items()}}
+  # Seconds per 1000 more captions between consecutive sizes: the marginal
+  # cost, which fixed start-up costs do not blur.
+  out['marginal_seconds_per_1k_captions'] = {
+      k: [round((b - a) / (n2 - n1) * 1000, 3)
+          for (n1, a), (n2, b) in zip(zip(sizes, v), zip(sizes[1:], v[1:]))]
+      for k, v in series.items()}
+  return out
+
+
+def machine() -> Dict[str, Any]:
+  import importlib.metadata as md
+  versions = {}
+  for package in ('tfx', 'tensorflow', 'tensorflow-transform', 'apache-beam'):
+    try:
+      versions[package] = md.version(package)
+    except md.PackageNotFoundError:
+      pass
+  with open('/proc/meminfo') as f:
+    mem_kib = int(f.readline().split()[1])
+  return {'cpus': os.cpu_count(), 'memory_gib': round(mem_kib / 2**20, 1),
+          'python': platform.python_version(), 'platform': platform.platform(),
+          'versions': versions}
+
+
+def format_table(report: Dict[str, Any]) -> str:
+  """The figures per size, one column each."""
+  results = report['results']
+  rows = [('captions', lambda r: f'{r["captions"]}'),
+          ('images', lambda r: f'{r["images"]}'),
+          ('cold run, wall s', lambda r: f'{r["cold"]["wall_seconds"]:.1f}'),
+          ('cold, components s', lambda r: f'{r["cold"]["component_seconds"]:.1f}')]
+  for name in results[0]['cold']['components']:
+    rows.append((f'  {name} s', lambda r, n=name:
+                 f'{r["cold"]["components"].get(n, {}).get("seconds", 0):.1f}'))
+  rows += [
+      ('cached run, wall s', lambda r: f'{r["cached"]["wall_seconds"]:.1f}'),
+      ('cached, components s',
+       lambda r: f'{r["cached"]["component_seconds"]:.1f}'),
+      ('Transform captions/s',
+       lambda r: f'{r["transform"]["captions_per_s"]:.0f}'),
+      ('Transform distinct images/s',
+       lambda r: f'{r["transform"]["distinct_images_per_s"]:.0f}'),
+      ('tf.data captions/s',
+       lambda r: f'{r["transform"]["tfdata_captions_per_s"]:.0f}'),
+      ('Transform / tf.data', lambda r: f'{r["transform"]["ratio_to_tfdata"]:.2f}'),
+      ('Trainer examples/s', lambda r: f'{r["trainer"]["examples_per_s"]:.0f}'),
+      ('Keras fit examples/s',
+       lambda r: f'{r["trainer"]["keras_examples_per_s"]:.0f}'),
+      ('Trainer / Keras', lambda r: f'{r["trainer"]["ratio_to_keras"]:.2f}'),
+      ('peak RSS, tree MiB', lambda r: f'{max(r["cold"]["peak_rss_tree_mib"], r["cached"]["peak_rss_tree_mib"]):.0f}'),
+      ('R@5 text->image', lambda r: f'{r["cold"].get("text_to_image_recall@5") or 0:.3f}'),
+  ]
+  width = max(len(label) for label, _ in rows)
+  lines = [f'{label:<{width}} ' + ' '.join(f'{get(r):>10}' for r in results)
+           for label, get in rows]
+  s = report.get('scaling')
+  if s:
+    lines.append('growth exponent (1 = linear): ' + ', '.join(
+        f'{k} {v}' for k, v in s['exponent'].items() if v is not None))
+  lines.append(f'peak RSS of the run (largest process, getrusage): '
+               f'{report["peak_rss_largest_process_mib"]:.0f} MiB')
+  return '\n'.join(lines)
+
+
+def build_report(results: List[Dict[str, Any]], argv: Optional[Sequence[str]],
+                 extra_args: Sequence[str], start: float,
+                 complete: bool) -> Dict[str, Any]:
+  """The JSON report of the sizes measured so far."""
+  return {
+      'command': ' '.join(['python -m benchmarks.run',
+                           *(sys.argv[1:] if argv is None else argv)]),
+      'complete': complete,
+      'finished_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+      'machine': machine(),
+      'pipeline_args': list(extra_args),
+      'results': results,
+      'scaling': scaling(results) if len(results) > 1 else None,
+      # The largest resident set of any one process run so far (pipelines and
+      # baselines), exact from the kernel; Linux reports KiB.
+      'peak_rss_largest_process_mib': _mib(
+          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024),
+      'peak_rss_tree_mib': max(
+          max(r['cold']['peak_rss_tree_mib'], r['cached']['peak_rss_tree_mib'])
+          for r in results),
+      'benchmark_seconds': round(time.perf_counter() - start, 1),
+  }
+
+
+def write_report(report: Dict[str, Any], output: str) -> None:
+  os.makedirs(os.path.dirname(output), exist_ok=True)
+  with open(output, 'w') as f:
+    json.dump(report, f, indent=2)
+
+
+def parse_sizes(text: str) -> List[int]:
+  try:
+    sizes = [int(s) for s in text.split(',') if s.strip()]
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f'--sizes takes comma-separated integers, got {text!r}') from None
+  if not sizes or min(sizes) < CAPTIONS_PER_IMAGE * 5:
+    raise argparse.ArgumentTypeError(
+        f'every size must be at least {CAPTIONS_PER_IMAGE * 5} captions')
+  return sorted(sizes)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+      allow_abbrev=False)
+  parser.add_argument('--sizes', type=parse_sizes,
+                      default=parse_sizes('10000,100000,414000'),
+                      help='Comma-separated dataset sizes in captions. '
+                      'Default: 10000,100000,414000 (COCO train2014 scale)')
+  parser.add_argument('--work_dir', default=os.path.join(ROOT, 'benchmark_work'),
+                      help='Generated datasets (kept) and pipeline roots. '
+                      'Default: %(default)s')
+  parser.add_argument('--output', default=None,
+                      help='JSON report. Default: WORK_DIR/results.json')
+  parser.add_argument('--train_steps', type=int, default=configs.TRAIN_STEPS,
+                      help='Trainer steps. Default: %(default)s')
+  parser.add_argument('--seed', type=int, default=0,
+                      help='Dataset seed. Default: %(default)s')
+  args, extra_args = parser.parse_known_args(argv)
+  work_dir = os.path.abspath(args.work_dir)
+  output = os.path.abspath(args.output or os.path.join(work_dir, 'results.json'))
+  os.makedirs(work_dir, exist_ok=True)
+
+  start = time.perf_counter()
+  results = []
+  for size in args.sizes:
+    results.append(benchmark_size(size, work_dir, args.seed, args.train_steps,
+                                  extra_args))
+    # Written after every size, so a long run that is stopped keeps the sizes
+    # it finished.
+    report = build_report(results, argv, extra_args, start,
+                          complete=len(results) == len(args.sizes))
+    write_report(report, output)
+  print(format_table(report))
+  print(f'Report: {output}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

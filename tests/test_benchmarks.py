@@ -1,0 +1,123 @@
+"""The benchmark's parts: sizes, dataset cache, scaling fit, memory sampler,
+and the two plain baselines on a tiny dataset (figures, not timings)."""
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+import trainer_harness
+from benchmarks import baselines
+from benchmarks import run as bench
+
+
+def test_sizes_are_sorted_integers_and_bad_ones_are_refused():
+  assert bench.parse_sizes('100000,10000') == [10000, 100000]
+  for bad in ('ten', '', '10'):
+    with pytest.raises(argparse.ArgumentTypeError):
+      bench.parse_sizes(bad)
+
+
+def test_growth_exponent_recovers_the_power_of_an_exact_power_law():
+  sizes = [1000, 10000, 100000]
+  assert bench.growth_exponent(sizes, [n * 0.01 for n in sizes]) == 1.0
+  assert bench.growth_exponent(sizes, [(n / 1000) ** 2 for n in sizes]) == 2.0
+  assert bench.growth_exponent([1000], [3.0]) is None
+
+
+def _result(captions, seconds):
+  return {'captions': captions,
+          'cold': {'wall_seconds': seconds + 30,
+                   'components': {'Transform': {'seconds': seconds},
+                                  'Pusher': {'seconds': 0.0}}}}
+
+
+def test_scaling_reports_marginal_cost_per_thousand_captions():
+  s = bench.scaling([_result(10000, 20.0), _result(100000, 110.0)])
+  assert s['marginal_seconds_per_1k_captions']['Transform'] == [1.0]
+  assert s['marginal_seconds_per_1k_captions']['Pusher'] == [0.0]
+  # A component that takes no time has no exponent rather than a crash.
+  assert s['exponent']['Pusher'] is None
+  assert s['exponent']['Transform'] == pytest.approx(math.log(5.5) / math.log(10),
+                                                     abs=1e-3)
+
+
+def test_dataset_is_generated_once_and_trimmed_to_an_odd_size(tmp_path):
+  path = bench.dataset_dir(str(tmp_path), 30, seed=1)
+  csv_path = os.path.join(path, 'captions.csv')
+  first = os.stat(csv_path).st_mtime_ns
+  assert bench.dataset_dir(str(tmp_path), 30, seed=1) == path
+  assert os.stat(csv_path).st_mtime_ns == first  # Not regenerated.
+  assert len(os.listdir(os.path.join(path, 'images'))) == 6
+  odd = bench.dataset_dir(str(tmp_path), 27, seed=1)
+  bench._trim_csv(odd, 27)  # pylint: disable=protected-access
+  with open(os.path.join(odd, 'captions.csv'), newline='') as f:
+    assert len(list(csv.DictReader(f))) == 27
+
+
+def test_tree_memory_sees_a_grandchild_allocation():
+  # The child starts a grandchild that holds 300 MiB; only a tree-wide sample
+  # sees it, since the child itself stays small.
+  grandchild = ('import time; b = bytearray(300 * 2**20); '
+                'b[::4096] = b"x" * len(b[::4096]); time.sleep(1.5)')
+  child = (f'import subprocess, sys; '
+           f'subprocess.run([sys.executable, "-c", {grandchild!r}])')
+  process = subprocess.Popen([sys.executable, '-c', child])
+  with bench.TreeMemory(process.pid, interval=0.05) as memory:
+    process.wait()
+  assert memory.max_processes >= 2
+  assert memory.peak_process_bytes >= 300 * 2**20
+  assert memory.peak_total_bytes >= memory.peak_process_bytes
+
+
+def test_tfdata_baseline_does_preprocessing_fn_work_on_every_row(tiny_data):
+  result = baselines.tfdata_baseline(
+      tiny_data, os.path.join(tiny_data, 'images'), image_size=32)
+  assert result['rows'] == 100
+  assert result['captions_per_s'] == pytest.approx(
+      result['rows'] / result['seconds'])
+  # Synthetic captions use a few dozen words and are under 32 tokens.
+  assert 20 < result['vocabulary_size'] < 100
+  assert 5 < result['caption_length'] < 32
+
+
+def test_keras_baseline_trains_the_module_model_on_transformed_data(
+    tiny_model, tmp_path):
+  fn_args, _ = tiny_model
+  result = baselines.keras_baseline(
+      fn_args.transform_output, os.path.dirname(os.path.dirname(
+          fn_args.train_files[0])), train_steps=3, batch_size=8,
+      embedding_dim=16)
+  assert result['steps'] == 3
+  # Exactly steps x batch rows are held in memory (the split has ~80).
+  assert result['rows_in_memory'] == 24
+  assert result['examples_per_s'] == pytest.approx(24 / result['seconds'])
+
+
+def _full_result(captions, transform_seconds):
+  result = _result(captions, transform_seconds)
+  result['cold']['peak_rss_tree_mib'] = 100.0 + captions / 1000
+  result['cached'] = {'peak_rss_tree_mib': 50.0}
+  return result
+
+
+def test_the_report_is_written_after_each_size_and_says_if_complete(tmp_path):
+  output = str(tmp_path / 'out' / 'report.json')
+  first = [_full_result(10000, 20.0)]
+  bench.write_report(bench.build_report(first, ['--sizes', '10000,100000'], [],
+                                        0.0, complete=False), output)
+  with open(output) as f:
+    partial = json.load(f)
+  assert not partial['complete'] and partial['scaling'] is None
+  assert partial['command'] == 'python -m benchmarks.run --sizes 10000,100000'
+  both = first + [_full_result(100000, 110.0)]
+  report = bench.build_report(both, [], ['--direct_num_workers=2'], 0.0,
+                              complete=True)
+  assert report['complete'] and report['pipeline_args'] == ['--direct_num_workers=2']
+  assert report['peak_rss_tree_mib'] == 200.0
+  assert report['scaling']['marginal_seconds_per_1k_captions']['Transform'] == [1.0]

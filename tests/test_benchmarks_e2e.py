@@ -1,0 +1,73 @@
+"""The benchmark command end to end on a tiny size: it runs and its report
+holds consistent figures. No timing is compared with a threshold."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMPONENTS = {'CsvExampleGen', 'ImportSchemaGen', 'latest_blessed_model_resolver',
+              'StatisticsGen', 'ExampleValidator', 'AnomaliesGate', 'Transform',
+              'Trainer', 'RetrievalEvaluator', 'Pusher'}
+
+
+@pytest.fixture(scope='module')
+def report(tmp_path_factory):
+  work = tmp_path_factory.mktemp('bench')
+  output = work / 'report.json'
+  result = subprocess.run(
+      [sys.executable, '-m', 'benchmarks.run', '--sizes', '100',
+       '--train_steps', '2', '--eval_steps', '1', '--work_dir', str(work),
+       '--output', str(output)],
+      cwd=ROOT, capture_output=True, text=True, timeout=1200)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  with open(output) as f:
+    return json.load(f), result.stdout
+
+
+def test_one_size_cold_then_cached_with_timings_from_ml_metadata(report):
+  data, stdout = report
+  assert data['machine']['cpus'] >= 1
+  (r,) = data['results']
+  assert r['captions'] == 100 and r['images'] == 20
+  assert set(r['cold']['components']) == COMPONENTS
+  assert all(c['state'] == 'complete' for c in r['cold']['components'].values())
+  # Nothing changed: everything up to Trainer is served from cache. The
+  # resolver runs every time, and once the cold run's model is blessed it is
+  # the new baseline, so the evaluator (and Pusher after it) may run again.
+  states = {k: c['state'] for k, c in r['cached']['components'].items()}
+  assert {k for k, s in states.items() if s != 'cached'} <= {
+      'latest_blessed_model_resolver', 'RetrievalEvaluator', 'Pusher'}
+  assert states['Transform'] == states['Trainer'] == 'cached'
+  assert r['cold']['component_seconds'] == pytest.approx(
+      sum(c['seconds'] for c in r['cold']['components'].values()), abs=0.05)
+  # Wall time includes start-up, so it is never below the components' sum.
+  assert r['cold']['wall_seconds'] >= r['cold']['component_seconds']
+  assert r['cached']['component_seconds'] < r['cold']['component_seconds']
+  assert 'Transform / tf.data' in stdout and 'Trainer / Keras' in stdout
+
+
+def test_throughputs_and_ratios_agree_with_their_parts(report):
+  (r,) = report[0]['results']
+  t, k = r['transform'], r['trainer']
+  assert t['captions_per_s'] == pytest.approx(100 / t['seconds'], rel=0.01)
+  assert t['ratio_to_tfdata'] == pytest.approx(
+      t['captions_per_s'] / t['tfdata_captions_per_s'], rel=0.01)
+  # Two steps of 64 examples.
+  assert k['examples_per_s'] == pytest.approx(128 / k['seconds'], rel=0.01)
+  assert k['ratio_to_keras'] == pytest.approx(
+      k['examples_per_s'] / k['keras_examples_per_s'], rel=0.01)
+
+
+def test_memory_is_measured_over_the_process_tree(report):
+  data = report[0]
+  (r,) = data['results']
+  # TensorFlow alone needs hundreds of MiB.
+  assert r['cold']['peak_rss_tree_mib'] > 300
+  assert r['cold']['peak_rss_tree_mib'] >= r['cold']['peak_rss_process_mib']
+  assert data['peak_rss_largest_process_mib'] >= r['cold']['peak_rss_process_mib'] * 0.9
