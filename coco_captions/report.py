@@ -221,12 +221,7 @@ def loss_curves(model_run_uri: str,
 
 def _execution_properties(store, execution_id: int) -> Dict[str, Any]:
   (execution,) = store.get_executions_by_id([execution_id])
-  values = {}
-  for name, value in execution.custom_properties.items():
-    kind = value.WhichOneof('value')
-    if kind in ('int_value', 'double_value', 'string_value'):
-      values[name] = getattr(value, kind)
-  return values
+  return run_summary.custom_properties(execution)
 
 
 def images_root_of_run(store, summary: run_summary.RunSummary) -> Optional[str]:

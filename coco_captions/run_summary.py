@@ -130,7 +130,7 @@ def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]
       artifact = artifacts[event.artifact_id]
       outputs[event.execution_id].setdefault(key, []).append(artifact.uri)
       properties[event.execution_id].setdefault(key, []).append(
-          _custom_properties(artifact))
+          custom_properties(artifact))
   result = []
   for execution in sorted(executions.values(),
                           key=lambda e: (e.create_time_since_epoch, e.id)):
@@ -146,7 +146,8 @@ def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]
   return result
 
 
-def _custom_properties(artifact) -> Dict[str, Any]:
+def custom_properties(node) -> Dict[str, Any]:
+  """The scalar custom properties of an MLMD artifact or execution."""
   values = {}
   for name, value in artifact.custom_properties.items():
     kind = value.WhichOneof('value')
