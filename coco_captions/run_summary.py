@@ -149,7 +149,7 @@ def component_runs(store, pipeline_name: str, run_id: str) -> List[ComponentRun]
 def custom_properties(node) -> Dict[str, Any]:
   """The scalar custom properties of an MLMD artifact or execution."""
   values = {}
-  for name, value in artifact.custom_properties.items():
+  for name, value in node.custom_properties.items():
     kind = value.WhichOneof('value')
     if kind in ('int_value', 'double_value', 'string_value'):
       values[name] = getattr(value, kind)
