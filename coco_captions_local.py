@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument('--no_cache', action='store_true',
                       help='Run every component even if its inputs are '
                       'unchanged since an earlier run.')
+  parser.add_argument(
+      '--force_run', action='store_true',
+      help='Run the pipeline even when nothing changed since the last run in '
+      'PIPELINE_ROOT (data files, code, settings, ML Metadata), which is '
+      'otherwise answered at once with that run\'s results. Components '
+      'whose inputs are unchanged are still reused from cache.')
   parser.add_argument('--verbose', action='store_true',
                       help='Show TensorFlow/Beam/TFX logs on the console '
                       'instead of only in the log file.')
@@ -211,11 +217,14 @@ def _run(args, beam_args, log_path, console, orchestrator):
   return None
 
 
-def _write_report(args, log_path, console) -> List[str]:
-  """Writes the run report (coco_captions.report); returns lines about it.
+def _write_report(args, log_path, console) -> Tuple[List[str], List[str]]:
+  """Writes the run report (coco_captions.report).
 
   The report never changes a run's outcome: if it cannot be written, the
   reason is one line and the traceback goes to the log.
+
+  Returns:
+    (lines about the report to print, paths written).
   """
   with console.captured_output(log_path):
     try:
@@ -228,8 +237,31 @@ def _write_report(args, log_path, console) -> List[str]:
       traceback.print_exc()  # Into the log file.
       message = str(e).strip().splitlines()
       return [f'Report not written: {type(e).__name__}: '
-              f'{message[0] if message else ""}']
-  return report.describe(written)
+              f'{message[0] if message else ""}'], []
+  return report.describe(written), [written.path]
+
+
+# Flags that change how a run goes, not what it computes.
+_NOT_SETTINGS = ('verbose', 'no_cache', 'force_run')
+
+
+def _fingerprint(args, beam_args, orchestrator):
+  """What this run's results depend on (see coco_captions.up_to_date)."""
+  from coco_captions import up_to_date
+  settings = {k: v for k, v in sorted(vars(args).items())
+              if k not in _NOT_SETTINGS}
+  settings.update(beam_args=list(beam_args), orchestrator=orchestrator)
+  return up_to_date.fingerprint(settings, args.data_root, configs.CSV_PATTERN,
+                                args.module_file, args.schema_file)
+
+
+def _outputs(summary) -> List[str]:
+  """Every path a run's summary points to."""
+  paths = [uri for component in summary.components
+           for uris in component.outputs.values() for uri in uris]
+  if summary.pushed and summary.pushed.get('pushed_destination'):
+    paths.append(summary.pushed['pushed_destination'])
+  return paths
 
 
 def main(argv: Optional[Sequence[str]] = None,
@@ -246,6 +278,25 @@ def main(argv: Optional[Sequence[str]] = None,
   log_path = None if args.verbose else os.path.join(
       args.pipeline_root, 'logs', time.strftime('run-%Y%m%d-%H%M%S.log'))
 
+  # Answered before TensorFlow is imported: a run with nothing changed would
+  # only read everything back from TFX's cache, after ~25 s of imports.
+  from coco_captions import up_to_date
+  fingerprint = _fingerprint(args, beam_args, orchestrator)
+  if not (args.force_run or args.no_cache):
+    found = up_to_date.check(args.pipeline_root, fingerprint,
+                             args.metadata_path)
+    if found.unchanged:
+      print(f'Nothing changed since run {found.recorded["run_id"]}: the same '
+            'data files, code, settings and ML Metadata, so every component '
+            'would be reused from cache. Its results:\n')
+      print(found.recorded['printed'])
+      print('\nTo run the pipeline anyway: --force_run (components are '
+            'still reused from cache) or --no_cache (everything is recomputed).')
+      return 0
+    if found.reasons:
+      print(f'Since run {found.recorded["run_id"]}: '
+            + '; '.join(found.reasons) + '.')
+
   print(f'Pipeline {args.pipeline_name}: data {args.data_root}, '
         f'images {args.images_root}')
   print('Beam options: ' + (' '.join(beam_args) or
@@ -258,6 +309,7 @@ def main(argv: Optional[Sequence[str]] = None,
   from coco_captions import console, recovery
   try:
     with recovery.RunLock(args.pipeline_root):
+      up_to_date.clear(args.pipeline_root)
       for component, execution_id in recovery.cancel_interrupted_executions(
           args.metadata_path, args.pipeline_name):
         print(f'An earlier run was interrupted: marked {component} '
@@ -281,13 +333,18 @@ def main(argv: Optional[Sequence[str]] = None,
     if log_path:
       print(f'The full log is in {log_path}', file=sys.stderr)
     # What the run did get to (the data, at least) is worth a look.
-    print('\n'.join(_write_report(args, log_path, console)))
+    print('\n'.join(_write_report(args, log_path, console)[0]))
     return 1
 
   from coco_captions import run_summary
   summary = run_summary.summarize_run(args.metadata_path, args.pipeline_name)
-  print(run_summary.format_summary(summary, args.metadata_path, log_path))
-  print('\n'.join(_write_report(args, log_path, console)))
+  report_lines, report_paths = _write_report(args, log_path, console)
+  printed = '\n'.join(
+      [run_summary.format_summary(summary, args.metadata_path, log_path)] +
+      report_lines)
+  print(printed)
+  up_to_date.record(args.pipeline_root, fingerprint, args.metadata_path,
+                    summary.run_id, _outputs(summary) + report_paths, printed)
   return 0
 
 

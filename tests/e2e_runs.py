@@ -42,8 +42,9 @@ def summaries(metadata_path):
 def bundled_runs(base):
   """Runs A-D on the bundled data under `base`: (paths, outputs, summaries).
 
-  A: cold; B: the same flags (cached up to Trainer); C: two training steps
-  and no threshold (a worse model); D: A's flags again (all cached).
+  A: cold; B: the same flags with --force_run, so it goes through TFX
+  (cached up to Trainer); C: two training steps and no threshold (a worse
+  model); D: A's flags again (all cached, since C's settings differ).
   """
   data_root = base / 'data'
   data_root.mkdir()
@@ -59,7 +60,8 @@ def bundled_runs(base):
   os.makedirs(os.path.dirname(paths['metadata_path']))
   outputs = [
       run_cli(paths),
-      run_cli(paths),
+      # Without --force_run, nothing changed and the CLI would not run it.
+      run_cli(paths, '--force_run'),
       run_cli(paths, '--train_steps=2', '--blessing_threshold=0'),
       run_cli(paths),
   ]

@@ -3,11 +3,13 @@
 One pipeline root is run four times (the session fixture `runs`, shared with
 the report's e2e test):
   A: cold; the model clears the threshold and is pushed.
-  B: the same flags; everything up to Trainer comes from cache and the model,
-     already the latest blessed one, is not pushed again.
+  B: the same flags and --force_run; everything up to Trainer comes from
+     cache and the model, already the latest blessed one, is not pushed again.
   C: two training steps and no threshold; the new, worse model is rejected by
      the comparison with the latest blessed model (the baseline).
   D: A's flags again: every component is served from cache.
+Then a fifth run with D's flags changes nothing and is answered from D's
+record without TensorFlow or TFX (coco_captions.up_to_date).
 A second, fresh pipeline with an unreachable threshold shows that a first run
 is judged on the threshold alone and that a rejected model is not pushed.
 Tests assert on ML Metadata, the artifacts, the split, retrieval quality, the
@@ -82,6 +84,33 @@ def test_unchanged_run_is_served_entirely_from_cache(runs):
   assert states.pop(RESOLVER) == 'COMPLETE'
   assert set(states.values()) == {'CACHED'} and len(states) == 9, states
   assert d.output('Pusher', 'pushed_model') == b.output('Pusher', 'pushed_model')
+
+
+@pytest.fixture(scope='module')
+def unchanged_rerun(runs):
+  """Run E: D's flags again, with nothing changed since D."""
+  paths, _, _ = runs
+  metadata_before = os.stat(paths['metadata_path'])
+  output = _run_cli(paths)
+  return output, metadata_before
+
+
+def test_a_run_with_nothing_changed_is_answered_from_the_last_run(
+    runs, unchanged_rerun):
+  paths, (_, _, _, d_output), (_, _, c, d) = runs
+  output, metadata_before = unchanged_rerun
+  assert f'Since run {c.run_id}: the settings changed.' in d_output
+  assert output.startswith(f'Nothing changed since run {d.run_id}: ')
+  # D's results, as D printed them, and no pipeline started.
+  summary_start = d_output.index(f'Pipeline coco_e2e, run {d.run_id}')
+  assert d_output[summary_start:].strip() in output
+  assert 'Loading TensorFlow' not in output and 'started' not in output
+  # ML Metadata is untouched: still four runs.
+  metadata_after = os.stat(paths['metadata_path'])
+  assert (metadata_after.st_mtime_ns, metadata_after.st_size) == (
+      metadata_before.st_mtime_ns, metadata_before.st_size)
+  assert [s.run_id for s in _summaries(paths['metadata_path'])][-1] == d.run_id
+  assert len(_summaries(paths['metadata_path'])) == 4
 
 
 def test_console_shows_progress_and_an_actionable_summary(runs):

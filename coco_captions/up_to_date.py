@@ -1,0 +1,206 @@
+"""Answers "nothing changed since the last run" before TensorFlow is imported.
+
+A re-run of the pipeline with the same data, code, settings and metadata store
+is served entirely from TFX's cache, but only after importing TensorFlow and
+TFX, which alone takes most of half a minute on a laptop. This module lets the
+CLI know the answer in well under a second instead, the way `make` does:
+
+  * At the end of a successful run, `record` writes `PIPELINE_ROOT/last_run.json`:
+    a fingerprint of everything the run's results depend on, the state of the
+    ML Metadata file it left, the outputs it points to, and what it printed.
+  * At the start of the next run, `check` recomputes the fingerprint. If it and
+    the metadata file are unchanged and the outputs still exist, the CLI prints
+    the recorded results and stops; otherwise it says what changed and runs.
+
+The fingerprint covers what TFX's cache covers, and more:
+  * settings: every CLI flag that reaches the pipeline, Beam options included,
+    and the orchestrator;
+  * data: each CSV file's name, size and modification time (the signal TFX's
+    CsvExampleGen fingerprints its input with);
+  * code: the content of the module file and every top-level `.py` beside it
+    (what TFX packages into the user-code wheel), the `coco_captions` package
+    and the schema file;
+  * environment: the Python version and the versions of TFX and its stack.
+Like TFX's cache, it does not look inside the images directory: Transform reads
+images by name, so a changed image needs a new name or `--no_cache`.
+
+The metadata file's size and modification time stand for everything recorded
+in ML Metadata since: any later run (a killed one too, or one with other
+settings) changes it, and then the next run goes through TFX, which decides
+from the store itself. A real run deletes the record before it starts, so a
+crash never leaves a stale one behind.
+"""
+
+import glob
+import hashlib
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+RECORD_FILENAME = 'last_run.json'
+_FORMAT = 1
+# The stack whose versions can change what a run computes.
+_PACKAGES = ('tfx', 'tensorflow', 'tensorflow-transform', 'tfx-bsl',
+             'tensorflow-data-validation', 'apache-beam', 'ml-metadata',
+             'tf-keras')
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def record_path(pipeline_root: str) -> str:
+  return os.path.join(pipeline_root, RECORD_FILENAME)
+
+
+def _digest(text: str) -> str:
+  return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file_digest(paths: Sequence[str], root: str) -> str:
+  """One digest of the names (relative to `root`) and contents of `paths`."""
+  digest = hashlib.sha256()
+  for path in sorted(paths):
+    digest.update(os.path.relpath(path, root).encode() + b'\0')
+    with open(path, 'rb') as f:
+      digest.update(hashlib.sha256(f.read()).digest())
+  return digest.hexdigest()
+
+
+def _data_fingerprint(data_root: str, csv_pattern: str) -> Optional[str]:
+  if '://' in data_root:
+    return None  # Remote data: only TFX's own check can tell.
+  files = []
+  for path in sorted(glob.glob(os.path.join(data_root, csv_pattern))):
+    stat = os.stat(path)
+    files.append([os.path.basename(path), stat.st_size, stat.st_mtime_ns])
+  return _digest(json.dumps(files))
+
+
+def _environment_fingerprint() -> str:
+  from importlib import metadata  # pylint: disable=import-outside-toplevel
+  versions = {'python': sys.version, 'executable': sys.executable}
+  for package in _PACKAGES:
+    try:
+      versions[package] = metadata.version(package)
+    except metadata.PackageNotFoundError:
+      versions[package] = None
+  return _digest(json.dumps(versions, sort_keys=True))
+
+
+def fingerprint(settings: Dict[str, Any], data_root: str, csv_pattern: str,
+                module_file: str, schema_file: str) -> Optional[Dict[str, str]]:
+  """What a run's results depend on, one digest per part.
+
+  Args:
+    settings: every setting that reaches the pipeline (JSON-serialisable).
+    data_root, csv_pattern: where the input CSV files are.
+    module_file: the TFX module file; every top-level .py beside it counts.
+    schema_file: the curated schema.
+
+  Returns:
+    {'settings', 'data', 'code', 'environment'} -> digest, or None when the
+    inputs cannot be checked cheaply (remote data, missing files).
+  """
+  data = _data_fingerprint(data_root, csv_pattern)
+  if data is None or not os.path.isfile(module_file):
+    return None
+  module_dir = os.path.dirname(module_file)
+  code_files = glob.glob(os.path.join(module_dir, '*.py'))
+  code_files += glob.glob(os.path.join(_PACKAGE_DIR, '**', '*.py'),
+                          recursive=True)
+  code_files.append(schema_file)
+  try:
+    code = _file_digest(sorted(set(code_files)), module_dir)
+  except OSError:
+    return None
+  return {
+      'settings': _digest(json.dumps(settings, sort_keys=True)),
+      'data': data,
+      'code': code,
+      'environment': _environment_fingerprint(),
+  }
+
+
+def _file_state(path: str) -> Optional[List[int]]:
+  try:
+    stat = os.stat(path)
+  except OSError:
+    return None
+  return [stat.st_size, stat.st_mtime_ns]
+
+
+def clear(pipeline_root: str) -> None:
+  """Forgets the last run: called before a run changes anything."""
+  try:
+    os.remove(record_path(pipeline_root))
+  except FileNotFoundError:
+    pass
+
+
+def record(pipeline_root: str, parts: Optional[Dict[str, str]],
+           metadata_path: str, run_id: str, outputs: Sequence[str],
+           printed: str) -> None:
+  """Records a successful run; call after its last write to the metadata.
+
+  Args:
+    parts: `fingerprint(...)` as computed before the run; None records nothing.
+    metadata_path: the ML Metadata SQLite file the run wrote.
+    run_id: the run's id in ML Metadata.
+    outputs: local paths the recorded results point to; if any disappears,
+      the next run goes through TFX.
+    printed: the results as the CLI printed them, to print again.
+  """
+  if parts is None:
+    return
+  state = {
+      'format': _FORMAT,
+      'fingerprint': parts,
+      'metadata': {'path': metadata_path, 'state': _file_state(metadata_path)},
+      'run_id': run_id,
+      'outputs': sorted({p for p in outputs if p and '://' not in p}),
+      'printed': printed,
+  }
+  path = record_path(pipeline_root)
+  with open(path + '.tmp', 'w', encoding='utf-8') as f:
+    json.dump(state, f, indent=1)
+  os.replace(path + '.tmp', path)
+
+
+class Check:
+  """The outcome of `check`: `unchanged`, or the reasons for running."""
+
+  def __init__(self, recorded: Optional[Dict[str, Any]],
+               reasons: List[str]):
+    self.recorded = recorded
+    self.reasons = reasons
+
+  @property
+  def unchanged(self) -> bool:
+    return self.recorded is not None and not self.reasons
+
+
+def check(pipeline_root: str, parts: Optional[Dict[str, str]],
+          metadata_path: str) -> Check:
+  """Whether a run with fingerprint `parts` would change nothing.
+
+  Returns a Check: `unchanged` with the recorded run, or the reasons (empty
+  when there is no usable record, e.g. the first run).
+  """
+  try:
+    with open(record_path(pipeline_root), encoding='utf-8') as f:
+      recorded = json.load(f)
+  except (OSError, ValueError):
+    return Check(None, [])
+  if parts is None or recorded.get('format') != _FORMAT:
+    return Check(None, [])
+  before = recorded.get('fingerprint', {})
+  reasons = [f'the {part} changed' for part in sorted(parts)
+             if before.get(part) != parts[part]]
+  metadata = recorded.get('metadata', {})
+  if (metadata.get('path') != metadata_path or
+      metadata.get('state') != _file_state(metadata_path)):
+    reasons.append('ML Metadata changed (another run used it)')
+  missing = [p for p in recorded.get('outputs', []) if not os.path.exists(p)]
+  if missing:
+    reasons.append(f'{len(missing)} output(s) of run {recorded.get("run_id")} '
+                   f'are gone, e.g. {missing[0]}')
+  return Check(recorded, reasons)
