@@ -4,7 +4,7 @@ Each runs in its own process and prints one JSON object on its last line:
 
   python -m benchmarks.baselines tfdata --data_root DIR --images_root DIR
       The same caption cleaning, tokenizing (vocabulary from a full pass) and
-      image read + decode + resize + scale as `preprocessing_fn`, written as a
+      image read + decode + resize to uint8 pixels as `preprocessing_fn`, as a
       plain tf.data loop in this one process. -> rows, seconds, captions/s.
   python -m benchmarks.baselines keras --transform_graph URI --examples URI \\
       --train_steps N
@@ -12,7 +12,7 @@ Each runs in its own process and prints one JSON object on its last line:
       batch size on transformed examples already in memory. -> examples/s.
 
 Both use the module file's own functions (`clean_captions`,
-`decode_and_scale_images`, `build_model`, `model_inputs`), so the work is the
+`decode_and_resize_images`, `build_model`, `model_inputs`), so the work is the
 work the pipeline does.
 """
 
@@ -85,7 +85,9 @@ def tfdata_baseline(data_root: str, images_root: str,
     words = tf.strings.split(module.clean_captions(caption))[:, :length]
     token_ids = table.lookup(words).to_tensor(
         default_value=module.PAD_ID, shape=[None, length])
-    pixels = module.decode_and_scale_images(image_bytes, image_size)
+    # int64, as preprocessing_fn emits them (tf.Example has no uint8).
+    pixels = tf.cast(
+        module.decode_and_resize_images(image_bytes, image_size), tf.int64)
     return {'caption_token_ids': token_ids, 'image_pixels': pixels,
             'image_id': image_id}
 

@@ -116,7 +116,7 @@ def create_pipeline(
       module_file=module_file,
       # Nothing reads Transform's own statistics: the raw data has
       # StatisticsGen's, and on the transformed data they would summarise
-      # 12288 pixel floats per caption, a cost that grows with the data.
+      # 12288 pixel values per caption, a cost that grows with the data.
       disable_statistics=True,
       # The analyzer cache only pays off when a later run analyses new spans
       # with this run's cache wired in; this pipeline reads one span, so the

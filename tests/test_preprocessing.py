@@ -1,6 +1,7 @@
 """preprocessing_fn through tft_beam on hand-written rows, exact outputs."""
 
 import functools
+import io
 import os
 
 import numpy as np
@@ -117,18 +118,47 @@ def test_captions_longer_than_the_cap_are_truncated(tmp_path, images_root):
   assert _token_ids(rows[0], 3) == [IDS['a'], IDS['man'], IDS['riding']]
 
 
-def test_images_read_decoded_resized_and_scaled(transformed):
+def test_images_read_decoded_and_resized_to_uint8_values(
+    transformed, images_root):
   rows, _, output = transformed
   spec = output.transformed_feature_spec()['image_pixels']
-  assert spec.shape == [4, 4, 3] and spec.dtype == tf.float32
+  # Whole 0..255 values, stored as int64 (tf.Example has no uint8).
+  assert spec.shape == [4, 4, 3] and spec.dtype == tf.int64
   red, blue = rows[0]['image_pixels'], rows[1]['image_pixels']
-  assert red.shape == (4, 4, 3) and red.dtype == np.float32
-  assert 0.0 <= red.min() and red.max() <= 1.0
-  # PNG is lossless: exactly red. JPEG is close to blue.
-  np.testing.assert_allclose(red, np.broadcast_to([1.0, 0.0, 0.0], (4, 4, 3)),
-                             atol=1e-6)
-  np.testing.assert_allclose(blue, np.broadcast_to([0.0, 0.0, 1.0], (4, 4, 3)),
-                             atol=0.03)
+  assert red.shape == (4, 4, 3) and red.dtype == np.int64
+  # PNG is lossless: exactly red. The one-colour JPEG decodes to one colour
+  # (PIL, an independent decoder, says which), and resizing keeps it exactly.
+  np.testing.assert_array_equal(red, np.broadcast_to([255, 0, 0], (4, 4, 3)))
+  jpeg_colour = np.asarray(Image.open(os.path.join(images_root, 'blue.jpg')))
+  assert len(np.unique(jpeg_colour.reshape(-1, 3), axis=0)) == 1
+  np.testing.assert_array_equal(
+      blue, np.broadcast_to(jpeg_colour[0, 0], (4, 4, 3)))
+  assert abs(int(jpeg_colour[0, 0, 2]) - 255) <= 2
+
+
+def test_serving_decodes_the_same_pixels_as_transform(transformed,
+                                                      images_root):
+  # The `embed_images` signature decodes bytes with decode_and_resize_images;
+  # the model must see there exactly what it was trained on.
+  rows, _, _ = transformed
+  for row in rows[:2]:
+    with open(os.path.join(images_root, row['image_name'].decode()), 'rb') as f:
+      served = module.decode_and_resize_images(tf.constant([f.read()]), 4)
+    np.testing.assert_array_equal(served.numpy()[0], row['image_pixels'])
+
+
+def test_resized_pixels_are_rounded_not_truncated():
+  # A 2x1 PNG of 0 and 255 shrunk to 1x1 averages to 127.5: rounding to even
+  # gives 128 (truncating would give 127).
+  buffer = io.BytesIO()
+  image = Image.new('RGB', (2, 1))
+  image.putpixel((0, 0), (0, 0, 0))
+  image.putpixel((1, 0), (255, 255, 255))
+  image.save(buffer, format='PNG')
+  pixels = module.decode_and_resize_images(
+      tf.constant([buffer.getvalue()]), 1).numpy()
+  assert pixels.dtype == np.uint8
+  np.testing.assert_array_equal(pixels, [[[[128, 128, 128]]]])
 
 
 def test_ids_and_image_name_pass_through(transformed):
