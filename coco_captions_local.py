@@ -287,8 +287,8 @@ def main(argv: Optional[Sequence[str]] = None,
                              args.metadata_path)
     if found.unchanged:
       print(f'Nothing changed since run {found.recorded["run_id"]}: the same '
-            'data files, code, settings and ML Metadata, so every component '
-            'would be reused from cache. Its results:\n')
+            'data files, code, settings and ML Metadata, so running it again '
+            'would change nothing. Its results:\n')
       print(found.recorded['printed'])
       print('\nTo run the pipeline anyway: --force_run (components are '
             'still reused from cache) or --no_cache (everything is recomputed).')
