@@ -107,6 +107,9 @@ def _load_images(images_root: str, image_names: tf.Tensor,
                  image_size: int) -> tf.Tensor:
   """Reads, decodes and resizes `images_root/image_name` for each row.
 
+  Returns [batch] strings, each one image's uint8 [size, size, 3] pixels as
+  `tf.io.serialize_tensor` writes them (`parse_pixels` reads them back).
+
   An empty name gives a black image without touching storage: the caption
   serving signature feeds the Transform graph no image, and TFT fills the
   missing column with ''. In pipeline data the schema requires a name.
@@ -114,16 +117,38 @@ def _load_images(images_root: str, image_names: tf.Tensor,
   root = images_root.rstrip('/')
 
   def _one(name):
-    return tf.cond(
+    return tf.io.serialize_tensor(tf.cond(
         tf.strings.length(name) > 0,
         lambda: _decode_and_resize_image(
             tf.io.read_file(tf.strings.join([root, name], separator='/')),
             image_size),
-        lambda: tf.zeros([image_size, image_size, 3], tf.uint8))
+        lambda: tf.zeros([image_size, image_size, 3], tf.uint8)))
 
   return tf.map_fn(
-      _one,
-      image_names,
+      _one, image_names, fn_output_signature=tf.TensorSpec([], tf.string))
+
+
+def parse_pixels(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
+  """uint8 [batch, size, size, 3] from the transformed `image_pixels` strings.
+
+  Fails with a message naming both sizes if Transform stored the images at
+  another size than `image_size` (the Trainer's `custom_config`).
+  """
+
+  def _one(row):
+    pixels = tf.io.parse_tensor(row, tf.uint8)
+    same_size = tf.debugging.assert_equal(
+        tf.shape(pixels), tf.constant([image_size, image_size, 3]),
+        message=(f'image_pixels were stored by Transform at another size '
+                 f'than the image_size {image_size} the model is built for; '
+                 "give the Trainer's custom_config the image_size of "
+                 "Transform's (stored [height, width, channels] follows)"),
+        summarize=3)
+    with tf.control_dependencies([same_size]):
+      return tf.ensure_shape(pixels, [image_size, image_size, 3])
+
+  return tf.map_fn(
+      _one, tf.reshape(serialized, [-1]),
       fn_output_signature=tf.TensorSpec([image_size, image_size, 3],
                                         tf.uint8))
 
@@ -143,10 +168,11 @@ def preprocessing_fn(inputs: Dict[str, Any],
     `caption_token_ids`: int64 SparseTensor of dense shape [batch, L], where L
       is the longest cleaned caption of the analysed data (an analyzer), capped
       at `max_caption_tokens`; densify with 0 as padding.
-    `image_pixels`: int64 [batch, size, size, 3], whole values 0..255 (uint8
-      pixels; tf.Example has no narrower integer). The model scales them to
-      [0, 1] itself. Stored as floats they were four times the bytes, and
-      gzipping them was most of Transform's time.
+    `image_pixels`: string [batch], each image's uint8 [size, size, 3]
+      pixels serialized with `tf.io.serialize_tensor` (read them with
+      `parse_pixels`). One byte a pixel value: as int64 values or floats,
+      encoding, sizing and gzipping them was most of Transform's time. The
+      model scales them to [0, 1] itself.
     `image_id`, `caption_id`, `image_name`: passed through for evaluation.
   """
   images_root = _config(custom_config, 'images_root', None)
@@ -184,8 +210,7 @@ def preprocessing_fn(inputs: Dict[str, Any],
 
   return {
       CAPTION_TOKEN_IDS: token_ids,
-      IMAGE_PIXELS: tf.cast(
-          _load_images(images_root, image_names, image_size), tf.int64),
+      IMAGE_PIXELS: _load_images(images_root, image_names, image_size),
       IMAGE_ID: _dense_column(inputs[IMAGE_ID_KEY], -1),
       CAPTION_ID: _dense_column(inputs[CAPTION_ID_KEY], -1),
       IMAGE_NAME: image_names,
@@ -201,11 +226,6 @@ def caption_length(tf_transform_output: tft.TFTransformOutput) -> int:
   return int(spec.size[0] if isinstance(spec.size, (list, tuple)) else spec.size)
 
 
-def image_size(tf_transform_output: tft.TFTransformOutput) -> int:
-  return int(
-      tf_transform_output.transformed_feature_spec()[IMAGE_PIXELS].shape[0])
-
-
 def vocabulary_size(tf_transform_output: tft.TFTransformOutput) -> int:
   """Number of distinct token ids, padding and OOV buckets included."""
   return (tf_transform_output.vocabulary_size_by_name(CAPTION_VOCABULARY) + 1 +
@@ -219,12 +239,12 @@ def dense_token_ids(token_ids, length: int) -> tf.Tensor:
   return tf.reshape(token_ids, [-1, length])
 
 
-def model_inputs(features: Dict[str, Any], length: int) -> Dict[str, tf.Tensor]:
+def model_inputs(features: Dict[str, Any], length: int,
+                 size: int) -> Dict[str, tf.Tensor]:
   """The tensors the model consumes, from transformed features."""
   return {
       CAPTION_TOKEN_IDS: dense_token_ids(features[CAPTION_TOKEN_IDS], length),
-      # Exact: the stored values are whole 0..255.
-      IMAGE_PIXELS: tf.cast(features[IMAGE_PIXELS], tf.uint8),
+      IMAGE_PIXELS: parse_pixels(features[IMAGE_PIXELS], size),
   }
 
 
@@ -232,6 +252,7 @@ def _input_fn(file_pattern: List[str],
               data_accessor: DataAccessor,
               tf_transform_output: tft.TFTransformOutput,
               batch_size: int,
+              size: int,
               shuffle: bool = True,
               num_epochs: Optional[int] = None,
               seed: Optional[int] = None) -> tf.data.Dataset:
@@ -244,7 +265,8 @@ def _input_fn(file_pattern: List[str],
           num_epochs=num_epochs),
       tf_transform_output.transformed_metadata.schema)
   return dataset.map(
-      lambda f: (model_inputs(f, length), tf.reshape(f[IMAGE_ID], [-1])),
+      lambda f: (model_inputs(f, length, size),
+                 tf.reshape(f[IMAGE_ID], [-1])),
       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
@@ -444,25 +466,27 @@ def run_fn(fn_args: FnArgs):
 
   Hyper-parameters come from `fn_args.custom_config`: `batch_size`,
   `embedding_dim`, `learning_rate`, `retrieval_max_images`, `seed` (weights
-  and shuffling; the same seed and data give the same model). Writes
+  and shuffling; the same seed and data give the same model), and
+  `image_size`, which must be the size Transform stored the images at. Writes
   TensorBoard logs and `retrieval_metrics.json` to `fn_args.model_run_dir`
   and the SavedModel to `fn_args.serving_model_dir`.
   """
   config = fn_args.custom_config or {}
   batch_size = int(config.get('batch_size', 64))
   seed = int(config.get('seed', 0))
+  size = int(config.get('image_size', DEFAULT_IMAGE_SIZE))
   keras.utils.set_random_seed(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
   train_dataset = _input_fn(fn_args.train_files, fn_args.data_accessor,
-                            tf_transform_output, batch_size, seed=seed)
+                            tf_transform_output, batch_size, size, seed=seed)
   eval_dataset = _input_fn(fn_args.eval_files, fn_args.data_accessor,
-                           tf_transform_output, batch_size, seed=seed)
+                           tf_transform_output, batch_size, size, seed=seed)
 
   model = build_model(
       vocab_size=vocabulary_size(tf_transform_output),
       length=caption_length(tf_transform_output),
-      size=image_size(tf_transform_output),
+      size=size,
       embedding_dim=int(config.get('embedding_dim', 128)),
       learning_rate=float(config.get('learning_rate', 1e-3)))
 
@@ -482,7 +506,7 @@ def run_fn(fn_args: FnArgs):
   metrics = evaluate_retrieval(
       model,
       _input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                batch_size, shuffle=False, num_epochs=1),
+                batch_size, size, shuffle=False, num_epochs=1),
       max_images=int(config.get('retrieval_max_images', 1000)))
   metrics['train_loss'] = float(history.history['loss'][-1])
   metrics['eval_loss'] = float(history.history['val_loss'][-1])
@@ -523,7 +547,8 @@ def make_serving_signatures(model: DualEncoder,
   model.tft_layer = tf_transform_output.transform_features_layer()
   caption_spec = {CAPTION_KEY: tf_transform_output.raw_feature_spec()[CAPTION_KEY]}
   length = caption_length(tf_transform_output)
-  size = image_size(tf_transform_output)
+  # The size the image tower was built for.
+  size = int(model.image_tower.input_shape[1])
 
   # autograph=False: as for train_step, AutoGraph would rewrite every
   # tf_keras layer on the way (~12 s of the export), and nothing here branches

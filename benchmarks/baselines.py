@@ -85,9 +85,11 @@ def tfdata_baseline(data_root: str, images_root: str,
     words = tf.strings.split(module.clean_captions(caption))[:, :length]
     token_ids = table.lookup(words).to_tensor(
         default_value=module.PAD_ID, shape=[None, length])
-    # int64, as preprocessing_fn emits them (tf.Example has no uint8).
-    pixels = tf.cast(
-        module.decode_and_resize_images(image_bytes, image_size), tf.int64)
+    # Serialized one image a string, as preprocessing_fn stores them.
+    pixels = tf.map_fn(
+        tf.io.serialize_tensor,
+        module.decode_and_resize_images(image_bytes, image_size),
+        fn_output_signature=tf.TensorSpec([], tf.string))
     return {'caption_token_ids': token_ids, 'image_pixels': pixels,
             'image_id': image_id}
 
@@ -122,9 +124,12 @@ def keras_baseline(transform_graph: str, examples: str, train_steps: int,
   parsed = (tf.data.TFRecordDataset(files, compression_type='GZIP')
             .take(wanted).batch(1024)
             .map(lambda r: tf.io.parse_example(r, spec)))
+  # The size Transform stored the images at, from the first stored image.
+  first = next(iter(parsed))[module.IMAGE_PIXELS]
+  size = int(tf.io.parse_tensor(tf.reshape(first, [-1])[0], tf.uint8).shape[0])
   inputs, image_ids = {}, []
   for batch in parsed:
-    for name, tensor in module.model_inputs(batch, length).items():
+    for name, tensor in module.model_inputs(batch, length, size).items():
       inputs.setdefault(name, []).append(tensor.numpy())
     image_ids.append(tf.reshape(batch[module.IMAGE_ID], [-1]).numpy())
   inputs = {name: np.concatenate(parts) for name, parts in inputs.items()}
@@ -135,7 +140,7 @@ def keras_baseline(transform_graph: str, examples: str, train_steps: int,
   keras.utils.set_random_seed(seed)
   model = module.build_model(
       vocab_size=module.vocabulary_size(output), length=length,
-      size=module.image_size(output), embedding_dim=embedding_dim,
+      size=size, embedding_dim=embedding_dim,
       learning_rate=learning_rate)
   # Already in memory: slicing tensors, no parsing, no files.
   dataset = (tf.data.Dataset.from_tensor_slices((inputs, image_ids))

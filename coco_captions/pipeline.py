@@ -71,7 +71,8 @@ def create_pipeline(
     transform_config: extra `preprocessing_fn` settings (`image_size`,
       `max_caption_tokens`).
     trainer_config: `run_fn` hyper-parameters (`batch_size`, `embedding_dim`,
-      `learning_rate`, `retrieval_max_images`, `seed`).
+      `learning_rate`, `retrieval_max_images`, `seed`). Its `image_size` is
+      Transform's unless given here.
     blessing_metric: the evaluation metric that decides blessing, e.g.
       `text_to_image_recall@5`.
     blessing_threshold: the lowest value of `blessing_metric` to bless.
@@ -110,6 +111,12 @@ def create_pipeline(
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'])
 
+  transform_custom_config = {
+      'images_root': images_root,
+      'image_size': configs.IMAGE_SIZE,
+      'max_caption_tokens': configs.MAX_CAPTION_TOKENS,
+      **(transform_config or {}),
+  }
   transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
@@ -122,12 +129,7 @@ def create_pipeline(
       # with this run's cache wired in; this pipeline reads one span, so the
       # cache would be written on every run and never read.
       disable_analyzer_cache=True,
-      custom_config={
-          'images_root': images_root,
-          'image_size': configs.IMAGE_SIZE,
-          'max_caption_tokens': configs.MAX_CAPTION_TOKENS,
-          **(transform_config or {}),
-      })
+      custom_config=transform_custom_config)
   transform.add_upstream_node(anomalies_gate)
 
   trainer = Trainer(
@@ -143,6 +145,8 @@ def create_pipeline(
           'learning_rate': configs.LEARNING_RATE,
           'retrieval_max_images': configs.RETRIEVAL_MAX_IMAGES,
           'seed': configs.SEED,
+          # The model's input is the size Transform stores the images at.
+          'image_size': transform_custom_config['image_size'],
           **(trainer_config or {}),
       })
 

@@ -32,7 +32,8 @@ def tiny_model(tmp_path_factory, tiny_data):
   fn_args = trainer_harness.make_fn_args(
       examples_uri, graph_uri, work, train_steps=TINY_TRAIN_STEPS,
       eval_steps=2,
-      custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM})
+      custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM,
+                     'image_size': 32})
   coco_captions_utils.run_fn(fn_args)
   return fn_args, tiny_data
 

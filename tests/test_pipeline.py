@@ -1,5 +1,7 @@
 """create_pipeline(): components, wiring and settings, without running it."""
 
+import json
+
 from tfx import v1 as tfx
 
 from coco_captions import configs, pipeline
@@ -53,6 +55,16 @@ def test_transform_and_trainer_get_their_settings():
   assert '"num_steps": 11' in trainer.exec_properties['train_args']
   assert '"num_steps": 3' in trainer.exec_properties['eval_args']
   assert trainer.exec_properties['module_file'] == '/m/module.py'
+
+
+def test_trainer_builds_the_model_for_the_size_transform_stores():
+  def image_sizes(**kwargs):
+    components = _by_id(_pipeline(**kwargs))
+    return [json.loads(components[c].exec_properties['custom_config'])[
+        'image_size'] for c in ('Transform', 'Trainer')]
+
+  assert image_sizes() == [configs.IMAGE_SIZE, configs.IMAGE_SIZE]
+  assert image_sizes(transform_config={'image_size': 32}) == [32, 32]
 
 
 def test_cache_is_on_by_default():

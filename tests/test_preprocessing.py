@@ -118,14 +118,19 @@ def test_captions_longer_than_the_cap_are_truncated(tmp_path, images_root):
   assert _token_ids(rows[0], 3) == [IDS['a'], IDS['man'], IDS['riding']]
 
 
+def _pixels(row, size=4):
+  return module.parse_pixels(tf.constant([row['image_pixels']]), size).numpy()[0]
+
+
 def test_images_read_decoded_and_resized_to_uint8_values(
     transformed, images_root):
   rows, _, output = transformed
   spec = output.transformed_feature_spec()['image_pixels']
-  # Whole 0..255 values, stored as int64 (tf.Example has no uint8).
-  assert spec.shape == [4, 4, 3] and spec.dtype == tf.int64
-  red, blue = rows[0]['image_pixels'], rows[1]['image_pixels']
-  assert red.shape == (4, 4, 3) and red.dtype == np.int64
+  # One string a row: the uint8 pixels, serialized; one byte a value.
+  assert spec.shape == [] and spec.dtype == tf.string
+  assert tf.io.parse_tensor(rows[0]['image_pixels'], tf.uint8).shape == (4, 4, 3)
+  red, blue = _pixels(rows[0]), _pixels(rows[1])
+  assert red.shape == (4, 4, 3) and red.dtype == np.uint8
   # PNG is lossless: exactly red. The one-colour JPEG decodes to one colour
   # (PIL, an independent decoder, says which), and resizing keeps it exactly.
   np.testing.assert_array_equal(red, np.broadcast_to([255, 0, 0], (4, 4, 3)))
@@ -144,7 +149,16 @@ def test_serving_decodes_the_same_pixels_as_transform(transformed,
   for row in rows[:2]:
     with open(os.path.join(images_root, row['image_name'].decode()), 'rb') as f:
       served = module.decode_and_resize_images(tf.constant([f.read()]), 4)
-    np.testing.assert_array_equal(served.numpy()[0], row['image_pixels'])
+    np.testing.assert_array_equal(served.numpy()[0], _pixels(row))
+
+
+def test_pixels_stored_at_another_size_than_the_model_fail_clearly(
+    transformed):
+  rows, _, _ = transformed
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'stored by Transform at another size than the '
+                     r'image_size 8(.|\n)*\[4 4 3\]'):
+    module.parse_pixels(tf.constant([rows[0]['image_pixels']]), 8)
 
 
 def test_resized_pixels_are_rounded_not_truncated():
