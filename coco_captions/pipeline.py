@@ -122,8 +122,9 @@ def create_pipeline(
       schema=schema_gen.outputs['schema'],
       module_file=module_file,
       # Nothing reads Transform's own statistics: the raw data has
-      # StatisticsGen's, and on the transformed data they would summarise
-      # 12288 pixel values per caption, a cost that grows with the data.
+      # StatisticsGen's, and on the transformed data they would be one more
+      # pass over every row (a 12 KiB pixel string each), a cost that grows
+      # with the data.
       disable_statistics=True,
       # The analyzer cache only pays off when a later run analyses new spans
       # with this run's cache wired in; this pipeline reads one span, so the

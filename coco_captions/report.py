@@ -181,8 +181,9 @@ def caption_statistics(transform_graph_uri: str,
   spec = output.transformed_feature_spec()[CAPTION_TOKEN_IDS]
   length = spec.size[0] if isinstance(spec.size, (list, tuple)) else spec.size
   vocabulary = Vocabulary(size, int(length), path, most_frequent)
-  # Only the token ids are parsed, in batches: a row also holds 12,288
-  # pixel values, and decoding whole rows in Python took ~60 s at 414k.
+  # Only the token ids are parsed, in batches: a row also holds its image's
+  # pixels, and decoding whole rows in Python took ~60 s at 414k (when the
+  # pixels were 12,288 int64 values a row).
   token_ids_only = {spec.value_key: tf.io.VarLenFeature(tf.int64)}
   stats = {}
   for split, split_dir in run_summary.split_dirs(
