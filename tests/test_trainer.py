@@ -101,3 +101,19 @@ def test_retrieval_metrics_ranks_by_similarity():
   assert metrics['recall@2'] == 1.0
   assert metrics['chance_recall@1'] == 0.5
   assert metrics['num_candidates'] == 2 and metrics['num_queries'] == 3
+
+
+def test_train_function_is_traced_once():
+  # A train step that creates variables (Adam's slots, lazily) makes
+  # tf.function trace the train function again for every later call.
+  model = module.build_model(vocab_size=20, length=4, size=16,
+                             embedding_dim=8, learning_rate=1e-3,
+                             steps_per_execution=2)
+  inputs = {
+      module.IMAGE_PIXELS: tf.zeros([4, 16, 16, 3], tf.uint8),
+      module.CAPTION_TOKEN_IDS: tf.ones([4, 4], tf.int64),
+  }
+  dataset = tf.data.Dataset.from_tensors(
+      (inputs, tf.constant([1, 1, 2, 3], tf.int64))).repeat()
+  model.fit(dataset, epochs=2, steps_per_epoch=4, verbose=0)
+  assert model.train_function.experimental_get_tracing_count() == 1
