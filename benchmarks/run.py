@@ -2,6 +2,7 @@
 
   python -m benchmarks.run --sizes 10000,100000,414000
   python -m benchmarks.run --sizes 200 --train_steps 2   # a quick check
+  python -m benchmarks.run --sizes 10000,100000 --coco_sized_images
 
 For each size (number of captions; five per image, so size/5 images) it:
   1. generates the dataset once, kept under WORK_DIR/data/ for later runs;
@@ -16,6 +17,11 @@ For each size (number of captions; five per image, so size/5 images) it:
      in memory, and reports the pipeline's throughput as a ratio of theirs.
 Then it fits how time grows with size (log-log slope), prints a table and
 writes everything to WORK_DIR/results.json (or --output).
+
+The generated images are small (96-160 px) and flat, cheap to read. With
+--coco_sized_images they are JPEGs of COCO's size and file size instead (640 px
+on the longest side, ~155 KB; coco_captions/synthetic_data.py), kept apart
+under WORK_DIR/data/captionsN_seedS_coco.
 
 Flags it does not know go to the pipeline CLI unchanged (Beam options, or
 e.g. --eval_steps).
@@ -95,16 +101,23 @@ def _mib(n: float) -> float:
   return round(n / 2**20, 1)
 
 
-def dataset_dir(work_dir: str, size: int, seed: int) -> str:
+def _suffix(coco_sized_images: bool) -> str:
+  return '_coco' if coco_sized_images else ''
+
+
+def dataset_dir(work_dir: str, size: int, seed: int,
+                coco_sized_images: bool = False) -> str:
   """Generates (once) and returns the dataset of `size` captions."""
-  path = os.path.join(work_dir, 'data', f'captions{size}_seed{seed}')
+  path = os.path.join(work_dir, 'data', f'captions{size}_seed{seed}'
+                      f'{_suffix(coco_sized_images)}')
   done = os.path.join(path, '.complete')
   if not os.path.exists(done):
     from coco_captions import synthetic_data
     shutil.rmtree(path, ignore_errors=True)
     num_images = math.ceil(size / CAPTIONS_PER_IMAGE)
     start = time.perf_counter()
-    synthetic_data.generate(path, num_images, seed=seed)
+    synthetic_data.generate(path, num_images, seed=seed,
+                            coco_sized_images=coco_sized_images)
     print(f'  generated {num_images} images in '
           f'{time.perf_counter() - start:.1f} s: {path}', flush=True)
     with open(done, 'w') as f:
@@ -183,14 +196,24 @@ def run_baseline(*args: str) -> Dict[str, Any]:
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def mean_image_kib(data_root: str) -> float:
+  """Mean size of the dataset's image files."""
+  with os.scandir(os.path.join(data_root, 'images')) as entries:
+    sizes = [e.stat().st_size for e in entries if e.is_file()]
+  return round(sum(sizes) / len(sizes) / 1024, 1)
+
+
 def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
-                   extra_args: Sequence[str]) -> Dict[str, Any]:
+                   extra_args: Sequence[str],
+                   coco_sized_images: bool = False) -> Dict[str, Any]:
   """Every figure for one dataset size."""
-  print(f'== {size} captions', flush=True)
-  data_root = dataset_dir(work_dir, size, seed)
+  print(f'== {size} captions' + (', COCO-sized images' if coco_sized_images
+                                 else ''), flush=True)
+  data_root = dataset_dir(work_dir, size, seed, coco_sized_images)
   if size % CAPTIONS_PER_IMAGE:
     _trim_csv(data_root, size)
-  pipeline_root = os.path.join(work_dir, 'runs', f'captions{size}')
+  pipeline_root = os.path.join(work_dir, 'runs',
+                               f'captions{size}{_suffix(coco_sized_images)}')
   shutil.rmtree(pipeline_root, ignore_errors=True)
   cold = run_pipeline(data_root, pipeline_root, train_steps, extra_args)
   print(f'  cold run {cold["wall_seconds"]:.1f} s', flush=True)
@@ -218,6 +241,8 @@ def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
   return {
       'captions': rows,
       'images': images,
+      'coco_sized_images': coco_sized_images,
+      'image_file_kib_mean': mean_image_kib(data_root),
       'train_steps': train_steps,
       'cold': cold,
       'unchanged': unchanged,
@@ -293,6 +318,8 @@ def format_table(report: Dict[str, Any]) -> str:
   results = report['results']
   rows = [('captions', lambda r: f'{r["captions"]}'),
           ('images', lambda r: f'{r["images"]}'),
+          ('image file KiB, mean',
+           lambda r: f'{r.get("image_file_kib_mean", 0):.1f}'),
           ('cold run, wall s', lambda r: f'{r["cold"]["wall_seconds"]:.1f}'),
           ('cold, components s', lambda r: f'{r["cold"]["component_seconds"]:.1f}')]
   for name in results[0]['cold']['components']:
@@ -390,6 +417,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       help='Trainer steps. Default: %(default)s')
   parser.add_argument('--seed', type=int, default=0,
                       help='Dataset seed. Default: %(default)s')
+  parser.add_argument('--coco_sized_images', action='store_true',
+                      help='Images of COCO\'s size and file size (640 px, '
+                      '~155 KB JPEGs) instead of small ones.')
   args, extra_args = parser.parse_known_args(argv)
   work_dir = os.path.abspath(args.work_dir)
   output = os.path.abspath(args.output or os.path.join(work_dir, 'results.json'))
@@ -399,7 +429,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   results = []
   for size in args.sizes:
     results.append(benchmark_size(size, work_dir, args.seed, args.train_steps,
-                                  extra_args))
+                                  extra_args, args.coco_sized_images))
     # Written after every size, so a long run that is stopped keeps the sizes
     # it finished.
     report = build_report(results, argv, extra_args, start,

@@ -60,6 +60,15 @@ def test_dataset_is_generated_once_and_trimmed_to_an_odd_size(tmp_path):
     assert len(list(csv.DictReader(f))) == 27
 
 
+def test_coco_sized_images_are_a_dataset_of_their_own(tmp_path):
+  small = bench.dataset_dir(str(tmp_path), 10, seed=1)
+  coco = bench.dataset_dir(str(tmp_path), 10, seed=1, coco_sized_images=True)
+  assert coco != small and coco.endswith('_coco')
+  # COCO train2014 averages 161 KB a file; the small images are ~1.5 KB.
+  assert 100 < bench.mean_image_kib(coco) < 250
+  assert bench.mean_image_kib(small) < 10
+
+
 def test_tree_memory_sees_a_grandchild_allocation():
   # The child starts a grandchild that holds 300 MiB; only a tree-wide sample
   # sees it, since the child itself stays small.

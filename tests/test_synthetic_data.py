@@ -94,11 +94,48 @@ def test_relations_are_true():
   assert sd._relation(b, c) == 'below and to the left of'
 
 
+def test_coco_sized_images_are_coco_sized_jpegs_with_the_same_captions(
+    tmp_path, dataset):
+  coco, again = str(tmp_path / 'coco'), str(tmp_path / 'again')
+  assert sd.generate(coco, 12, seed=5, coco_sized_images=True) == (12, 60)
+  sd.generate(again, 12, seed=5, coco_sized_images=True)
+  _, small_rows = _rows(dataset)
+  _, rows = _rows(coco)
+  assert [r['caption'] for r in rows] == [r['caption'] for r in small_rows]
+  small_sizes = {}
+  for r in small_rows:
+    with Image.open(os.path.join(dataset, 'images', r['image_name'])) as image:
+      small_sizes[r['image_id']] = image.size
+  file_bytes = []
+  for r in rows:
+    path = os.path.join(coco, 'images', r['image_name'])
+    with Image.open(path) as image:
+      assert image.format == 'JPEG' and r['image_name'].endswith('.jpg')
+      width, height = image.size
+    # COCO's longest side, the small image's shape.
+    assert max(width, height) == sd.COCO_LONGEST_SIDE
+    small_w, small_h = small_sizes[r['image_id']]
+    assert abs(width / height - small_w / small_h) < 0.01
+    file_bytes.append(os.path.getsize(path))
+  # COCO train2014 averages 161 KB a file: the grain makes them that costly.
+  assert 100_000 < sum(file_bytes) / len(file_bytes) < 250_000
+  names = sorted(os.listdir(os.path.join(coco, 'images')))
+  _, mismatch, errors = filecmp.cmpfiles(os.path.join(coco, 'images'),
+                                         os.path.join(again, 'images'), names,
+                                         shallow=False)
+  assert not mismatch and not errors
+
+
 def test_command_line_writes_the_dataset(tmp_path, capsys):
   assert sd.main(['--output_dir', str(tmp_path), '--num_images', '3',
                   '--quiet']) == 0
   assert 'Wrote 3 images and 15 captions' in capsys.readouterr().out
   assert len(os.listdir(tmp_path / 'images')) == 3
+  assert sd.main(['--output_dir', str(tmp_path / 'coco'), '--num_images', '2',
+                  '--coco_sized', '--quiet']) == 0
+  with Image.open(tmp_path / 'coco' / 'images' /
+                  'COCO_synthetic_000000000001.jpg') as image:
+    assert max(image.size) == sd.COCO_LONGEST_SIDE
 
 
 def test_rejects_an_empty_dataset(tmp_path):
