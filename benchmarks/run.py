@@ -20,7 +20,7 @@ writes everything to WORK_DIR/results.json (or --output).
 
 The generated images are small (96-160 px) and flat, cheap to read. With
 --coco_sized_images they are JPEGs of COCO's size and file size instead (640 px
-on the longest side, ~155 KB; coco_captions/synthetic_data.py), kept apart
+on the longest side, ~160 KiB; coco_captions/synthetic_data.py), kept apart
 under WORK_DIR/data/captionsN_seedS_coco.
 
 Flags it does not know go to the pipeline CLI unchanged (Beam options, or
@@ -419,7 +419,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       help='Dataset seed. Default: %(default)s')
   parser.add_argument('--coco_sized_images', action='store_true',
                       help='Images of COCO\'s size and file size (640 px, '
-                      '~155 KB JPEGs) instead of small ones.')
+                      '~160 KiB JPEGs) instead of small ones.')
   args, extra_args = parser.parse_known_args(argv)
   work_dir = os.path.abspath(args.work_dir)
   output = os.path.abspath(args.output or os.path.join(work_dir, 'results.json'))

@@ -14,8 +14,8 @@ Output: `<output_dir>/captions.csv` with the COCO columns
 The images are small (96-160 pixels wide) and flat, so reading them is cheap.
 With `coco_sized_images` (`--coco_sized`) every image is instead a JPEG of MS COCO
 train2014's size, 640 pixels on its longest side, with a photo-like grain that
-makes the file about as large as COCO's (~155 KB against COCO's 161 KB
-average) and so about as costly to decode. The captions are the same.
+makes the file about as large as COCO's (~160 KiB; COCO's average is about
+160 KB) and so about as costly to decode. The captions are the same.
 """
 
 import argparse
@@ -55,12 +55,12 @@ SHAPE_WORDS = {
     'triangle': ('triangle', 'triangle', 'triangular shape'),
 }
 SIZE_WORDS = {'small': ('small', 'little', 'tiny'), 'large': ('large', 'big', 'huge')}
-# MS COCO train2014: JPEG, 640 pixels on the longest side, 161 KB on average
-# (13 GB for 82,783 images).
+# MS COCO train2014: JPEG, 640 pixels on the longest side, about 160 KB on
+# average (13 GB for 82,783 images).
 COCO_LONGEST_SIDE = 640
 # Grain added to COCO-sized images, the standard deviation in 0..255 units.
 # A JPEG's size and decoding time follow its texture: flat shapes at COCO's
-# size make ~25 KB files, with this grain at quality 90 they make ~155 KB.
+# size make ~25 KiB files, with this grain at quality 90 ~160 KiB.
 COCO_GRAIN_SIGMA = 24
 ROWS = ('top', 'middle', 'bottom')
 COLUMNS = ('left', 'center', 'right')
@@ -284,7 +284,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--coco_sized', action='store_true',
                       help='Draw every image as a JPEG of COCO\'s size and '
-                      'file size (640 px on the longest side, ~155 KB) '
+                      'file size (640 px on the longest side, ~160 KiB) '
                       'instead of small.')
   parser.add_argument('--quiet', action='store_true', help='No progress bar.')
   args = parser.parse_args(argv)

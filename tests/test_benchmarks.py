@@ -64,7 +64,7 @@ def test_coco_sized_images_are_a_dataset_of_their_own(tmp_path):
   small = bench.dataset_dir(str(tmp_path), 10, seed=1)
   coco = bench.dataset_dir(str(tmp_path), 10, seed=1, coco_sized_images=True)
   assert coco != small and coco.endswith('_coco')
-  # COCO train2014 averages 161 KB a file; the small images are ~1.5 KB.
+  # COCO train2014 averages about 160 KB a file; the small images are ~1.5 KB.
   assert 100 < bench.mean_image_kib(coco) < 250
   assert bench.mean_image_kib(small) < 10
 

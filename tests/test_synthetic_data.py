@@ -117,7 +117,7 @@ def test_coco_sized_images_are_coco_sized_jpegs_with_the_same_captions(
     small_w, small_h = small_sizes[r['image_id']]
     assert abs(width / height - small_w / small_h) < 0.01
     file_bytes.append(os.path.getsize(path))
-  # COCO train2014 averages 161 KB a file: the grain makes them that costly.
+  # COCO train2014 averages about 160 KB a file: the grain makes them that costly.
   assert 100_000 < sum(file_bytes) / len(file_bytes) < 250_000
   names = sorted(os.listdir(os.path.join(coco, 'images')))
   _, mismatch, errors = filecmp.cmpfiles(os.path.join(coco, 'images'),
