@@ -62,6 +62,9 @@ COCO_LONGEST_SIDE = 640
 # A JPEG's size and decoding time follow its texture: flat shapes at COCO's
 # size make ~25 KiB files, with this grain at quality 90 ~160 KiB.
 COCO_GRAIN_SIGMA = 24
+# The grain field is this much larger than an image each way; each image
+# takes its crop at an offset below it, set by its id.
+_GRAIN_MARGIN = 64
 ROWS = ('top', 'middle', 'bottom')
 COLUMNS = ('left', 'center', 'right')
 
@@ -128,7 +131,7 @@ def coco_sized(scene: Scene) -> Scene:
 
 def grain_field(seed: int) -> np.ndarray:
   """int16 noise [704, 704, 3] that COCO-sized images take crops of."""
-  side = COCO_LONGEST_SIDE + 64
+  side = COCO_LONGEST_SIDE + _GRAIN_MARGIN
   rng = np.random.default_rng(seed)
   return np.rint(rng.normal(0, COCO_GRAIN_SIGMA, (side, side, 3))).astype(
       np.int16)
@@ -156,7 +159,8 @@ def render(scene: Scene, grain: Optional[np.ndarray] = None) -> bytes:
     else:
       draw.polygon([(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)], fill=fill)
   if grain is not None:
-    top, left = (scene.image_id * 7) % 64, (scene.image_id * 13) % 64
+    top = (scene.image_id * 7) % _GRAIN_MARGIN
+    left = (scene.image_id * 13) % _GRAIN_MARGIN
     noisy = np.asarray(image, np.int16) + grain[top:top + scene.height,
                                                 left:left + scene.width]
     image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
