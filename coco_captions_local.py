@@ -252,7 +252,8 @@ def _fingerprint(args, beam_args, orchestrator):
               if k not in _NOT_SETTINGS}
   settings.update(beam_args=list(beam_args), orchestrator=orchestrator)
   return up_to_date.fingerprint(settings, args.data_root, configs.CSV_PATTERN,
-                                args.module_file, args.schema_file)
+                                args.images_root, args.module_file,
+                                args.schema_file)
 
 
 def _outputs(summary) -> List[str]:

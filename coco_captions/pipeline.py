@@ -27,7 +27,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import configs
+from coco_captions import configs, up_to_date
 from coco_captions.evaluator import RetrievalEvaluator
 from coco_captions.validation import AnomaliesGate
 
@@ -58,7 +58,9 @@ def create_pipeline(
     pipeline_root: where component outputs are written.
     data_root: directory of COCO captions CSV files (`*.csv` only is read).
     images_root: directory or URI that the CSV's `image_name` is relative to;
-      anything TensorFlow reads (local path, `gs://...`).
+      anything TensorFlow reads (local path, `gs://...`). A local one is
+      listed (names, sizes, modification times) so that replacing an image
+      invalidates Transform's cache; a remote one is not.
     module_file: the TFX module file with `preprocessing_fn` and `run_fn`.
     serving_model_dir: where Pusher writes blessed models, one numbered
       version each, as TF Serving expects.
@@ -113,6 +115,10 @@ def create_pipeline(
 
   transform_custom_config = {
       'images_root': images_root,
+      # Not read by preprocessing_fn: the custom_config is part of what TFX's
+      # cache compares, and the CSV that ExampleGen fingerprints names the
+      # images without changing when one of them is replaced in place.
+      'images_fingerprint': up_to_date.images_fingerprint(images_root),
       'image_size': configs.IMAGE_SIZE,
       'max_caption_tokens': configs.MAX_CAPTION_TOKENS,
       **(transform_config or {}),

@@ -17,12 +17,15 @@ The fingerprint covers what TFX's cache covers, and more:
     and the orchestrator;
   * data: each CSV file's name, size and modification time (the signal TFX's
     CsvExampleGen fingerprints its input with);
+  * images: the name, size and modification time of every file under a local
+    images root (`images_fingerprint`, which `create_pipeline` also hands
+    Transform, so that TFX's cache sees a changed image too);
   * code: the content of the module file and every top-level `.py` beside it
     (what TFX packages into the user-code wheel), the `coco_captions` package
     and the schema file;
   * environment: the Python version and the versions of TFX and its stack.
-Like TFX's cache, it does not look inside the images directory: Transform reads
-images by name, so a changed image needs a new name or `--no_cache`.
+Images under a remote root (`gs://...`) are not listed: there a changed image
+needs a new name or `--no_cache`, as it would with TFX's cache alone.
 
 The metadata file's size and modification time stand for everything recorded
 in ML Metadata since: any later run (a killed one too, or one with other
@@ -39,7 +42,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 RECORD_FILENAME = 'last_run.json'
-_FORMAT = 1
+_FORMAT = 2  # 2: the images part.
 # The stack whose versions can change what a run computes.
 _PACKAGES = ('tfx', 'tensorflow', 'tensorflow-transform', 'tfx-bsl',
              'tensorflow-data-validation', 'apache-beam', 'ml-metadata',
@@ -75,6 +78,31 @@ def _data_fingerprint(data_root: str, csv_pattern: str) -> Optional[str]:
   return _digest(json.dumps(files))
 
 
+def images_fingerprint(images_root: str) -> Optional[str]:
+  """One digest of every file's relative name, size and modification time
+  under `images_root`; None for a remote root or one that is not a directory.
+
+  The CSV names the images, and Transform reads them by name, so an image
+  replaced in place changes none of the CSV files. Stat-based like the data
+  part: ~0.6 s for COCO train2014's 82,783 images on this project's machines.
+  """
+  if '://' in images_root or not os.path.isdir(images_root):
+    return None
+  entries = []
+  pending = [('', images_root)]
+  while pending:
+    prefix, directory = pending.pop()
+    with os.scandir(directory) as found:
+      for entry in found:
+        if entry.is_dir():
+          pending.append((prefix + entry.name + '/', entry.path))
+        else:
+          stat = entry.stat()
+          entries.append(
+              f'{prefix}{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}')
+  return _digest('\n'.join(sorted(entries)))
+
+
 def _environment_fingerprint() -> str:
   from importlib import metadata  # pylint: disable=import-outside-toplevel
   versions = {'python': sys.version, 'executable': sys.executable}
@@ -87,17 +115,20 @@ def _environment_fingerprint() -> str:
 
 
 def fingerprint(settings: Dict[str, Any], data_root: str, csv_pattern: str,
-                module_file: str, schema_file: str) -> Optional[Dict[str, str]]:
+                images_root: str, module_file: str,
+                schema_file: str) -> Optional[Dict[str, str]]:
   """What a run's results depend on, one digest per part.
 
   Args:
     settings: every setting that reaches the pipeline (JSON-serialisable).
     data_root, csv_pattern: where the input CSV files are.
+    images_root: where the images they name are.
     module_file: the TFX module file; every top-level .py beside it counts.
     schema_file: the curated schema.
 
   Returns:
-    {'settings', 'data', 'code', 'environment'} -> digest, or None when the
+    {'settings', 'data', 'images', 'code', 'environment'} -> digest (the
+    images' is '' for a remote root), or None when the
     inputs cannot be checked cheaply (remote data, missing files).
   """
   data = _data_fingerprint(data_root, csv_pattern)
@@ -115,6 +146,7 @@ def fingerprint(settings: Dict[str, Any], data_root: str, csv_pattern: str,
   return {
       'settings': _digest(json.dumps(settings, sort_keys=True)),
       'data': data,
+      'images': images_fingerprint(images_root) or '',
       'code': code,
       'environment': _environment_fingerprint(),
   }

@@ -4,7 +4,7 @@ import json
 
 from tfx import v1 as tfx
 
-from coco_captions import configs, pipeline
+from coco_captions import configs, pipeline, up_to_date
 
 BEAM_ARGS = ['--runner=DirectRunner', '--direct_num_workers=2',
              '--temp_location=/tmp/beam']
@@ -55,6 +55,36 @@ def test_transform_and_trainer_get_their_settings():
   assert '"num_steps": 11' in trainer.exec_properties['train_args']
   assert '"num_steps": 3' in trainer.exec_properties['eval_args']
   assert trainer.exec_properties['module_file'] == '/m/module.py'
+
+
+def test_a_replaced_image_changes_transforms_cache_key(tmp_path):
+  # TFX's cache compares exec properties; ExampleGen's input fingerprint
+  # covers the CSV only, which names the images but does not change with them.
+  images = tmp_path / 'images'
+  images.mkdir()
+  (images / 'a.jpg').write_bytes(b'first')
+
+  def transform_properties():
+    p = _pipeline_with_images(str(images))
+    return _by_id(p)['Transform'].exec_properties['custom_config']
+
+  before = transform_properties()
+  assert transform_properties() == before
+  (images / 'a.jpg').write_bytes(b'second!')
+  after = transform_properties()
+  assert after != before
+  assert json.loads(after)['images_fingerprint'] == (
+      up_to_date.images_fingerprint(str(images)))
+  # A remote root is not listed.
+  assert json.loads(_by_id(_pipeline())['Transform'].exec_properties[
+      'custom_config'])['images_fingerprint'] is None
+
+
+def _pipeline_with_images(images_root):
+  return pipeline.create_pipeline(
+      pipeline_name='p', pipeline_root='/tmp/root', data_root='/data',
+      images_root=images_root, module_file='/m/module.py',
+      serving_model_dir='/serving')
 
 
 def test_trainer_builds_the_model_for_the_size_transform_stores():

@@ -106,6 +106,46 @@ def test_a_touched_or_new_csv_is_a_data_change(project):
   assert _check(project).unchanged
 
 
+def test_a_replaced_added_or_removed_image_is_an_images_change(project):
+  # The CSV names the images; replacing one in place changes no CSV.
+  images = project / 'data' / 'images'
+  (images / 'a.jpg').write_bytes(b'first')
+  (images / 'sub').mkdir()
+  (images / 'sub' / 'b.png').write_bytes(b'second')
+  _record(project)
+  assert _check(project).unchanged
+  (images / 'sub' / 'b.png').write_bytes(b'SECOND')  # Same size.
+  os.utime(images / 'sub' / 'b.png', ns=(0, 10**18))
+  assert _check(project).reasons == ['the images changed']
+  _record(project)
+  (images / 'c.jpg').write_bytes(b'third')
+  assert _check(project).reasons == ['the images changed']
+  _record(project)
+  (images / 'a.jpg').unlink()
+  assert _check(project).reasons == ['the images changed']
+
+
+def test_images_fingerprint_lists_local_directories_only(project):
+  images = project / 'data' / 'images'
+  (images / 'a.jpg').write_bytes(b'x')
+  assert len(up_to_date.images_fingerprint(str(images))) == 64
+  assert up_to_date.images_fingerprint(str(project / 'no_such_dir')) is None
+  assert up_to_date.images_fingerprint('gs://bucket/images') is None
+
+
+def test_a_record_of_an_older_format_is_not_trusted(project):
+  _record(project)
+  path = up_to_date.record_path(str(project / 'root'))
+  with open(path, encoding='utf-8') as f:
+    state = json.load(f)
+  state['format'] = 1
+  del state['fingerprint']['images']
+  with open(path, 'w', encoding='utf-8') as f:
+    json.dump(state, f)
+  found = _check(project)
+  assert not found.unchanged and found.reasons == []
+
+
 def test_any_py_beside_the_module_file_or_the_schema_is_a_code_change(
     project, tmp_path):
   # TFX packages every top-level .py beside the module file into its wheel.
@@ -214,8 +254,8 @@ def test_record_is_json_a_person_can_read(project):
   _record(project)
   with open(project / 'root' / up_to_date.RECORD_FILENAME) as f:
     recorded = json.load(f)
-  assert set(recorded['fingerprint']) == {'settings', 'data', 'code',
-                                          'environment'}
+  assert set(recorded['fingerprint']) == {'settings', 'data', 'images',
+                                          'code', 'environment'}
   assert recorded['run_id'] == 'run-1'
   assert recorded['metadata']['path'] == str(project / 'root' /
                                              'metadata.sqlite')
