@@ -46,24 +46,31 @@ class EvalPool:
 
 def load_pool(split_uri: str, max_images: int) -> EvalPool:
   """Reads raw examples of one split; keeps the `max_images` lowest image ids."""
-  files = tf.io.gfile.glob(os.path.join(split_uri, '*'))
-  rows = []
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
-    serialized = record.numpy()
-    features = tf.train.Example.FromString(serialized).features.feature
-    rows.append((features['image_id'].int64_list.value[0],
-                 features['image_name'].bytes_list.value[0].decode('utf-8'),
-                 serialized))
-  if not rows:
+  files = sorted(tf.io.gfile.glob(os.path.join(split_uri, '*')))
+  # In batches, parsing only the two features the pool needs: the split holds
+  # every caption (82,930 at COCO train2014 scale), and one record at a time
+  # through Python's protobuf took ~9 s there.
+  features = {'image_id': tf.io.FixedLenFeature([], tf.int64),
+              'image_name': tf.io.FixedLenFeature([], tf.string)}
+  image_ids, image_names, serialized = [], [], []
+  for batch in tf.data.TFRecordDataset(
+      files, compression_type='GZIP').batch(4096):
+    parsed = tf.io.parse_example(batch, features)
+    image_ids.extend(parsed['image_id'].numpy().tolist())
+    image_names.extend(parsed['image_name'].numpy().tolist())
+    serialized.extend(batch.numpy().tolist())
+  if not serialized:
     raise ValueError(f'No examples in {split_uri}: nothing to evaluate on.')
   names = {}
-  for image_id, name, _ in rows:
-    names.setdefault(image_id, name)
-  image_ids = sorted(names)[:max_images]
-  in_pool = set(image_ids)
-  kept = [r for r in sorted(rows, key=lambda r: r[0]) if r[0] in in_pool]
-  return EvalPool([r[2] for r in kept], [r[0] for r in kept], image_ids,
-                  [names[i] for i in image_ids])
+  for image_id, name in zip(image_ids, image_names):
+    names.setdefault(image_id, name.decode('utf-8'))
+  pool_ids = sorted(names)[:max_images]
+  in_pool = set(pool_ids)
+  kept = sorted((row for row, image_id in enumerate(image_ids)
+                 if image_id in in_pool), key=image_ids.__getitem__)
+  return EvalPool([serialized[row] for row in kept],
+                  [image_ids[row] for row in kept], pool_ids,
+                  [names[i] for i in pool_ids])
 
 
 def evaluate(model_dir: str, pool: EvalPool,

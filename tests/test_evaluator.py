@@ -76,6 +76,29 @@ def test_pool_keeps_the_lowest_image_ids_and_all_their_captions(eval_split):
   assert len(pool.serialized_examples) == 15
 
 
+def test_pool_is_read_in_batches_without_losing_or_mixing_rows(tmp_path):
+  # 10,000 captions of 2,000 images, ids descending, so the pool's images
+  # come from the last of the three 4,096-row batches and their captions
+  # cross a batch boundary.
+  rows = [{'image_id': 2000 - i // 5, 'caption': f'caption {i}',
+           'image_name': f'img{2000 - i // 5}.jpg'} for i in range(10_000)]
+  split_dir = str(tmp_path / 'Split-eval')
+  _write_raw_split(split_dir, rows)
+  pool = evaluator.load_pool(split_dir, max_images=2)
+  assert pool.image_ids == [1, 2]
+  assert pool.image_names == ['img1.jpg', 'img2.jpg']
+  assert pool.caption_image_ids == [1] * 5 + [2] * 5
+  captions = []
+  for serialized, image_id in zip(pool.serialized_examples,
+                                  pool.caption_image_ids):
+    feature = tf.train.Example.FromString(serialized).features.feature
+    assert feature['image_id'].int64_list.value[0] == image_id
+    captions.append(feature['caption'].bytes_list.value[0].decode())
+  # Image 1's captions, then image 2's, each in the order written.
+  assert captions == [f'caption {i}' for i in [*range(9995, 10_000),
+                                               *range(9990, 9995)]]
+
+
 def test_an_empty_split_is_a_clear_error(tmp_path):
   split_dir = str(tmp_path / 'Split-eval')
   _write_raw_split(split_dir, [])
