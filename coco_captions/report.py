@@ -196,6 +196,62 @@ def caption_statistics(transform_graph_uri: str,
   return vocabulary, _train_first(stats)
 
 
+CAPTION_STATISTICS_MEMO = 'caption_statistics.json'
+
+
+def _artifact_state(uris: Sequence[str]) -> Optional[List[Any]]:
+  """Every file under local `uris`: name, size, modification time; None for
+  a remote URI. Stands for the artifacts' content, as in up_to_date."""
+  state = []
+  for uri in uris:
+    if '://' in uri:
+      return None
+    for directory, _, names in sorted(os.walk(uri)):
+      for name in sorted(names):
+        stat = os.stat(os.path.join(directory, name))
+        state.append([os.path.join(directory, name), stat.st_size,
+                      stat.st_mtime_ns])
+  return state
+
+
+def remembered_caption_statistics(
+    memo_dir: Optional[str], transform_graph_uri: str,
+    transformed_examples_uri: str, limit: int = MAX_TOKEN_EXAMPLES
+) -> Tuple[Vocabulary, Dict[str, TokenStats]]:
+  """`caption_statistics`, kept in `memo_dir` for the artifacts it read.
+
+  A run served from TFX's cache points at the same Transform outputs as the
+  run before it, and re-reading them is the part of its report that grows
+  with the data (9.6 s of a cached re-run at 414,000 captions). The memo
+  holds one entry, keyed by the artifacts' files (names, sizes, modification
+  times) and `limit`, so outputs rewritten under the same URI are read again.
+  """
+  state = _artifact_state([transform_graph_uri, transformed_examples_uri])
+  memo_path = memo_dir and os.path.join(memo_dir, CAPTION_STATISTICS_MEMO)
+  key = json.dumps([state, limit])
+  if memo_path and state is not None:
+    try:
+      with open(memo_path, encoding='utf-8') as f:
+        memo = json.load(f)
+      if memo['key'] == key:
+        stats = {split: TokenStats(
+            t['captions'], {int(k): v for k, v in t['lengths'].items()},
+            t['tokens'], t['oov_tokens']) for split, t in memo['stats'].items()}
+        return Vocabulary(**memo['vocabulary']), stats
+    except (OSError, ValueError, KeyError, TypeError):
+      pass  # No memo, or an unreadable one: read the artifacts.
+  vocabulary, stats = caption_statistics(transform_graph_uri,
+                                         transformed_examples_uri, limit)
+  if memo_path and state is not None:
+    os.makedirs(memo_dir, exist_ok=True)
+    with open(memo_path + '.tmp', 'w', encoding='utf-8') as f:
+      json.dump({'key': key, 'vocabulary': dataclasses.asdict(vocabulary),
+                 'stats': {split: dataclasses.asdict(t)
+                           for split, t in stats.items()}}, f)
+    os.replace(memo_path + '.tmp', memo_path)
+  return vocabulary, stats
+
+
 def loss_curves(model_run_uri: str,
                 tag: str = 'epoch_loss') -> Dict[str, List[Tuple[int, float]]]:
   """'train' / 'validation' -> [(epoch, loss)] from Keras' TensorBoard logs.
@@ -727,9 +783,9 @@ def _anomalies_html(summary) -> str:
   return _table(('split', 'anomalies against the curated schema'), rows)
 
 
-def _captions_html(summary) -> str:
-  vocabulary, stats = caption_statistics(
-      _require(summary, 'Transform', 'transform_graph'),
+def _captions_html(summary, memo_dir: Optional[str]) -> str:
+  vocabulary, stats = remembered_caption_statistics(
+      memo_dir, _require(summary, 'Transform', 'transform_graph'),
       _require(summary, 'Transform', 'transformed_examples'))
   rows = [(s, t.captions, t.tokens, f'{t.tokens / max(1, t.captions):.1f}',
            t.oov_tokens, f'{t.coverage:.2%}') for s, t in stats.items()]
@@ -898,15 +954,20 @@ def _lineage_html(store, summary) -> str:
 
 
 def render(summary: run_summary.RunSummary, store, metadata_path: str,
-           images_root: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
-  """(the report's HTML, section title -> why it is missing)."""
+           images_root: Optional[str] = None,
+           memo_dir: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
+  """(the report's HTML, section title -> why it is missing).
+
+  `memo_dir` keeps figures read from artifacts for the next report on the
+  same artifacts (see remembered_caption_statistics); None reads them afresh.
+  """
   page = _Page()
   page.add('run', 'Run', lambda: _run_section(summary, metadata_path))
   page.add('statistics', 'Data: statistics',
            lambda: _statistics_html(summary))
   page.add('anomalies', 'Data: anomalies', lambda: _anomalies_html(summary))
   page.add('captions', 'Data: caption lengths and vocabulary',
-           lambda: _captions_html(summary))
+           lambda: _captions_html(summary, memo_dir))
   page.add('loss', 'Model: loss', lambda: _loss_html(summary))
   page.add('metrics', 'Model: retrieval metrics',
            lambda: _metrics_html(summary))
@@ -961,8 +1022,10 @@ def build_report(pipeline_root: str, metadata_path: Optional[str] = None,
     summary = run_summary.summarize_run(metadata_path, pipeline_name, run_id)
   except LookupError as e:
     raise ReportError(str(e).strip('"\'')) from e
-  document, missing = render(summary, store, metadata_path, images_root)
   output_dir = output_dir or os.path.join(pipeline_root, REPORTS_SUBDIR)
+  memo_dir = None if '://' in output_dir else output_dir
+  document, missing = render(summary, store, metadata_path, images_root,
+                             memo_dir)
   tf.io.gfile.makedirs(output_dir)
   path = os.path.join(output_dir, report_filename(summary.run_id))
   latest = os.path.join(output_dir, LATEST)

@@ -2,11 +2,13 @@
 
 import base64
 import csv
+import glob
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -64,6 +66,40 @@ def test_caption_statistics_agree_with_the_raw_captions(tiny_model):
     assert s.oov_tokens == sum(t not in known for w in words for t in w)
     assert sum(s.lengths.values()) == len(words)
   assert stats['train'].oov_tokens == 0
+
+
+def test_caption_statistics_are_remembered_for_the_same_artifacts(
+    tiny_model, tmp_path, monkeypatch):
+  # A run served from TFX's cache reports on the same Transform outputs.
+  fn_args, _ = tiny_model
+  examples = str(tmp_path / 'examples')
+  shutil.copytree(
+      os.path.dirname(os.path.dirname(fn_args.train_files[0])), examples)
+  graph = fn_args.transform_output
+  memo = str(tmp_path / 'reports')
+  fresh = report.caption_statistics(graph, examples)
+  reads = []
+  read = report.caption_statistics
+  monkeypatch.setattr(report, 'caption_statistics',
+                      lambda *args: reads.append(args) or read(*args))
+
+  def remembered(memo_dir=memo):
+    return report.remembered_caption_statistics(memo_dir, graph, examples)
+
+  assert remembered() == remembered() == fresh
+  assert len(reads) == 1
+  # Outputs rewritten under the same URI are read again.
+  (eval_file,) = glob.glob(os.path.join(examples, 'Split-eval', '*'))
+  stat = os.stat(eval_file)
+  os.utime(eval_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  assert remembered() == fresh
+  assert len(reads) == 2
+  # An unreadable memo is read past; without a memo dir nothing is kept.
+  with open(os.path.join(memo, report.CAPTION_STATISTICS_MEMO), 'w') as f:
+    f.write('{"key": ')
+  assert remembered() == fresh
+  assert remembered(None) == remembered(None) == fresh
+  assert len(reads) == 5
 
 
 def test_loss_curves_of_a_real_training_run(tiny_model):
