@@ -280,7 +280,7 @@ def main(argv: Optional[Sequence[str]] = None,
       args.pipeline_root, 'logs', time.strftime('run-%Y%m%d-%H%M%S.log'))
 
   # Answered before TensorFlow is imported: a run with nothing changed would
-  # only read everything back from TFX's cache, after ~25 s of imports.
+  # only read everything back from TFX's cache, after ~10 s of imports.
   from coco_captions import up_to_date
   fingerprint = _fingerprint(args, beam_args, orchestrator)
   if not (args.force_run or args.no_cache):

@@ -2,8 +2,9 @@
 
 A re-run of the pipeline with the same data, code, settings and metadata store
 is served entirely from TFX's cache, but only after importing TensorFlow and
-TFX, which alone takes most of half a minute on a laptop. This module lets the
-CLI know the answer in well under a second instead, the way `make` does:
+TFX and writing the run report: 11-13 s on 2 cores with the bytecode
+compiled (half a minute more without it). This module lets the CLI know the
+answer in well under a second instead, the way `make` does:
 
   * At the end of a successful run, `record` writes `PIPELINE_ROOT/last_run.json`:
     a fingerprint of everything the run's results depend on, the state of the
