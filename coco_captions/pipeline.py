@@ -118,7 +118,7 @@ def create_pipeline(
       # Not read by preprocessing_fn: the custom_config is part of what TFX's
       # cache compares, and the CSV that ExampleGen fingerprints names the
       # images without changing when one of them is replaced in place.
-      'images_fingerprint': up_to_date.images_fingerprint(images_root),
+      'images_fingerprint': up_to_date.directory_fingerprint(images_root),
       'image_size': configs.IMAGE_SIZE,
       'max_caption_tokens': configs.MAX_CAPTION_TOKENS,
       **(transform_config or {}),

@@ -39,7 +39,7 @@ import re
 import sys
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from coco_captions import configs, run_summary
+from coco_captions import configs, run_summary, up_to_date
 
 # Names from the module file (coco_captions_utils.py), which this package must
 # not import: it is user code that TFX packages on its own.
@@ -199,21 +199,6 @@ def caption_statistics(transform_graph_uri: str,
 CAPTION_STATISTICS_MEMO = 'caption_statistics.json'
 
 
-def _artifact_state(uris: Sequence[str]) -> Optional[List[Any]]:
-  """Every file under local `uris`: name, size, modification time; None for
-  a remote URI. Stands for the artifacts' content, as in up_to_date."""
-  state = []
-  for uri in uris:
-    if '://' in uri:
-      return None
-    for directory, _, names in sorted(os.walk(uri)):
-      for name in sorted(names):
-        stat = os.stat(os.path.join(directory, name))
-        state.append([os.path.join(directory, name), stat.st_size,
-                      stat.st_mtime_ns])
-  return state
-
-
 def remembered_caption_statistics(
     memo_dir: Optional[str], transform_graph_uri: str,
     transformed_examples_uri: str, limit: int = MAX_TOKEN_EXAMPLES
@@ -226,10 +211,12 @@ def remembered_caption_statistics(
   holds one entry, keyed by the artifacts' files (names, sizes, modification
   times) and `limit`, so outputs rewritten under the same URI are read again.
   """
-  state = _artifact_state([transform_graph_uri, transformed_examples_uri])
+  uris = [transform_graph_uri, transformed_examples_uri]
+  state = [(uri, up_to_date.directory_fingerprint(uri)) for uri in uris]
+  cacheable = all(digest for _, digest in state)  # Not remote or missing.
   memo_path = memo_dir and os.path.join(memo_dir, CAPTION_STATISTICS_MEMO)
   key = json.dumps([state, limit])
-  if memo_path and state is not None:
+  if memo_path and cacheable:
     try:
       with open(memo_path, encoding='utf-8') as f:
         memo = json.load(f)
@@ -242,7 +229,7 @@ def remembered_caption_statistics(
       pass  # No memo, or an unreadable one: read the artifacts.
   vocabulary, stats = caption_statistics(transform_graph_uri,
                                          transformed_examples_uri, limit)
-  if memo_path and state is not None:
+  if memo_path and cacheable:
     os.makedirs(memo_dir, exist_ok=True)
     with open(memo_path + '.tmp', 'w', encoding='utf-8') as f:
       json.dump({'key': key, 'vocabulary': dataclasses.asdict(vocabulary),

@@ -74,7 +74,7 @@ def test_a_replaced_image_changes_transforms_cache_key(tmp_path):
   after = transform_properties()
   assert after != before
   assert json.loads(after)['images_fingerprint'] == (
-      up_to_date.images_fingerprint(str(images)))
+      up_to_date.directory_fingerprint(str(images)))
   # A remote root is not listed.
   assert json.loads(_by_id(_pipeline())['Transform'].exec_properties[
       'custom_config'])['images_fingerprint'] is None

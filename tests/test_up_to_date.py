@@ -125,12 +125,12 @@ def test_a_replaced_added_or_removed_image_is_an_images_change(project):
   assert _check(project).reasons == ['the images changed']
 
 
-def test_images_fingerprint_lists_local_directories_only(project):
+def test_directory_fingerprint_lists_local_directories_only(project):
   images = project / 'data' / 'images'
   (images / 'a.jpg').write_bytes(b'x')
-  assert len(up_to_date.images_fingerprint(str(images))) == 64
-  assert up_to_date.images_fingerprint(str(project / 'no_such_dir')) is None
-  assert up_to_date.images_fingerprint('gs://bucket/images') is None
+  assert len(up_to_date.directory_fingerprint(str(images))) == 64
+  assert up_to_date.directory_fingerprint(str(project / 'no_such_dir')) is None
+  assert up_to_date.directory_fingerprint('gs://bucket/images') is None
 
 
 def test_a_record_of_an_older_format_is_not_trusted(project):
