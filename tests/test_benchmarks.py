@@ -65,8 +65,23 @@ def test_coco_sized_images_are_a_dataset_of_their_own(tmp_path):
   coco = bench.dataset_dir(str(tmp_path), 10, seed=1, coco_sized_images=True)
   assert coco != small and coco.endswith('_coco')
   # COCO train2014 averages about 160 KB a file; the small images are ~1.5 KB.
-  assert 100 < bench.mean_image_kib(coco) < 250
-  assert bench.mean_image_kib(small) < 10
+  coco_read, small_read = bench.read_images(coco), bench.read_images(small)
+  assert coco_read['files'] == small_read['files'] == 2
+  assert 100 * 1024 < coco_read['bytes'] / 2 < 250 * 1024
+  assert small_read['bytes'] / 2 < 10 * 1024
+
+
+def test_read_images_reads_every_byte_of_every_image(tmp_path):
+  images = tmp_path / 'images'
+  images.mkdir()
+  sizes = [0, 1, (1 << 20) + 7, 3 * (1 << 20)]  # Empty, tiny, chunk-crossing.
+  for i, size in enumerate(sizes):
+    (images / f'{i}.jpg').write_bytes(os.urandom(size))
+  (images / 'sub').mkdir()  # Not an image file: skipped.
+  read = bench.read_images(str(tmp_path), threads=3)
+  assert read['files'] == len(sizes)
+  assert read['bytes'] == sum(sizes)
+  assert read['fit_in_available_memory']
 
 
 def test_tree_memory_sees_a_grandchild_allocation():

@@ -35,6 +35,9 @@ def test_one_size_cold_then_cached_with_timings_from_ml_metadata(report):
   assert data['machine']['cpus'] >= 1
   (r,) = data['results']
   assert r['captions'] == 100 and r['images'] == 20
+  # Every image was read once before the cold run (see read_images).
+  assert r['images_read_before_cold_run']['files'] == 20
+  assert 0 < r['image_file_kib_mean'] < 10
   assert set(r['cold']['components']) == COMPONENTS
   assert all(c['state'] == 'complete' for c in r['cold']['components'].values())
   # Nothing changed: the CLI answered from its record of the cold run (the
