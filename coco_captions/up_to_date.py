@@ -99,10 +99,29 @@ def directory_fingerprint(root: str) -> Optional[str]:
         if entry.is_dir():
           pending.append((prefix + entry.name + '/', entry.path))
         else:
-          stat = entry.stat()
-          entries.append(
-              f'{prefix}{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}')
+          entries.append(_stat_entry(prefix + entry.name, entry.stat()))
   return _digest('\n'.join(sorted(entries)))
+
+
+def files_fingerprint(root: str, names: Sequence[str]) -> Optional[str]:
+  """`directory_fingerprint` of the files `names` under `root` only.
+
+  None for a remote root or when one of them is missing. For a few files of a
+  large directory: the run report's 1,000 eval images of 82,800.
+  """
+  if '://' in root:
+    return None
+  entries = []
+  for name in names:
+    try:
+      entries.append(_stat_entry(name, os.stat(os.path.join(root, name))))
+    except OSError:
+      return None
+  return _digest('\n'.join(sorted(entries)))
+
+
+def _stat_entry(name: str, stat: os.stat_result) -> str:
+  return f'{name}\0{stat.st_size}\0{stat.st_mtime_ns}'
 
 
 def _environment_fingerprint() -> str:

@@ -229,6 +229,52 @@ def test_retrieval_examples_mark_the_true_image_and_own_captions(
     assert image_bytes[q.image] == f.read()
 
 
+def test_retrieval_examples_are_remembered_for_the_same_model_and_images(
+    tiny_model, tmp_path, monkeypatch):
+  # A run served from TFX's cache has the same model, eval split and images.
+  fn_args, data_dir = tiny_model
+  images, model = str(tmp_path / 'images'), str(tmp_path / 'model')
+  shutil.copytree(os.path.join(data_dir, 'images'), images)
+  shutil.copytree(fn_args.serving_model_dir, model)
+  with open(os.path.join(data_dir, 'captions.csv')) as f:
+    rows = [r for r in csv.DictReader(f) if int(r['image_id']) % 5 == 0]
+  split_dir = str(tmp_path / 'Split-eval')
+  _write_raw_split(split_dir, rows)
+  pool = evaluator.load_pool(split_dir, max_images=1000)
+  memo = str(tmp_path / 'reports')
+  calls = []
+  compute = report.retrieval_examples
+  monkeypatch.setattr(report, 'retrieval_examples',
+                      lambda *args: calls.append(args) or compute(*args))
+
+  def remembered(memo_dir=memo):
+    return report.remembered_retrieval_examples(
+        memo_dir, model, split_dir, pool, images)
+
+  first = remembered()
+  assert remembered() == first  # Queries, scores and thumbnails alike.
+  assert len(calls) == 1
+  captions, image_queries, thumbnails = first
+  assert captions and image_queries
+  assert all(uri.startswith('data:image/png;base64,')
+             for uri in thumbnails.values())
+  # An image of the pool replaced in place is embedded again.
+  path = os.path.join(images, pool.image_names[0])
+  stat = os.stat(path)
+  os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  assert remembered() == first
+  assert len(calls) == 2
+  # So is a retrained model written under the same URI.
+  (variables,) = glob.glob(os.path.join(model, 'variables', '*.index'))
+  stat = os.stat(variables)
+  os.utime(variables, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  assert remembered() == first
+  assert len(calls) == 3
+  # Without a memo dir nothing is kept.
+  assert remembered(None) == remembered(None) == first
+  assert len(calls) == 5
+
+
 def test_report_without_a_run_is_one_clear_line(tmp_path, capsys):
   assert report.main(['--pipeline_root', str(tmp_path / 'absent')]) == 2
   assert capsys.readouterr().err == (

@@ -133,6 +133,24 @@ def test_directory_fingerprint_lists_local_directories_only(project):
   assert up_to_date.directory_fingerprint('gs://bucket/images') is None
 
 
+def test_files_fingerprint_covers_the_named_files_only(project):
+  images = project / 'data' / 'images'
+  for name in ('a.jpg', 'b.jpg', 'c.jpg'):
+    (images / name).write_bytes(name.encode())
+  first, rest = ['a.jpg', 'b.jpg'], ['c.jpg']
+  digest = up_to_date.files_fingerprint(str(images), first)
+  assert len(digest) == 64
+  assert up_to_date.files_fingerprint(str(images), first[::-1]) == digest
+  path = images / rest[0]  # Not named: not seen.
+  os.utime(path, ns=(0, path.stat().st_mtime_ns + 10**9))
+  assert up_to_date.files_fingerprint(str(images), first) == digest
+  path = images / first[0]
+  os.utime(path, ns=(0, path.stat().st_mtime_ns + 10**9))
+  assert up_to_date.files_fingerprint(str(images), first) != digest
+  assert up_to_date.files_fingerprint(str(images), first + ['gone.jpg']) is None
+  assert up_to_date.files_fingerprint('gs://bucket/images', first) is None
+
+
 def test_a_record_of_an_older_format_is_not_trusted(project):
   _record(project)
   path = up_to_date.record_path(str(project / 'root'))

@@ -17,6 +17,7 @@ top-level .py file beside the module file into the user-code wheel.
 """
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -48,13 +49,28 @@ def _run(command, **kwargs):
   subprocess.run(command, check=True, **kwargs)
 
 
-# What `setup` does, beside the lock and setup.py: a change to it re-runs setup
-# on existing virtualenvs.
-_SETUP_STEPS = 'sync --compile-bytecode; install --editable'
+def _setup_commands(env: Env):
+  """What `setup` runs once the virtualenv has uv.
+
+  Hashed into the stamp with the lock and setup.py, so a change to these
+  commands re-runs setup on existing virtualenvs.
+  """
+  return [
+      # Bytecode is compiled here, once (~1 min on 2 cores). Otherwise Python
+      # compiles each module from source when it first imports it, and where
+      # PYTHONDONTWRITEBYTECODE is set (this project's CI machines, many
+      # containers) it never keeps the result: then every process spends ~20 s
+      # of its ~30 s import of TensorFlow, TFX and Beam compiling them again.
+      [env.uv, 'pip', 'sync', '--compile-bytecode', '--python', env.python,
+       env.lock],
+      # The project itself, editable, so the checkout is what runs.
+      [env.uv, 'pip', 'install', '--python', env.python, '--no-deps',
+       '--no-build-isolation', '--editable', ROOT],
+  ]
 
 
 def _digest(env: Env) -> str:
-  h = hashlib.sha256(_SETUP_STEPS.encode())
+  h = hashlib.sha256(json.dumps(_setup_commands(env)).encode())
   for path in (env.lock, os.path.join(ROOT, 'setup.py')):
     with open(path, 'rb') as f:
       h.update(f.read())
@@ -86,16 +102,8 @@ def setup(env: Env) -> None:
   if os.path.exists(env.stamp) and open(env.stamp).read().strip() == digest:
     return
   _ensure_uv(env)
-  # Bytecode is compiled here, once (~1 min on 2 cores). Otherwise Python
-  # compiles each module from source when it first imports it, and where
-  # PYTHONDONTWRITEBYTECODE is set (this project's CI machines, many
-  # containers) it never keeps the result: then every process spends ~20 s of
-  # its ~30 s import of TensorFlow, TFX and Beam compiling them again.
-  _run([env.uv, 'pip', 'sync', '--compile-bytecode', '--python', env.python,
-        env.lock])
-  # The project itself, editable, so the checkout is what runs.
-  _run([env.uv, 'pip', 'install', '--python', env.python, '--no-deps',
-        '--no-build-isolation', '--editable', ROOT])
+  for command in _setup_commands(env):
+    _run(command)
   with open(env.stamp, 'w') as f:
     f.write(digest + '\n')
 
