@@ -68,6 +68,12 @@ def test_caption_statistics_agree_with_the_raw_captions(tiny_model):
   assert stats['train'].oov_tokens == 0
 
 
+def _rewritten(path):
+  """Moves `path`'s modification time a second on, as a rewrite would."""
+  stat = os.stat(path)
+  os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
 def test_caption_statistics_are_remembered_for_the_same_artifacts(
     tiny_model, tmp_path, monkeypatch):
   # A run served from TFX's cache reports on the same Transform outputs.
@@ -90,8 +96,7 @@ def test_caption_statistics_are_remembered_for_the_same_artifacts(
   assert len(reads) == 1
   # Outputs rewritten under the same URI are read again.
   (eval_file,) = glob.glob(os.path.join(examples, 'Split-eval', '*'))
-  stat = os.stat(eval_file)
-  os.utime(eval_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  _rewritten(eval_file)
   assert remembered() == fresh
   assert len(reads) == 2
   # An unreadable memo is read past; without a memo dir nothing is kept.
@@ -260,14 +265,12 @@ def test_retrieval_examples_are_remembered_for_the_same_model_and_images(
              for uri in thumbnails.values())
   # An image of the pool replaced in place is embedded again.
   path = os.path.join(images, pool.image_names[0])
-  stat = os.stat(path)
-  os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  _rewritten(path)
   assert remembered() == first
   assert len(calls) == 2
   # So is a retrained model written under the same URI.
   (variables,) = glob.glob(os.path.join(model, 'variables', '*.index'))
-  stat = os.stat(variables)
-  os.utime(variables, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  _rewritten(variables)
   assert remembered() == first
   assert len(calls) == 3
   # Without a memo dir nothing is kept.
