@@ -233,16 +233,6 @@ def read_images(data_root: str, threads: int = 8) -> Dict[str, Any]:
           'mib_per_s': round(_mib(total) / seconds, 1) if seconds else None}
 
 
-def _meminfo_kib(field: str) -> int:
-  """A field of /proc/meminfo in KiB (0 where the field is missing)."""
-  with open('/proc/meminfo') as f:
-    for line in f:
-      name, _, rest = line.partition(':')
-      if name == field:
-        return int(rest.split()[0])
-  return 0
-
-
 def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
                    extra_args: Sequence[str],
                    coco_sized_images: bool = False) -> Dict[str, Any]:
@@ -351,7 +341,8 @@ def machine() -> Dict[str, Any]:
       versions[package] = md.version(package)
     except md.PackageNotFoundError:
       pass
-  mem_kib = _meminfo_kib('MemTotal')
+  with open('/proc/meminfo') as f:
+    mem_kib = int(f.readline().split()[1])
   return {'cpus': os.cpu_count(), 'memory_gib': round(mem_kib / 2**20, 1),
           'python': platform.python_version(), 'platform': platform.platform(),
           'versions': versions}
