@@ -202,17 +202,18 @@ def test_vendored_browser_code_is_unmodified():
 
 @pytest.fixture(scope='module')
 def eval_pool(tiny_data, tmp_path_factory):
+  """(pool, its raw rows, the split directory it was read from)."""
   with open(os.path.join(tiny_data, 'captions.csv')) as f:
     rows = [r for r in csv.DictReader(f) if int(r['image_id']) % 5 == 0]
   split_dir = str(tmp_path_factory.mktemp('report_examples') / 'Split-eval')
   _write_raw_split(split_dir, rows)
-  return evaluator.load_pool(split_dir, max_images=1000), rows
+  return evaluator.load_pool(split_dir, max_images=1000), rows, split_dir
 
 
 def test_retrieval_examples_mark_the_true_image_and_own_captions(
     tiny_model, eval_pool):
   fn_args, data_dir = tiny_model
-  pool, rows = eval_pool
+  pool, rows, _ = eval_pool
   captions, images, image_bytes = report.retrieval_examples(
       fn_args.serving_model_dir, pool, os.path.join(data_dir, 'images'),
       num_captions=2, num_images=2, top_images=3, top_captions=4)
@@ -235,17 +236,13 @@ def test_retrieval_examples_mark_the_true_image_and_own_captions(
 
 
 def test_retrieval_examples_are_remembered_for_the_same_model_and_images(
-    tiny_model, tmp_path, monkeypatch):
+    tiny_model, eval_pool, tmp_path, monkeypatch):
   # A run served from TFX's cache has the same model, eval split and images.
   fn_args, data_dir = tiny_model
+  pool, _, split_dir = eval_pool
   images, model = str(tmp_path / 'images'), str(tmp_path / 'model')
   shutil.copytree(os.path.join(data_dir, 'images'), images)
   shutil.copytree(fn_args.serving_model_dir, model)
-  with open(os.path.join(data_dir, 'captions.csv')) as f:
-    rows = [r for r in csv.DictReader(f) if int(r['image_id']) % 5 == 0]
-  split_dir = str(tmp_path / 'Split-eval')
-  _write_raw_split(split_dir, rows)
-  pool = evaluator.load_pool(split_dir, max_images=1000)
   memo = str(tmp_path / 'reports')
   calls = []
   compute = report.retrieval_examples
