@@ -15,8 +15,12 @@ For each size (number of captions; five per image, so size/5 images) it:
      process whose whole process tree's memory is sampled; per-component wall
      times come from ML Metadata;
   3. runs the plain baselines (benchmarks/baselines.py): preprocessing as a
-     tf.data loop on the same CSV, and model.fit on the same transformed data
-     in memory, and reports the pipeline's throughput as a ratio of theirs.
+     tf.data loop on the same CSV, once before the cold run and once after,
+     and model.fit on the same transformed data in memory, and reports the
+     pipeline's throughput as a ratio of theirs. The machines are shared and
+     their speed moves within minutes; the tf.data loop on both sides of the
+     cold run shows how much (`tfdata_drift`), and Transform is compared with
+     the mean of the two.
 Then it fits how time grows with size (log-log slope), prints a table and
 writes everything to WORK_DIR/results.json (or --output).
 
@@ -248,6 +252,10 @@ def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
   images_read = read_images(data_root)
   print(f'  read {images_read["files"]} images ({images_read["mib"]:.0f} MiB) '
         f'in {images_read["seconds"]:.1f} s', flush=True)
+  tfdata_args = ('tfdata', '--data_root', data_root,
+                 '--images_root', os.path.join(data_root, 'images'))
+  tfdata_before = run_baseline(*tfdata_args)
+  print(f'  tf.data baseline {tfdata_before["seconds"]:.1f} s', flush=True)
   cold = run_pipeline(data_root, pipeline_root, train_steps, extra_args)
   print(f'  cold run {cold["wall_seconds"]:.1f} s', flush=True)
   unchanged = run_pipeline(data_root, pipeline_root, train_steps, extra_args,
@@ -262,14 +270,19 @@ def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
   images = math.ceil(rows / CAPTIONS_PER_IMAGE)
   transform_s = cold['components']['Transform']['seconds']
   trainer_s = cold['components']['Trainer']['seconds']
-  tfdata = run_baseline('tfdata', '--data_root', data_root,
-                        '--images_root', os.path.join(data_root, 'images'))
-  print(f'  tf.data baseline {tfdata["seconds"]:.1f} s', flush=True)
+  tfdata_after = run_baseline(*tfdata_args)
+  print(f'  tf.data baseline {tfdata_after["seconds"]:.1f} s', flush=True)
   keras = run_baseline('keras', '--transform_graph', cold['transform_graph'],
                        '--examples', cold['transformed_examples'],
                        '--train_steps', str(train_steps))
   print(f'  Keras baseline {keras["seconds"]:.1f} s', flush=True)
   transform_cps = rows / transform_s
+  tfdata_s = (tfdata_before['seconds'] + tfdata_after['seconds']) / 2
+  tfdata_cps = tfdata_before['rows'] / tfdata_s
+  tfdata_fastest_cps = max(tfdata_before['captions_per_s'],
+                           tfdata_after['captions_per_s'])
+  tfdata_slowest_cps = min(tfdata_before['captions_per_s'],
+                           tfdata_after['captions_per_s'])
   trainer_eps = keras['steps'] * keras['batch_size'] / trainer_s
   return {
       'captions': rows,
@@ -288,11 +301,21 @@ def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
           # Every caption row reads and decodes its image.
           'image_decodes_per_s': round(transform_cps, 3),
           'distinct_images_per_s': round(images / transform_s, 3),
-          'tfdata_seconds': round(tfdata['seconds'], 2),
-          'tfdata_captions_per_s': round(tfdata['captions_per_s'], 3),
+          # The loop's mean over its runs before and after the cold run.
+          'tfdata_seconds': round(tfdata_s, 2),
+          'tfdata_seconds_before': round(tfdata_before['seconds'], 2),
+          'tfdata_seconds_after': round(tfdata_after['seconds'], 2),
+          # How much the host's speed moved across the cold run: 1 is none.
+          'tfdata_drift': round(
+              tfdata_after['seconds'] / tfdata_before['seconds'], 3),
+          'tfdata_captions_per_s': round(tfdata_cps, 3),
           # Ratios keep six places: a small one (0.0396) rounded to three
           # (0.040) would be 1% off the throughputs it is made of.
-          'ratio_to_tfdata': round(transform_cps / tfdata['captions_per_s'], 6),
+          'ratio_to_tfdata': round(transform_cps / tfdata_cps, 6),
+          # Against the loop's faster and its slower run.
+          'ratio_to_tfdata_range': [
+              round(transform_cps / tfdata_fastest_cps, 6),
+              round(transform_cps / tfdata_slowest_cps, 6)],
       },
       'trainer': {
           'seconds': trainer_s,
@@ -371,9 +394,14 @@ def format_table(report: Dict[str, Any]) -> str:
        lambda r: f'{r["transform"]["captions_per_s"]:.0f}'),
       ('Transform distinct images/s',
        lambda r: f'{r["transform"]["distinct_images_per_s"]:.0f}'),
-      ('tf.data captions/s',
+      ('tf.data s, before / after',
+       lambda r: f'{r["transform"]["tfdata_seconds_before"]:.1f}/'
+                 f'{r["transform"]["tfdata_seconds_after"]:.1f}'),
+      ('tf.data captions/s (mean)',
        lambda r: f'{r["transform"]["tfdata_captions_per_s"]:.0f}'),
       ('Transform / tf.data', lambda r: f'{r["transform"]["ratio_to_tfdata"]:.2f}'),
+      ('  against its faster, slower run', lambda r: '{:.2f}-{:.2f}'.format(
+          *r['transform']['ratio_to_tfdata_range'])),
       ('Trainer examples/s', lambda r: f'{r["trainer"]["examples_per_s"]:.0f}'),
       ('Keras fit examples/s',
        lambda r: f'{r["trainer"]["keras_examples_per_s"]:.0f}'),

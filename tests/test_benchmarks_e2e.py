@@ -66,6 +66,20 @@ def test_throughputs_and_ratios_agree_with_their_parts(report):
   assert t['captions_per_s'] == pytest.approx(100 / t['seconds'], rel=0.01)
   assert t['ratio_to_tfdata'] == pytest.approx(
       t['captions_per_s'] / t['tfdata_captions_per_s'], rel=0.01)
+  # The tf.data loop ran before and after the cold run; Transform is compared
+  # with their mean, and the range spans the faster and the slower run.
+  before, after = t['tfdata_seconds_before'], t['tfdata_seconds_after']
+  assert before > 0 and after > 0
+  assert t['tfdata_seconds'] == pytest.approx((before + after) / 2, abs=0.01)
+  assert t['tfdata_captions_per_s'] == pytest.approx(
+      100 / t['tfdata_seconds'], rel=0.01)
+  assert t['tfdata_drift'] == pytest.approx(after / before, rel=0.01)
+  low, high = t['ratio_to_tfdata_range']
+  assert low <= t['ratio_to_tfdata'] <= high
+  assert low == pytest.approx(min(before, after) * t['captions_per_s'] / 100,
+                              rel=0.01)
+  assert high == pytest.approx(max(before, after) * t['captions_per_s'] / 100,
+                               rel=0.01)
   # Two steps of 64 examples.
   assert k['examples_per_s'] == pytest.approx(128 / k['seconds'], rel=0.01)
   assert k['ratio_to_keras'] == pytest.approx(
