@@ -15,8 +15,9 @@ environment variables of the scheduler and workers (defaults in brackets):
   COCO_CAPTIONS_SERVING_DIR     pushed models [PIPELINE_ROOT/serving_model]
   COCO_CAPTIONS_PIPELINE_NAME   DAG id and MLMD pipeline name
                                 [coco_captions_airflow]
-  COCO_CAPTIONS_TRAIN_STEPS     [configs.TRAIN_STEPS]
-  COCO_CAPTIONS_EVAL_STEPS      [configs.EVAL_STEPS]
+  COCO_CAPTIONS_TRAIN_EPOCHS    [the module file's]
+  COCO_CAPTIONS_TRAIN_STEPS     exact training steps instead of epochs
+  COCO_CAPTIONS_EVAL_STEPS      eval batches for the eval loss [all]
   COCO_CAPTIONS_BLESSING_THRESHOLD  [configs.BLESSING_THRESHOLD]
   COCO_CAPTIONS_BEAM_ARGS       Beam options, one shell-quoted string, handed
                                 unchanged to every component's Beam pipeline,
@@ -49,6 +50,11 @@ def _setting(name: str, default: str) -> str:
   return os.environ.get(_PREFIX + name) or default
 
 
+def _int_setting(name: str):
+  value = _setting(name, '')
+  return int(value) if value else None
+
+
 def create_dag():
   """Returns the Airflow DAG for the settings in the environment."""
   pipeline_name = _setting('PIPELINE_NAME', configs.PIPELINE_NAME + '_airflow')
@@ -65,8 +71,9 @@ def create_dag():
       module_file=configs.MODULE_FILE,
       serving_model_dir=_setting(
           'SERVING_DIR', os.path.join(pipeline_root, configs.SERVING_SUBDIR)),
-      train_steps=int(_setting('TRAIN_STEPS', str(configs.TRAIN_STEPS))),
-      eval_steps=int(_setting('EVAL_STEPS', str(configs.EVAL_STEPS))),
+      train_epochs=_int_setting('TRAIN_EPOCHS'),
+      train_steps=_int_setting('TRAIN_STEPS'),
+      eval_steps=_int_setting('EVAL_STEPS'),
       blessing_threshold=float(_setting('BLESSING_THRESHOLD',
                                         str(configs.BLESSING_THRESHOLD))),
       metadata_connection_config=metadata.sqlite_metadata_connection_config(

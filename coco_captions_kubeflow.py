@@ -51,8 +51,12 @@ def parse_args(
   parser.add_argument('--pipeline_name', default=DEFAULT_PIPELINE_NAME,
                       help='Lower-case letters, digits and dashes. '
                       'Default: %(default)s')
-  parser.add_argument('--train_steps', type=int, default=configs.TRAIN_STEPS)
-  parser.add_argument('--eval_steps', type=int, default=configs.EVAL_STEPS)
+  parser.add_argument('--train_epochs', type=int, default=None,
+                      help="Default: the module file's")
+  parser.add_argument('--train_steps', type=int, default=None,
+                      help='An exact number of steps instead of epochs.')
+  parser.add_argument('--eval_steps', type=int, default=None,
+                      help='Default: the whole eval split')
   parser.add_argument('--blessing_threshold', type=float,
                       default=configs.BLESSING_THRESHOLD)
   parser.add_argument('--output_file', default='coco_captions_pipeline.json',
@@ -75,6 +79,7 @@ def compile_pipeline(argv: Optional[Sequence[str]] = None) -> str:
       images_root=args.images_root,
       module_file=args.module_file,
       serving_model_dir=serving_model_dir,
+      train_epochs=args.train_epochs,
       train_steps=args.train_steps,
       eval_steps=args.eval_steps,
       # Kubeflow supplies the metadata store.

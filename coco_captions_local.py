@@ -54,11 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
       'run before Transform. Default: %(default)s')
   parser.add_argument('--pipeline_name', default=configs.PIPELINE_NAME,
                       help='Name recorded in ML Metadata. Default: %(default)s')
-  parser.add_argument('--train_steps', type=int, default=configs.TRAIN_STEPS,
-                      help='Training steps. Default: %(default)s')
-  parser.add_argument('--eval_steps', type=int, default=configs.EVAL_STEPS,
-                      help='Evaluation steps for the eval loss. '
-                      'Default: %(default)s')
+  parser.add_argument(
+      '--train_epochs', type=_positive_int, default=None,
+      help='Passes over the train split\'s images; the steps follow from its '
+      'size and the batch size. Default: the module file\'s (30)')
+  parser.add_argument(
+      '--train_steps', type=_positive_int, default=None,
+      help='Train for this many steps instead of --train_epochs (rounded up '
+      'to epochs of equal length).')
+  parser.add_argument(
+      '--seed', type=int, default=None,
+      help='Seed of the model\'s initial weights, the shuffling and the '
+      'caption drawn for each image: the same seed and data give the same '
+      'model. Default: the module file\'s (0)')
+  parser.add_argument(
+      '--eval_steps', type=_positive_int, default=None,
+      help='At most this many eval batches for the eval loss after each '
+      'epoch. Default: the whole eval split')
   parser.add_argument(
       '--serving_model_dir', default=None,
       help='Where blessed models are pushed, one numbered version each (as '
@@ -85,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help='Show TensorFlow/Beam/TFX logs on the console '
                       'instead of only in the log file.')
   return parser
+
+
+def _positive_int(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'{text!r} is not a whole number')
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'{value} is not at least 1')
+  return value
 
 
 def parse_args(
@@ -196,8 +218,10 @@ def _run(args, beam_args, log_path, console, orchestrator):
         images_root=args.images_root,
         module_file=args.module_file,
         serving_model_dir=args.serving_model_dir,
+        train_epochs=args.train_epochs,
         train_steps=args.train_steps,
         eval_steps=args.eval_steps,
+        trainer_config={'seed': args.seed},
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(
                 args.metadata_path)),

@@ -1,8 +1,13 @@
 """TFX module file for the COCO captions pipeline: `preprocessing_fn` and `run_fn`.
 
-Read top to bottom: feature names, `preprocessing_fn` (Transform), the input
-pipeline, the dual-encoder model, retrieval evaluation, `run_fn` (Trainer) and
-the serving signatures.
+Read top to bottom: feature names and hyper-parameter defaults,
+`preprocessing_fn` (Transform), the input pipeline, the dual-encoder model and
+its loss, `run_fn` (Trainer) and the serving signatures.
+
+Transform reads one example per image (GroupCaptionsByImage's output): the
+image is decoded and stored once, with every caption of it tokenised beside
+it. The Trainer draws one caption of each image per step, a different one
+each epoch; the RetrievalEvaluator measures the exported model.
 
 This file is self-contained on purpose: TFX packages it (with the other
 top-level `.py` files beside it) into a wheel that Beam workers and Trainer
@@ -10,11 +15,12 @@ containers install, so it must not import the `coco_captions` package.
 """
 
 import json
+import math
 import os
+import time
 from typing import Any, Dict, List, Optional
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 # `tfx.v1.components.DataAccessor` and `FnArgs`, from where they are defined:
@@ -25,19 +31,19 @@ from tfx_bsl.public import tfxio
 # TFT is Keras 2 only; `tf_keras` is Keras 2 under TF 2.16.
 import tf_keras as keras
 
-# --- Feature names -----------------------------------------------------------
+# --- Feature names and defaults ----------------------------------------------
 
-# Raw columns of the COCO captions CSV.
+# Per-image input of Transform (coco_captions.grouping writes it).
 IMAGE_ID_KEY = 'image_id'
-CAPTION_ID_KEY = 'id'
-CAPTION_KEY = 'caption'
 IMAGE_NAME_KEY = 'image_name'
+CAPTIONS_KEY = 'captions'
+# The caption column of a raw caption row, which the caption signature parses.
+CAPTION_KEY = 'caption'
 
 # Transformed features.
 CAPTION_TOKEN_IDS = 'caption_token_ids'
 IMAGE_PIXELS = 'image_pixels'
 IMAGE_ID = 'image_id'
-CAPTION_ID = 'caption_id'
 IMAGE_NAME = 'image_name'
 
 CAPTION_VOCABULARY = 'caption_vocabulary'
@@ -45,15 +51,32 @@ CAPTION_VOCABULARY = 'caption_vocabulary'
 PAD_ID = 0
 NUM_OOV_BUCKETS = 1
 
-# Defaults; every one can be overridden through `custom_config`.
-DEFAULT_IMAGE_SIZE = 64
-DEFAULT_MAX_CAPTION_TOKENS = 32
+# Every setting of preprocessing_fn and run_fn, with its default; each can be
+# overridden through `custom_config`. The pipeline passes only what a user set.
+DEFAULTS = {
+    # Transform (and the model's input: both must agree).
+    'image_size': 64,
+    'max_caption_tokens': 32,
+    # Trainer: passes over the train split's images, but at least
+    # `min_train_steps` steps, which small datasets need more passes for.
+    'train_epochs': 30,
+    'min_train_steps': 1000,
+    'batch_size': 64,
+    'embedding_dim': 128,
+    # Adam's peak learning rate, reached after a linear warmup over
+    # `warmup_fraction` of the steps, then decayed to 0 along a cosine.
+    'learning_rate': 2e-3,
+    'warmup_fraction': 0.05,
+    # Softmax temperature of the contrastive loss over cosine similarities.
+    'temperature': 0.05,
+    'seed': 0,
+}
 
 
-def _config(custom_config: Optional[Dict[str, Any]], key: str, default: Any):
+def _config(custom_config: Optional[Dict[str, Any]], key: str):
   if custom_config and custom_config.get(key) is not None:
     return custom_config[key]
-  return default
+  return DEFAULTS[key]
 
 
 # --- preprocessing_fn ----------------------------------------------------------
@@ -180,66 +203,73 @@ def parse_pixels(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
                                         tf.uint8))
 
 
+def _ragged_captions(x) -> tf.RaggedTensor:
+  """[batch, (captions)] strings from the `captions` column."""
+  if isinstance(x, tf.RaggedTensor):
+    return x
+  if isinstance(x, tf.SparseTensor):
+    return tf.RaggedTensor.from_sparse(x)
+  return tf.RaggedTensor.from_tensor(x)
+
+
 def preprocessing_fn(inputs: Dict[str, Any],
                      custom_config: Optional[Dict[str, Any]] = None):
-  """Transforms raw CSV columns into model features.
+  """Transforms per-image examples into model features.
 
   Args:
-    inputs: raw features parsed with the pipeline schema: `image_id`, `id`,
-      `caption`, `image_name` (other COCO columns are ignored).
+    inputs: per-image features (coco_captions.grouping): `image_id`,
+      `image_name`, `captions` (every caption of the image) and `caption_ids`.
     custom_config: `images_root` (required: directory or URI that
       `image_name` is relative to), optional `image_size` and
       `max_caption_tokens`.
 
   Returns:
-    `caption_token_ids`: int64 SparseTensor of dense shape [batch, L], where L
-      is the longest cleaned caption of the analysed data (an analyzer), capped
-      at `max_caption_tokens`; densify with 0 as padding.
+    `caption_token_ids`: int64 SparseTensor of dense shape [batch, C, L]: each
+      caption's token ids, where C is the most captions of any analysed image
+      and L the longest cleaned caption (capped at `max_caption_tokens`), both
+      analyzers; densify with 0 as padding (`dense_token_ids`).
     `image_pixels`: string [batch], each image's uint8 [size, size, 3]
       pixels serialized with `tf.io.serialize_tensor` (read them with
-      `parse_pixels`). One byte a pixel value: as int64 values or floats,
-      encoding, sizing and gzipping them was most of Transform's time. The
-      model scales them to [0, 1] itself.
-    `image_id`, `caption_id`, `image_name`: passed through for evaluation.
+      `parse_pixels`); the model scales them to [0, 1] itself.
+    `image_id`, `image_name`: passed through.
   """
-  images_root = _config(custom_config, 'images_root', None)
+  images_root = custom_config.get('images_root') if custom_config else None
   if not images_root:
     raise ValueError(
         "preprocessing_fn needs custom_config['images_root']: the directory "
         'that the image_name column is relative to.')
-  image_size = int(_config(custom_config, 'image_size', DEFAULT_IMAGE_SIZE))
-  max_tokens = int(
-      _config(custom_config, 'max_caption_tokens', DEFAULT_MAX_CAPTION_TOKENS))
+  image_size = int(_config(custom_config, 'image_size'))
+  max_tokens = int(_config(custom_config, 'max_caption_tokens'))
 
-  captions = _dense_column(inputs[CAPTION_KEY], b'')
-  tokens = tf.strings.split(clean_captions(captions)).to_sparse()
+  captions = _ragged_captions(inputs[CAPTIONS_KEY])
+  # [batch, (captions), (tokens)]
+  tokens = tf.strings.split(
+      captions.with_flat_values(clean_captions(captions.flat_values)))
 
-  # The vocabulary and the caption length L both come from one full pass over
-  # the data. Keep them in one analysis phase: a second phase (an analyzer fed
-  # by another's result) breaks TFX 1.16's Transform under Beam >= 2.63.
+  # The vocabulary, L and C all come from one full pass over every caption.
+  # Keep them in one analysis phase: a second phase (an analyzer fed by
+  # another's result) breaks TFX 1.16's Transform under Beam >= 2.63.
   vocab_ids = tft.compute_and_apply_vocabulary(
-      tokens,
+      tokens.merge_dims(1, 2).to_sparse(),
       num_oov_buckets=NUM_OOV_BUCKETS,
       vocab_filename=CAPTION_VOCABULARY)
-  token_counts = tf.math.bincount(
-      tf.cast(tokens.indices[:, 0], tf.int32),
-      minlength=tf.cast(tokens.dense_shape[0], tf.int32),
-      dtype=tf.int64)
   # The cap keeps one run-on caption from inflating every example.
-  caption_length = tf.minimum(tft.max(token_counts), max_tokens)
+  caption_length = tf.minimum(
+      tft.max(tf.reduce_max(tokens.row_lengths(axis=2), axis=1)), max_tokens)
+  max_captions = tft.max(captions.row_lengths())
+  # merge_dims and to_sparse keep the tokens in order: the ids line up.
+  token_ids = tokens.with_flat_values(vocab_ids.values + 1).to_sparse()
   token_ids = tf.sparse.retain(
-      tf.SparseTensor(tokens.indices, vocab_ids.values + 1, tokens.dense_shape),
-      tokens.indices[:, 1] < caption_length)
+      token_ids, (token_ids.indices[:, 1] < max_captions) &
+      (token_ids.indices[:, 2] < caption_length))
   tft.experimental.annotate_sparse_output_shape(
-      token_ids, tf.reshape(caption_length, [1]))
+      token_ids, tf.stack([max_captions, caption_length]))
 
   image_names = _dense_column(inputs[IMAGE_NAME_KEY], b'')
-
   return {
       CAPTION_TOKEN_IDS: token_ids,
       IMAGE_PIXELS: _load_images(images_root, image_names, image_size),
       IMAGE_ID: _dense_column(inputs[IMAGE_ID_KEY], -1),
-      CAPTION_ID: _dense_column(inputs[CAPTION_ID_KEY], -1),
       IMAGE_NAME: image_names,
   }
 
@@ -250,7 +280,7 @@ def preprocessing_fn(inputs: Dict[str, Any],
 def caption_length(tf_transform_output: tft.TFTransformOutput) -> int:
   """The analyzer-derived caption length L recorded in the transformed schema."""
   spec = tf_transform_output.transformed_feature_spec()[CAPTION_TOKEN_IDS]
-  return int(spec.size[0] if isinstance(spec.size, (list, tuple)) else spec.size)
+  return int(spec.size[-1] if isinstance(spec.size, (list, tuple)) else spec.size)
 
 
 def vocabulary_size(tf_transform_output: tft.TFTransformOutput) -> int:
@@ -260,19 +290,58 @@ def vocabulary_size(tf_transform_output: tft.TFTransformOutput) -> int:
 
 
 def dense_token_ids(token_ids, length: int) -> tf.Tensor:
-  """[batch, L] token ids, 0-padded, from the transformed sparse feature."""
-  if isinstance(token_ids, tf.SparseTensor):
-    token_ids = tf.sparse.to_dense(token_ids, default_value=PAD_ID)
-  return tf.reshape(token_ids, [-1, length])
+  """[batch, captions, L] token ids, 0-padded, from the sparse feature.
+
+  Tokens past L are dropped; an image without captions gets one empty row.
+  """
+  if isinstance(token_ids, tf.RaggedTensor):
+    token_ids = token_ids.to_sparse()
+  kept = tf.sparse.retain(token_ids, token_ids.indices[:, 2] < length)
+  shape = tf.stack([kept.dense_shape[0], tf.maximum(kept.dense_shape[1], 1),
+                    tf.constant(length, tf.int64)])
+  return tf.scatter_nd(kept.indices, kept.values, shape)
 
 
-def model_inputs(features: Dict[str, Any], length: int,
-                 size: int) -> Dict[str, tf.Tensor]:
-  """The tensors the model consumes, from transformed features."""
+def pick_captions(token_ids: tf.Tensor, image_ids: tf.Tensor, epoch,
+                  seed: int) -> tf.Tensor:
+  """One caption of each image, [batch, captions, L] -> [batch, L].
+
+  Image i gets its ((epoch + offset_i) mod n_i)-th non-empty caption, where
+  n_i counts them and offset_i is a hash of the image id and `seed`: each
+  epoch a different caption of every image with more than one, all of them in
+  turn, and not the same index for every image at once.
+  """
+  present = tf.reduce_any(tf.not_equal(token_ids, PAD_ID), axis=2)
+  count = tf.reduce_sum(tf.cast(present, tf.int64), axis=1)
+  offset = tf.strings.to_hash_bucket_fast(
+      tf.strings.join([tf.strings.as_string(image_ids), str(seed)], '/'),
+      2**31 - 1)
+  turn = (tf.cast(epoch, tf.int64) + offset) % tf.maximum(count, 1)
+  rank = tf.cumsum(tf.cast(present, tf.int64), axis=1) - 1
+  chosen = tf.argmax(
+      tf.cast(present & tf.equal(rank, turn[:, None]), tf.int32), axis=1)
+  return tf.gather(token_ids, chosen, batch_dims=1)
+
+
+def model_inputs(features: Dict[str, Any], length: int, size: int, epoch,
+                 seed: int) -> Dict[str, tf.Tensor]:
+  """The tensors the model consumes, from a batch of transformed features."""
+  image_ids = tf.reshape(features[IMAGE_ID], [-1])
   return {
-      CAPTION_TOKEN_IDS: dense_token_ids(features[CAPTION_TOKEN_IDS], length),
+      CAPTION_TOKEN_IDS: pick_captions(
+          dense_token_ids(features[CAPTION_TOKEN_IDS], length), image_ids,
+          epoch, seed),
       IMAGE_PIXELS: parse_pixels(features[IMAGE_PIXELS], size),
   }
+
+
+def count_examples(file_pattern: List[str]) -> int:
+  """How many examples (images) the gzipped TFRecord files hold."""
+  files = [f for pattern in file_pattern for f in tf.io.gfile.glob(pattern)]
+  if not files:
+    return 0
+  return int(tf.data.TFRecordDataset(files, compression_type='GZIP').reduce(
+      tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 def _input_fn(file_pattern: List[str],
@@ -280,24 +349,56 @@ def _input_fn(file_pattern: List[str],
               tf_transform_output: tft.TFTransformOutput,
               batch_size: int,
               size: int,
-              shuffle: bool = True,
-              num_epochs: Optional[int] = None,
-              seed: Optional[int] = None) -> tf.data.Dataset:
-  """Batches of (model inputs, image ids) from transformed TFRecords."""
+              seed: int) -> tf.data.Dataset:
+  """Endless batches of (model inputs, image ids), one pass an epoch.
+
+  Each pass is shuffled and drops its last partial batch, so an epoch is
+  exactly `number of images // batch_size` steps and every batch holds
+  `batch_size` distinct images; the caption of each follows the pass number
+  (`pick_captions`).
+  """
   length = caption_length(tf_transform_output)
-  dataset = data_accessor.tf_dataset_factory(
+  one_pass = data_accessor.tf_dataset_factory(
       file_pattern,
       tfxio.TensorFlowDatasetOptions(
-          batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
-          num_epochs=num_epochs),
+          batch_size=batch_size, shuffle=True, shuffle_seed=seed,
+          num_epochs=1, drop_final_batch=True),
       tf_transform_output.transformed_metadata.schema)
-  return dataset.map(
-      lambda f: (model_inputs(f, length, size),
-                 tf.reshape(f[IMAGE_ID], [-1])),
-      num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+  def epoch_batches(epoch):
+    return one_pass.map(
+        lambda f: (model_inputs(f, length, size, epoch, seed),
+                   tf.reshape(f[IMAGE_ID], [-1])),
+        num_parallel_calls=tf.data.AUTOTUNE)
+
+  return tf.data.Dataset.counter().flat_map(epoch_batches).prefetch(
+      tf.data.AUTOTUNE)
 
 
 # --- Model ------------------------------------------------------------------------
+
+
+def _batch_normalization():
+  # Momentum 0.9: the statistics used at inference settle within a few dozen
+  # steps, which a small dataset's short training needs.
+  return keras.layers.BatchNormalization(momentum=0.9)
+
+
+def _conv_block(x, filters: int, kernel: int, strides: int = 1):
+  # Batch normalisation keeps every layer's input at a steady scale while the
+  # towers change under a large learning rate: without it, the contrastive
+  # loss stalls at chance on thousands of images.
+  x = keras.layers.Conv2D(filters, kernel, strides=strides, padding='same',
+                          use_bias=False)(x)
+  x = _batch_normalization()(x)
+  return keras.layers.ReLU()(x)
+
+
+def _projection(x, embedding_dim: int):
+  x = keras.layers.Dense(256, use_bias=False)(x)
+  x = _batch_normalization()(x)
+  x = keras.layers.ReLU()(x)
+  return keras.layers.Dense(embedding_dim)(x)
 
 
 def _image_tower(size: int, embedding_dim: int) -> keras.Model:
@@ -311,17 +412,14 @@ def _image_tower(size: int, embedding_dim: int) -> keras.Model:
   # left/center/right boundaries that captions talk about.
   x = keras.layers.RandomTranslation(0.05, 0.05, fill_mode='nearest')(x)
   # A strided first layer keeps the CPU cost of a step low.
-  x = keras.layers.Conv2D(32, 5, strides=2, padding='same',
-                          activation='relu')(x)
+  x = _conv_block(x, 32, 5, strides=2)
   x = keras.layers.MaxPooling2D()(x)
   for filters in (64, 128):
-    x = keras.layers.Conv2D(filters, 3, padding='same', activation='relu')(x)
+    x = _conv_block(x, filters, 3)
     x = keras.layers.MaxPooling2D()(x)
   # Flatten keeps where things are; captions talk about positions.
   x = keras.layers.Dropout(0.3)(keras.layers.Flatten()(x))
-  x = keras.layers.Dense(256, activation='relu')(x)
-  x = keras.layers.Dense(embedding_dim)(x)
-  return keras.Model(pixels, x, name='image_tower')
+  return keras.Model(pixels, _projection(x, embedding_dim), name='image_tower')
 
 
 def _caption_tower(vocab_size: int, length: int,
@@ -336,25 +434,39 @@ def _caption_tower(vocab_size: int, length: int,
     x = keras.layers.Conv1D(128, 3, padding='same', activation='relu')(x)
     x = x * not_padding
   x = keras.layers.Dropout(0.3)(keras.layers.GlobalMaxPooling1D()(x))
-  x = keras.layers.Dense(256, activation='relu')(x)
-  x = keras.layers.Dense(embedding_dim)(x)
-  return keras.Model(token_ids, x, name='caption_tower')
+  return keras.Model(token_ids, _projection(x, embedding_dim),
+                     name='caption_tower')
+
+
+def contrastive_loss(caption_embeddings: tf.Tensor,
+                     image_embeddings: tf.Tensor,
+                     temperature: float) -> tf.Tensor:
+  """Symmetric in-batch softmax loss of [batch, dim] L2-normalised pairs.
+
+  Row i of each is a matching caption and image; every other image of the
+  batch is a negative for caption i and every other caption one for image i
+  (the batch holds distinct images). The mean of the caption-to-image and
+  image-to-caption cross-entropies over cosine similarities / temperature.
+  """
+  logits = tf.matmul(caption_embeddings, image_embeddings,
+                     transpose_b=True) / temperature
+  labels = tf.range(tf.shape(logits)[0])
+  caption_to_image = keras.losses.sparse_categorical_crossentropy(
+      labels, logits, from_logits=True)
+  image_to_caption = keras.losses.sparse_categorical_crossentropy(
+      labels, tf.transpose(logits), from_logits=True)
+  return (tf.reduce_mean(caption_to_image) +
+          tf.reduce_mean(image_to_caption)) / 2
 
 
 class DualEncoder(keras.Model):
-  """Image and caption towers trained with a symmetric contrastive loss.
+  """Image and caption towers trained with `contrastive_loss`."""
 
-  Every other pair in the batch is a negative, except captions of the same
-  image, which count as positives too.
-  """
-
-  def __init__(self, image_tower, caption_tower, **kwargs):
+  def __init__(self, image_tower, caption_tower, temperature: float, **kwargs):
     super().__init__(**kwargs)
     self.image_tower = image_tower
     self.caption_tower = caption_tower
-    # Learnable temperature, CLIP-style, starting at 1/0.07.
-    self.logit_scale = tf.Variable(np.log(1 / 0.07), dtype=tf.float32,
-                                   trainable=True, name='logit_scale')
+    self.temperature = float(temperature)
     self.loss_tracker = keras.metrics.Mean(name='loss')
 
   @property
@@ -372,28 +484,20 @@ class DualEncoder(keras.Model):
     return (self.embed_images(inputs[IMAGE_PIXELS], training),
             self.embed_captions(inputs[CAPTION_TOKEN_IDS], training))
 
-  def _loss(self, inputs, image_ids, training):
-    image_emb, caption_emb = self(inputs, training=training)
-    scale = tf.exp(tf.minimum(self.logit_scale, np.log(100.0)))
-    logits = scale * tf.matmul(caption_emb, image_emb, transpose_b=True)
-    same_image = tf.cast(
-        tf.equal(image_ids[:, None], image_ids[None, :]), tf.float32)
-    targets = same_image / tf.reduce_sum(same_image, axis=1, keepdims=True)
-    text_to_image = keras.losses.categorical_crossentropy(
-        targets, logits, from_logits=True)
-    image_to_text = keras.losses.categorical_crossentropy(
-        targets, tf.transpose(logits), from_logits=True)
-    return tf.reduce_mean(text_to_image + image_to_text) / 2
+  def _loss(self, inputs, training):
+    image_embeddings, caption_embeddings = self(inputs, training=training)
+    return contrastive_loss(caption_embeddings, image_embeddings,
+                            self.temperature)
 
   # Keras traces these into graphs with AutoGraph, which would rewrite every
   # tf_keras layer's source on the way (AutoGraph skips `keras` but not
-  # `tf_keras`): about 18 s of the first step on a CPU. They have no
-  # tensor-dependent Python control flow, so plain tracing is the same graph.
+  # `tf_keras`). They have no tensor-dependent Python control flow, so plain
+  # tracing is the same graph.
   @tf.autograph.experimental.do_not_convert
   def train_step(self, data):
-    inputs, image_ids = data
+    inputs, _ = data
     with tf.GradientTape() as tape:
-      loss = self._loss(inputs, image_ids, training=True)
+      loss = self._loss(inputs, training=True)
     grads = tape.gradient(loss, self.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
     self.loss_tracker.update_state(loss)
@@ -401,167 +505,188 @@ class DualEncoder(keras.Model):
 
   @tf.autograph.experimental.do_not_convert
   def test_step(self, data):
-    inputs, image_ids = data
-    self.loss_tracker.update_state(self._loss(inputs, image_ids, False))
+    inputs, _ = data
+    self.loss_tracker.update_state(self._loss(inputs, training=False))
     return {'loss': self.loss_tracker.result()}
 
 
+def learning_rate_schedule(peak: float, total_steps: int,
+                           warmup_fraction: float):
+  """Linear warmup to `peak` over `warmup_fraction` of the steps, then a
+  cosine decay to 0 at `total_steps`."""
+  warmup = int(round(warmup_fraction * total_steps))
+  return keras.optimizers.schedules.CosineDecay(
+      0.0 if warmup else peak, max(1, total_steps - warmup), alpha=0.0,
+      warmup_target=peak if warmup else None, warmup_steps=warmup)
+
+
 def build_model(vocab_size: int, length: int, size: int,
-                embedding_dim: int, learning_rate: float,
+                embedding_dim: int, learning_rate,
+                temperature: float = DEFAULTS['temperature'],
                 steps_per_execution: int = 10) -> DualEncoder:
+  """The compiled dual encoder; `learning_rate` is a number or a schedule."""
   model = DualEncoder(
       _image_tower(size, embedding_dim),
-      _caption_tower(vocab_size, length, embedding_dim))
+      _caption_tower(vocab_size, length, embedding_dim), temperature)
   # Several steps per call of the traced train function: Keras' per-step
-  # Python work (callbacks, logs) was ~10% of a step on a CPU. The steps are
-  # the same (on the bundled data: the same training losses and recall).
+  # Python work (callbacks, logs) is a noticeable share of a CPU step.
   model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                 steps_per_execution=steps_per_execution)
   # Adam's slot variables, created now rather than by the first train step:
-  # a traced function that creates variables is traced a second time for
-  # the calls after its first, ~2 s of a CPU Trainer. Same zeros either way.
+  # a traced function that creates variables is traced a second time.
   model.optimizer.build(model.trainable_variables)
   return model
 
 
-# --- Retrieval evaluation -------------------------------------------------------
-
-
-def retrieval_metrics(caption_embeddings: np.ndarray,
-                      caption_image_ids: np.ndarray,
-                      image_embeddings: np.ndarray,
-                      image_ids: np.ndarray,
-                      ks=(1, 5, 10)) -> Dict[str, float]:
-  """Text-to-image recall@K: how often a caption's own image ranks in the top K.
-
-  Args:
-    caption_embeddings: [num_captions, dim], L2-normalised.
-    caption_image_ids: [num_captions] the image each caption describes.
-    image_embeddings: [num_images, dim], L2-normalised: the candidate pool.
-    image_ids: [num_images] unique ids of the candidates.
-
-  Returns:
-    `recall@K` and `chance_recall@K` (K / number of candidates) for each K,
-    `num_candidates` and `num_queries`.
-  """
-  scores = caption_embeddings @ image_embeddings.T
-  true_index = {image_id: i for i, image_id in enumerate(image_ids)}
-  true_columns = np.array([true_index[i] for i in caption_image_ids])
-  true_scores = scores[np.arange(len(scores)), true_columns]
-  # Rank = how many candidates score strictly higher than the true image.
-  ranks = (scores > true_scores[:, None]).sum(axis=1)
-  metrics = {
-      'num_candidates': int(len(image_ids)),
-      'num_queries': int(len(caption_image_ids)),
-  }
-  for k in ks:
-    metrics[f'recall@{k}'] = float(np.mean(ranks < k))
-    metrics[f'chance_recall@{k}'] = float(min(k, len(image_ids)) / len(image_ids))
-  return metrics
-
-
-def evaluate_retrieval(model: DualEncoder, dataset: tf.data.Dataset,
-                       max_images: int) -> Dict[str, float]:
-  """Text-to-image recall@K over the distinct images of `dataset`.
-
-  The candidate pool is the first `max_images` distinct images; every caption
-  of those images is a query.
-  """
-  captions, caption_image_ids, images, image_ids = [], [], [], []
-  seen = set()
-  for inputs, batch_image_ids in dataset:
-    keep = []
-    for row, image_id in enumerate(batch_image_ids.numpy()):
-      if image_id not in seen and len(seen) < max_images:
-        seen.add(image_id)
-        image_ids.append(image_id)
-        keep.append(row)
-    if keep:
-      images.append(model.embed_images(
-          tf.gather(inputs[IMAGE_PIXELS], keep)).numpy())
-    in_pool = [row for row, image_id in enumerate(batch_image_ids.numpy())
-               if image_id in seen]
-    if in_pool:
-      captions.append(model.embed_captions(
-          tf.gather(inputs[CAPTION_TOKEN_IDS], in_pool)).numpy())
-      caption_image_ids.extend(batch_image_ids.numpy()[in_pool])
-  if not image_ids:
-    raise ValueError('The eval split is empty: no images to retrieve.')
-  return retrieval_metrics(
-      np.concatenate(captions), np.array(caption_image_ids),
-      np.concatenate(images), np.array(image_ids))
-
-
 # --- run_fn -------------------------------------------------------------------------
 
-RETRIEVAL_METRICS_FILE = 'retrieval_metrics.json'
+TRAINING_FILE = 'training.json'
+
+
+# Keras runs this many steps per call of its traced train function, and a
+# Keras epoch (a line of its log) is at least this long.
+STEPS_PER_EXECUTION = 10
+# The eval loss is measured after at most this many Keras epochs, the last
+# one included.
+MAX_EVALUATIONS = 30
+
+
+class TrainingPlan:
+  """How long to train, from the size of the train split.
+
+  An epoch is a pass over the train split's images: `steps_per_epoch` batches
+  of `batch_size` distinct images. Training runs `train_epochs` epochs, or
+  more where that is fewer than `min_train_steps` steps; an explicit
+  `train_steps` replaces both. Keras sees `keras_epochs` epochs of
+  `keras_steps_per_epoch` steps: one pass each, or several whole passes where
+  a pass is shorter than STEPS_PER_EXECUTION steps. `total_steps` in all,
+  `epochs` passes; `eval_epochs` are the Keras epochs after which the eval
+  loss is measured.
+  """
+
+  def __init__(self, train_images: int, batch_size: int,
+               train_epochs: int, train_steps: Optional[int] = None,
+               min_train_steps: int = 0):
+    if train_images < 2:
+      raise ValueError(
+          f'The train split has {train_images} image(s); contrastive '
+          'training needs at least 2 distinct images a batch.')
+    # A batch never holds an image twice, so it is at most the split.
+    self.batch_size = min(batch_size, train_images)
+    self.train_images = train_images
+    self.steps_per_epoch = train_images // self.batch_size
+    if train_steps:
+      # Rounded up to Keras epochs of equal length.
+      length = max(self.steps_per_epoch, STEPS_PER_EXECUTION)
+      self.keras_epochs = math.ceil(train_steps / length)
+      self.keras_steps_per_epoch = math.ceil(train_steps / self.keras_epochs)
+    else:
+      passes = max(int(train_epochs),
+                   math.ceil(min_train_steps / self.steps_per_epoch))
+      grouped = math.ceil(STEPS_PER_EXECUTION / self.steps_per_epoch)
+      self.keras_epochs = math.ceil(passes / grouped)
+      self.keras_steps_per_epoch = grouped * self.steps_per_epoch
+    self.total_steps = self.keras_epochs * self.keras_steps_per_epoch
+    self.epochs = round(self.total_steps / self.steps_per_epoch, 2)
+    evaluations = min(self.keras_epochs, MAX_EVALUATIONS)
+    self.eval_epochs = sorted({math.ceil(i * self.keras_epochs / evaluations)
+                               for i in range(1, evaluations + 1)})
 
 
 def run_fn(fn_args: FnArgs):
   """Trains the dual encoder and exports it with the Transform graph inside.
 
-  Hyper-parameters come from `fn_args.custom_config`: `batch_size`,
-  `embedding_dim`, `learning_rate`, `retrieval_max_images`, `seed` (weights
-  and shuffling; the same seed and data give the same model), and
-  `image_size`, which must be the size Transform stored the images at. Writes
-  TensorBoard logs and `retrieval_metrics.json` to `fn_args.model_run_dir`
-  and the SavedModel to `fn_args.serving_model_dir`.
+  Settings come from `fn_args.custom_config` (defaults in `DEFAULTS`):
+  `train_epochs` (passes over the train split's images, but at least
+  `min_train_steps` steps; `fn_args.train_steps`, when set, overrides both),
+  `batch_size`, `embedding_dim`, `learning_rate`,
+  `warmup_fraction`, `temperature`, `seed` (weights, shuffling and caption
+  choice: the same seed and data give the same model), and `image_size`,
+  which must be the size Transform stored the images at. Writes TensorBoard
+  logs and `training.json` (the plan and the loss of every Keras epoch) to
+  `fn_args.model_run_dir`, and the SavedModel to `fn_args.serving_model_dir`.
   """
   config = fn_args.custom_config or {}
-  batch_size = int(config.get('batch_size', 64))
-  seed = int(config.get('seed', 0))
-  size = int(config.get('image_size', DEFAULT_IMAGE_SIZE))
+  seed = int(_config(config, 'seed'))
+  size = int(_config(config, 'image_size'))
   keras.utils.set_random_seed(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-  train_dataset = _input_fn(fn_args.train_files, fn_args.data_accessor,
-                            tf_transform_output, batch_size, size, seed=seed)
-  eval_dataset = _input_fn(fn_args.eval_files, fn_args.data_accessor,
-                           tf_transform_output, batch_size, size, seed=seed)
+  plan = TrainingPlan(count_examples(fn_args.train_files),
+                      int(_config(config, 'batch_size')),
+                      int(_config(config, 'train_epochs')),
+                      fn_args.train_steps,
+                      int(_config(config, 'min_train_steps')))
+  eval_images = count_examples(fn_args.eval_files)
+  if not eval_images:
+    raise ValueError('The eval split is empty: no images to measure the '
+                     'eval loss on.')
+  eval_batch = min(plan.batch_size, eval_images)
+  eval_steps = eval_images // eval_batch
+  if fn_args.eval_steps:
+    eval_steps = min(eval_steps, fn_args.eval_steps)
+  logging.info('Training for %s epochs of %d steps (%d steps, batches of %d '
+               'distinct images of %d)', plan.epochs, plan.steps_per_epoch,
+               plan.total_steps, plan.batch_size, plan.train_images)
 
+  train_dataset = _input_fn(fn_args.train_files, fn_args.data_accessor,
+                            tf_transform_output, plan.batch_size, size, seed)
+  eval_dataset = _input_fn(fn_args.eval_files, fn_args.data_accessor,
+                           tf_transform_output, eval_batch, size, seed)
+
+  learning_rate = float(_config(config, 'learning_rate'))
+  warmup_fraction = float(_config(config, 'warmup_fraction'))
+  temperature = float(_config(config, 'temperature'))
   model = build_model(
       vocab_size=vocabulary_size(tf_transform_output),
       length=caption_length(tf_transform_output),
       size=size,
-      embedding_dim=int(config.get('embedding_dim', 128)),
-      learning_rate=float(config.get('learning_rate', 1e-3)))
+      embedding_dim=int(_config(config, 'embedding_dim')),
+      learning_rate=learning_rate_schedule(learning_rate, plan.total_steps,
+                                           warmup_fraction),
+      temperature=temperature,
+      steps_per_execution=min(STEPS_PER_EXECUTION,
+                              plan.keras_steps_per_epoch))
 
   tensorboard = keras.callbacks.TensorBoard(
       log_dir=fn_args.model_run_dir, update_freq='epoch')
-  # Several short epochs, so the loss curves have points to plot.
-  epochs = max(1, min(10, fn_args.train_steps // 10))
+  started = time.time()
   history = model.fit(
       train_dataset,
-      epochs=epochs,
-      steps_per_epoch=max(1, fn_args.train_steps // epochs),
+      epochs=plan.keras_epochs,
+      steps_per_epoch=plan.keras_steps_per_epoch,
       validation_data=eval_dataset,
-      validation_steps=max(1, fn_args.eval_steps),
+      validation_steps=eval_steps,
+      validation_freq=plan.eval_epochs,
       callbacks=[tensorboard],
       verbose=2)
-
-  metrics = evaluate_retrieval(
-      model,
-      _input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                batch_size, size, shuffle=False, num_epochs=1),
-      max_images=int(config.get('retrieval_max_images', 1000)))
-  metrics['train_loss'] = float(history.history['loss'][-1])
-  metrics['eval_loss'] = float(history.history['val_loss'][-1])
-  logging.info('Text-to-image retrieval on the eval split: %s', metrics)
-
-  writer = tf.summary.create_file_writer(
-      os.path.join(fn_args.model_run_dir, 'retrieval'))
-  with writer.as_default():
-    for name, value in metrics.items():
-      tf.summary.scalar(name, value, step=fn_args.train_steps)
+  training = {
+      'train_images': plan.train_images,
+      'eval_images': eval_images,
+      'batch_size': plan.batch_size,
+      'epochs': plan.epochs,
+      'steps_per_epoch': plan.steps_per_epoch,
+      'steps': plan.total_steps,
+      'keras_epochs': plan.keras_epochs,
+      'eval_epochs': plan.eval_epochs,
+      'learning_rate': learning_rate,
+      'warmup_fraction': warmup_fraction,
+      'temperature': temperature,
+      'seed': seed,
+      'seconds': round(time.time() - started, 1),
+      'loss': [float(v) for v in history.history['loss']],
+      'eval_loss': [float(v) for v in history.history['val_loss']],
+  }
+  logging.info('Training: %s', training)
   with tf.io.gfile.GFile(
-      os.path.join(fn_args.model_run_dir, RETRIEVAL_METRICS_FILE), 'w') as f:
-    json.dump(metrics, f, indent=2, sort_keys=True)
+      os.path.join(fn_args.model_run_dir, TRAINING_FILE), 'w') as f:
+    json.dump(training, f, indent=2, sort_keys=True)
 
   signatures = make_serving_signatures(model, tf_transform_output)
   # The signatures are the interface (query, evaluator and TF Serving load
   # the SavedModel with TensorFlow alone). save_traces=False skips tracing
   # every layer's call again for Keras' own reloading, which would push each
-  # tf_keras layer through AutoGraph (~11 s here).
+  # tf_keras layer through AutoGraph.
   model.save(fn_args.serving_model_dir, save_format='tf',
              signatures=signatures, save_traces=False)
 
@@ -581,7 +706,9 @@ def make_serving_signatures(model: DualEncoder,
   # Tracked as an attribute so the Transform graph and its vocabulary asset
   # are saved with the model.
   model.tft_layer = tf_transform_output.transform_features_layer()
-  caption_spec = {CAPTION_KEY: tf_transform_output.raw_feature_spec()[CAPTION_KEY]}
+  # A raw caption row's `caption`, fed to the Transform graph as an image's
+  # one caption.
+  caption_spec = {CAPTION_KEY: tf.io.VarLenFeature(tf.string)}
   length = caption_length(tf_transform_output)
   # The size the image tower was built for.
   size = int(model.image_tower.input_shape[1])
@@ -594,7 +721,8 @@ def make_serving_signatures(model: DualEncoder,
   ], autograph=False)
   def embed_captions(serialized_examples):
     raw = tf.io.parse_example(serialized_examples, caption_spec)
-    token_ids = dense_token_ids(model.tft_layer(raw)[CAPTION_TOKEN_IDS], length)
+    transformed = model.tft_layer({CAPTIONS_KEY: raw[CAPTION_KEY]})
+    token_ids = dense_token_ids(transformed[CAPTION_TOKEN_IDS], length)[:, 0]
     return {'caption_embedding': model.embed_captions(token_ids)}
 
   @tf.function(input_signature=[

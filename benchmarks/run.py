@@ -1,7 +1,7 @@
 """Benchmarks the whole pipeline on synthetic datasets of several sizes.
 
   python -m benchmarks.run --sizes 10000,100000,414000
-  python -m benchmarks.run --sizes 200 --train_steps 2   # a quick check
+  python -m benchmarks.run --sizes 200 --train_steps 2 --model_seeds ''   # a quick check
   python -m benchmarks.run --sizes 10000,100000 --coco_sized_images
 
 For each size (number of captions; five per image, so size/5 images) it:
@@ -21,6 +21,13 @@ For each size (number of captions; five per image, so size/5 images) it:
      their speed moves within minutes; the tf.data loop on both sides of the
      cold run shows how much (`tfdata_drift`), and Transform is compared with
      the mean of the two.
+  4. records the model's quality as the RetrievalEvaluator measured it on
+     its pool (the 1,000 eval images with the lowest ids, every caption of
+     them a query): recall@1/5/10 both ways, beside the Trainer's seconds,
+     epochs and steps; at the smallest size, the model is trained again with
+     each of --model_seeds (Transform cached) for the spread over seeds;
+  5. decodes each distinct image once with tf.data on all cores, the least
+     work any pipeline must do, and reports Transform's time over it.
 Then it fits how time grows with size (log-log slope), prints a table and
 writes everything to WORK_DIR/results.json (or --output).
 
@@ -52,6 +59,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(ROOT, 'coco_captions_local.py')
 CAPTIONS_PER_IMAGE = 5
 PIPELINE_NAME = 'coco_benchmark'
+# What the RetrievalEvaluator measured: recall both ways, its chance rates and
+# the pool, the 1,000 eval images with the lowest ids.
+QUALITY_KEYS = tuple(
+    f'{direction}_{what}@{k}' for direction in ('text_to_image',
+                                                'image_to_text')
+    for what in ('recall', 'chance') for k in (1, 5, 10)) + (
+        'num_images', 'num_captions')
 
 
 class TreeMemory:
@@ -141,8 +155,8 @@ def _trim_csv(path: str, size: int) -> None:
       f.writelines(lines[:size + 1])
 
 
-def run_pipeline(data_root: str, pipeline_root: str, train_steps: int,
-                 extra_args: Sequence[str],
+def run_pipeline(data_root: str, pipeline_root: str,
+                 train_steps: Optional[int], extra_args: Sequence[str],
                  unchanged: bool = False) -> Dict[str, Any]:
   """Runs the pipeline CLI once; returns wall time, memory and MLMD timings.
 
@@ -152,7 +166,8 @@ def run_pipeline(data_root: str, pipeline_root: str, train_steps: int,
   from coco_captions import run_summary
   command = [sys.executable, CLI, '--data_root', data_root,
              '--pipeline_root', pipeline_root, '--pipeline_name', PIPELINE_NAME,
-             '--train_steps', str(train_steps), *extra_args]
+             *(['--train_steps', str(train_steps)] if train_steps else []),
+             *extra_args]
   start = time.perf_counter()
   process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
@@ -183,8 +198,16 @@ def run_pipeline(data_root: str, pipeline_root: str, train_steps: int,
       'max_processes': memory.max_processes,
       'split_counts': summary.split_counts,
   }
-  if summary.metrics:
-    result['text_to_image_recall@5'] = summary.metrics.get('recall@5')
+  if summary.image_counts:
+    result['image_counts'] = summary.image_counts
+  if summary.training:
+    result['training'] = {k: v for k, v in summary.training.items()
+                          if k not in ('loss', 'eval_loss')}
+    result['training']['final_loss'] = summary.training['loss'][-1]
+    result['training']['final_eval_loss'] = summary.training['eval_loss'][-1]
+  if summary.evaluation:
+    result['evaluation'] = {k: summary.evaluation[k] for k in QUALITY_KEYS
+                            if k in summary.evaluation}
   if summary.components and 'Transform' in components:
     result['transformed_examples'] = summary.output(
         'Transform', 'transformed_examples')
@@ -237,9 +260,20 @@ def read_images(data_root: str, threads: int = 8) -> Dict[str, Any]:
           'mib_per_s': round(_mib(total) / seconds, 1) if seconds else None}
 
 
-def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
-                   extra_args: Sequence[str],
-                   coco_sized_images: bool = False) -> Dict[str, Any]:
+def quality(run: Dict[str, Any]) -> Dict[str, Any]:
+  """A run's retrieval quality and what its training took."""
+  training = run.get('training', {})
+  return {**run.get('evaluation', {}),
+          'trainer_seconds': run['components']['Trainer']['seconds'],
+          'train_steps': training.get('steps'),
+          'train_epochs': training.get('epochs'),
+          'train_images': training.get('train_images')}
+
+
+def benchmark_size(size: int, work_dir: str, seed: int,
+                   train_steps: Optional[int], extra_args: Sequence[str],
+                   coco_sized_images: bool = False,
+                   model_seeds: Sequence[int] = ()) -> Dict[str, Any]:
   """Every figure for one dataset size."""
   print(f'== {size} captions' + (', COCO-sized images' if coco_sized_images
                                  else ''), flush=True)
@@ -254,6 +288,9 @@ def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
         f'in {images_read["seconds"]:.1f} s', flush=True)
   tfdata_args = ('tfdata', '--data_root', data_root,
                  '--images_root', os.path.join(data_root, 'images'))
+  images_baseline = run_baseline('images', *tfdata_args[1:])
+  print(f'  distinct-image decode baseline {images_baseline["seconds"]:.1f} s',
+        flush=True)
   tfdata_before = run_baseline(*tfdata_args)
   print(f'  tf.data baseline {tfdata_before["seconds"]:.1f} s', flush=True)
   cold = run_pipeline(data_root, pipeline_root, train_steps, extra_args)
@@ -266,15 +303,25 @@ def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
   print(f'  cached run (--force_run) {cached["wall_seconds"]:.1f} s',
         flush=True)
 
+  seeds = {}
+  for model_seed in model_seeds:
+    again = run_pipeline(data_root, pipeline_root, train_steps,
+                         [*extra_args, '--seed', str(model_seed)])
+    seeds[str(model_seed)] = quality(again)
+    print(f'  model seed {model_seed}: text->image R@5 '
+          f'{seeds[str(model_seed)].get("text_to_image_recall@5", 0):.3f}',
+          flush=True)
+
   rows = sum(cold['split_counts'].values())
-  images = math.ceil(rows / CAPTIONS_PER_IMAGE)
+  images = images_baseline['images']
   transform_s = cold['components']['Transform']['seconds']
   trainer_s = cold['components']['Trainer']['seconds']
   tfdata_after = run_baseline(*tfdata_args)
   print(f'  tf.data baseline {tfdata_after["seconds"]:.1f} s', flush=True)
   keras = run_baseline('keras', '--transform_graph', cold['transform_graph'],
                        '--examples', cold['transformed_examples'],
-                       '--train_steps', str(train_steps))
+                       '--train_steps', str(cold['training']['steps']),
+                       '--batch_size', str(cold['training']['batch_size']))
   print(f'  Keras baseline {keras["seconds"]:.1f} s', flush=True)
   transform_cps = rows / transform_s
   tfdata_runs_s = (tfdata_before['seconds'], tfdata_after['seconds'])
@@ -288,16 +335,24 @@ def benchmark_size(size: int, work_dir: str, seed: int, train_steps: int,
       'image_file_kib_mean': round(
           images_read['bytes'] / max(images_read['files'], 1) / 1024, 1),
       'images_read_before_cold_run': images_read,
-      'train_steps': train_steps,
+      'train_steps': cold['training']['steps'],
+      'quality': quality(cold),
+      # The same data and pipeline, the model trained with other seeds.
+      'quality_by_model_seed': seeds,
       'cold': cold,
       'unchanged': unchanged,
       'cached': cached,
       'transform': {
           'seconds': transform_s,
           'captions_per_s': round(transform_cps, 3),
-          # Every caption row reads and decodes its image.
-          'image_decodes_per_s': round(transform_cps, 3),
+          # Each distinct image is read and decoded once.
           'distinct_images_per_s': round(images / transform_s, 3),
+          # The floor: each distinct image decoded once by tf.data, all cores.
+          'images_baseline_seconds': round(images_baseline['seconds'], 2),
+          'images_baseline_per_s': round(images_baseline['images_per_s'], 3),
+          # Transform's time over the floor's: 1 is as fast as it can be.
+          'time_over_images_baseline': round(
+              transform_s / images_baseline['seconds'], 3),
           # The loop's mean over its runs before and after the cold run.
           'tfdata_seconds': round(tfdata_s, 2),
           'tfdata_seconds_before': round(tfdata_before['seconds'], 2),
@@ -404,8 +459,23 @@ def format_table(report: Dict[str, Any]) -> str:
        lambda r: f'{r["trainer"]["keras_examples_per_s"]:.0f}'),
       ('Trainer / Keras', lambda r: f'{r["trainer"]["ratio_to_keras"]:.2f}'),
       ('peak RSS, tree MiB', lambda r: f'{max(r["cold"]["peak_rss_tree_mib"], r["cached"]["peak_rss_tree_mib"]):.0f}'),
-      ('R@5 text->image', lambda r: f'{r["cold"].get("text_to_image_recall@5") or 0:.3f}'),
+      ('decode-once baseline images/s',
+       lambda r: f'{r["transform"]["images_baseline_per_s"]:.0f}'),
+      ('Transform time / decode-once',
+       lambda r: f'{r["transform"]["time_over_images_baseline"]:.2f}'),
+      ('eval pool images', lambda r: f'{r["quality"].get("num_images", 0)}'),
+      ('train epochs x steps', lambda r: f'{r["quality"]["train_epochs"]}x'
+                                         f'{r["quality"]["train_steps"] // max(r["quality"]["train_epochs"] or 1, 1)}'),
   ]
+  for k in (1, 5, 10):
+    rows.append((f'text->image R@{k}', lambda r, k=k:
+                 f'{r["quality"].get(f"text_to_image_recall@{k}", 0):.3f}'))
+  for k in (1, 5, 10):
+    rows.append((f'image->text R@{k}', lambda r, k=k:
+                 f'{r["quality"].get(f"image_to_text_recall@{k}", 0):.3f}'))
+  rows.append(('text->image R@5 by model seed', lambda r: '/'.join(
+      f'{q.get("text_to_image_recall@5", 0):.3f}'
+      for q in r.get('quality_by_model_seed', {}).values()) or '-'))
   width = max(len(label) for label, _ in rows)
   lines = [f'{label:<{width}} ' + ' '.join(f'{get(r):>10}' for r in results)
            for label, get in rows]
@@ -473,8 +543,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       'Default: %(default)s')
   parser.add_argument('--output', default=None,
                       help='JSON report. Default: WORK_DIR/results.json')
-  parser.add_argument('--train_steps', type=int, default=configs.TRAIN_STEPS,
-                      help='Trainer steps. Default: %(default)s')
+  parser.add_argument('--train_steps', type=int, default=None,
+                      help='Trainer steps instead of the default epochs.')
+  parser.add_argument('--model_seeds', default='1,2',
+                      help='Comma-separated model seeds to train again with '
+                      '(--force_run --seed N) at the smallest size, for the '
+                      'spread of quality over seeds; empty for none. '
+                      'Default: %(default)s')
   parser.add_argument('--seed', type=int, default=0,
                       help='Dataset seed. Default: %(default)s')
   parser.add_argument('--coco_sized_images', action='store_true',
@@ -487,9 +562,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
   start = time.perf_counter()
   results = []
+  model_seeds = [int(s) for s in args.model_seeds.split(',') if s.strip()]
   for size in args.sizes:
-    results.append(benchmark_size(size, work_dir, args.seed, args.train_steps,
-                                  extra_args, args.coco_sized_images))
+    results.append(benchmark_size(
+        size, work_dir, args.seed, args.train_steps, extra_args,
+        args.coco_sized_images,
+        model_seeds if size == args.sizes[0] else ()))
     # Written after every size, so a long run that is stopped keeps the sizes
     # it finished.
     report = build_report(results, argv, extra_args, start,

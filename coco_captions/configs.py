@@ -34,19 +34,11 @@ SPLIT_PARTITION_FEATURE = 'image_id'
 TRAIN_HASH_BUCKETS = 4
 EVAL_HASH_BUCKETS = 1
 
-TRAIN_STEPS = 300
-EVAL_STEPS = 10
+# Model and training settings have their defaults in the module file
+# (coco_captions_utils.DEFAULTS); the pipeline passes only what a user sets.
 
-# Transform settings (preprocessing_fn's custom_config, besides images_root).
-IMAGE_SIZE = 64
-MAX_CAPTION_TOKENS = 32
-
-# Trainer settings (run_fn's custom_config).
-BATCH_SIZE = 64
-EMBEDDING_DIM = 128
-LEARNING_RATE = 1e-3
+# The RetrievalEvaluator's candidate pool: the eval images with the lowest ids.
 RETRIEVAL_MAX_IMAGES = 1000
-SEED = 0
 
 # Blessing: the model must reach this text-to-image recall@5 on the eval split
 # (chance is 5 / number of eval images) and not fall below the latest blessed

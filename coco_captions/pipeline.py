@@ -1,8 +1,9 @@
 """The one pipeline definition, shared by every orchestrator.
 
 CsvExampleGen -> StatisticsGen -> ExampleValidator (against the imported,
-curated schema) -> AnomaliesGate -> Transform -> Trainer -> RetrievalEvaluator
-(against the latest blessed model) -> Pusher.
+curated schema) -> AnomaliesGate -> GroupCaptionsByImage (one example per
+image) -> Transform -> Trainer -> RetrievalEvaluator (against the latest
+blessed model) -> Pusher.
 """
 
 from typing import Any, Dict, List, Optional, Sequence
@@ -29,6 +30,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from coco_captions import configs, up_to_date
 from coco_captions.evaluator import RetrievalEvaluator
+from coco_captions.grouping import GroupCaptionsByImage
 from coco_captions.validation import AnomaliesGate
 
 
@@ -39,8 +41,9 @@ def create_pipeline(
     images_root: str,
     module_file: str,
     serving_model_dir: str,
-    train_steps: int = configs.TRAIN_STEPS,
-    eval_steps: int = configs.EVAL_STEPS,
+    train_epochs: Optional[int] = None,
+    train_steps: Optional[int] = None,
+    eval_steps: Optional[int] = None,
     metadata_connection_config: Optional[
         metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
@@ -64,17 +67,22 @@ def create_pipeline(
     module_file: the TFX module file with `preprocessing_fn` and `run_fn`.
     serving_model_dir: where Pusher writes blessed models, one numbered
       version each, as TF Serving expects.
-    train_steps, eval_steps: Trainer steps.
+    train_epochs: passes over the train split's images (the module file's
+      default when None).
+    train_steps: an exact number of training steps instead of epochs.
+    eval_steps: at most this many eval batches for the eval loss (default:
+      the whole eval split).
     metadata_connection_config: ML Metadata store; None lets the orchestrator
       supply its own (Kubeflow, Airflow).
     beam_pipeline_args: Beam options, passed unchanged to every component's
       Beam pipeline.
     enable_cache: reuse results of executions whose inputs are unchanged.
-    transform_config: extra `preprocessing_fn` settings (`image_size`,
-      `max_caption_tokens`).
-    trainer_config: `run_fn` hyper-parameters (`batch_size`, `embedding_dim`,
-      `learning_rate`, `retrieval_max_images`, `seed`). Its `image_size` is
-      Transform's unless given here.
+    transform_config: `preprocessing_fn` settings (`image_size`,
+      `max_caption_tokens`); unset ones take the module file's defaults.
+    trainer_config: `run_fn` settings (`batch_size`, `embedding_dim`,
+      `learning_rate`, `warmup_fraction`, `temperature`, `seed`); unset ones
+      take the module file's defaults. Its `image_size` is Transform's
+      unless given here.
     blessing_metric: the evaluation metric that decides blessing, e.g.
       `text_to_image_recall@5`.
     blessing_threshold: the lowest value of `blessing_metric` to bless.
@@ -113,19 +121,23 @@ def create_pipeline(
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'])
 
+  # The caption rows passed the schema; from here on, one example per image.
+  group_by_image = GroupCaptionsByImage(
+      examples=example_gen.outputs['examples'])
+  group_by_image.add_upstream_node(anomalies_gate)
+
+  transform_config = _set(transform_config)
   transform_custom_config = {
       'images_root': images_root,
       # Not read by preprocessing_fn: the custom_config is part of what TFX's
       # cache compares, and the CSV that ExampleGen fingerprints names the
       # images without changing when one of them is replaced in place.
       'images_fingerprint': up_to_date.directory_fingerprint(images_root),
-      'image_size': configs.IMAGE_SIZE,
-      'max_caption_tokens': configs.MAX_CAPTION_TOKENS,
-      **(transform_config or {}),
+      **transform_config,
   }
   transform = Transform(
-      examples=example_gen.outputs['examples'],
-      schema=schema_gen.outputs['schema'],
+      examples=group_by_image.outputs['image_examples'],
+      schema=group_by_image.outputs['schema'],
       module_file=module_file,
       # Nothing reads Transform's own statistics: the raw data has
       # StatisticsGen's, and on the transformed data they would be one more
@@ -137,25 +149,20 @@ def create_pipeline(
       # cache would be written on every run and never read.
       disable_analyzer_cache=True,
       custom_config=transform_custom_config)
-  transform.add_upstream_node(anomalies_gate)
 
   trainer = Trainer(
       module_file=module_file,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      schema=schema_gen.outputs['schema'],
-      train_args=trainer_pb2.TrainArgs(num_steps=train_steps),
-      eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps),
-      custom_config={
-          'batch_size': configs.BATCH_SIZE,
-          'embedding_dim': configs.EMBEDDING_DIM,
-          'learning_rate': configs.LEARNING_RATE,
-          'retrieval_max_images': configs.RETRIEVAL_MAX_IMAGES,
-          'seed': configs.SEED,
+      schema=group_by_image.outputs['schema'],
+      train_args=trainer_pb2.TrainArgs(num_steps=train_steps or None),
+      eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps or None),
+      custom_config=_set({
+          'train_epochs': train_epochs,
           # The model's input is the size Transform stores the images at.
-          'image_size': transform_custom_config['image_size'],
+          'image_size': transform_config.get('image_size'),
           **(trainer_config or {}),
-      })
+      }))
 
   # The latest blessed model, the baseline a new model must not fall below.
   model_resolver = Resolver(
@@ -183,7 +190,8 @@ def create_pipeline(
 
   nodes: List[Any] = [
       example_gen, statistics_gen, schema_gen, example_validator,
-      anomalies_gate, transform, trainer, model_resolver, evaluator, pusher
+      anomalies_gate, group_by_image, transform, trainer, model_resolver,
+      evaluator, pusher
   ]
   return Pipeline(
       pipeline_name=pipeline_name,
@@ -193,3 +201,8 @@ def create_pipeline(
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args or []),
   )
+
+
+def _set(settings: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+  """The settings a caller gave a value; the module file defaults the rest."""
+  return {k: v for k, v in (settings or {}).items() if v is not None}

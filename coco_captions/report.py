@@ -146,6 +146,18 @@ def token_stats(token_id_lists: Sequence[Sequence[int]],
                     oov)
 
 
+def captions_token_ids(values: Sequence[int],
+                       caption_indices: Sequence[int]) -> List[List[int]]:
+  """One image's token ids, split into its captions by their caption index.
+
+  An image's sparse token ids come in order, caption by caption.
+  """
+  captions: Dict[int, List[int]] = {}
+  for value, caption in zip(values, caption_indices):
+    captions.setdefault(caption, []).append(value)
+  return [captions[c] for c in sorted(captions)]
+
+
 def _records(split_dir: str, limit: int):
   import tensorflow as tf
   files = sorted(tf.io.gfile.glob(os.path.join(split_dir, '*')))
@@ -179,19 +191,25 @@ def caption_statistics(transform_graph_uri: str,
   with tf.io.gfile.GFile(path) as f:
     most_frequent = [next(f, '').rstrip('\n') for _ in range(min(size, 30))]
   spec = output.transformed_feature_spec()[CAPTION_TOKEN_IDS]
-  length = spec.size[0] if isinstance(spec.size, (list, tuple)) else spec.size
+  length = spec.size[-1] if isinstance(spec.size, (list, tuple)) else spec.size
   vocabulary = Vocabulary(size, int(length), path, most_frequent)
-  # Only the token ids are parsed, in batches: a row also holds its image's
-  # pixels, and decoding whole rows in Python took ~60 s at 414k (when the
-  # pixels were 12,288 int64 values a row).
-  token_ids_only = {spec.value_key: tf.io.VarLenFeature(tf.int64)}
+  # A row is one image: its captions' token ids, each with the index of its
+  # caption. Only those two are parsed, in batches: a row also holds the
+  # image's pixels.
+  caption_key = (spec.index_key[0] if isinstance(spec.index_key, (list, tuple))
+                 else spec.index_key)
+  wanted = {spec.value_key: tf.io.VarLenFeature(tf.int64),
+            caption_key: tf.io.VarLenFeature(tf.int64)}
   stats = {}
   for split, split_dir in run_summary.split_dirs(
       transformed_examples_uri).items():
     ids = []
     for batch in _records(split_dir, limit).batch(4096):
-      parsed = tf.io.parse_example(batch, token_ids_only)[spec.value_key]
-      ids.extend(tf.RaggedTensor.from_sparse(parsed).to_list())
+      parsed = tf.io.parse_example(batch, wanted)
+      for values, captions in zip(
+          tf.RaggedTensor.from_sparse(parsed[spec.value_key]).to_list(),
+          tf.RaggedTensor.from_sparse(parsed[caption_key]).to_list()):
+        ids.extend(captions_token_ids(values, captions))
     stats[split] = token_stats(ids, size)
   return vocabulary, _train_first(stats)
 

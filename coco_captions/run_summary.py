@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-RETRIEVAL_METRICS_FILE = 'retrieval_metrics.json'
+# What run_fn (coco_captions_utils.py) writes beside its TensorBoard logs.
+TRAINING_FILE = 'training.json'
 
 _PIPELINE_CONTEXT = 'pipeline'
 RUN_CONTEXT = 'pipeline_run'
@@ -43,9 +44,12 @@ class RunSummary:
   components: List[ComponentRun]
   # Split name -> number of examples (captions).
   split_counts: Dict[str, int]
-  # Retrieval metrics written by run_fn, or None when there is no trained model.
-  metrics: Optional[Dict[str, float]]
+  # The Trainer's plan and losses (run_fn's training.json), or None when
+  # there is no trained model.
+  training: Optional[Dict[str, Any]]
   anomalies: Dict[str, List[str]]
+  # Split name -> number of images (GroupCaptionsByImage's counts).
+  image_counts: Dict[str, int] = dataclasses.field(default_factory=dict)
   # RetrievalEvaluator's metrics, blessing and Pusher's result.
   evaluation: Optional[Dict[str, Any]] = None
   blessing: Optional[Dict[str, Any]] = None
@@ -213,10 +217,11 @@ def anomalies(anomalies_uri: Optional[str]) -> Dict[str, List[str]]:
   return found
 
 
-def retrieval_metrics(model_run_uri: Optional[str]) -> Optional[Dict[str, float]]:
+def training(model_run_uri: Optional[str]) -> Optional[Dict[str, Any]]:
+  """The Trainer's plan and losses, or None where it wrote none."""
   if not model_run_uri:
     return None
-  path = os.path.join(model_run_uri, RETRIEVAL_METRICS_FILE)
+  path = os.path.join(model_run_uri, TRAINING_FILE)
   if not os.path.exists(path):
     return None
   with open(path) as f:
@@ -237,8 +242,13 @@ def summarize_run(metadata_path: str, pipeline_name: str,
   if 'ExampleValidator' in by_id:
     summary.anomalies = anomalies(
         summary.output('ExampleValidator', 'anomalies'))
+  if 'GroupCaptionsByImage' in by_id:
+    found = summary.properties('GroupCaptionsByImage', 'image_examples') or {}
+    summary.image_counts = {
+        split: int(found[f'{split}_images'])
+        for split in summary.split_counts if f'{split}_images' in found}
   if 'Trainer' in by_id:
-    summary.metrics = retrieval_metrics(summary.output('Trainer', 'model_run'))
+    summary.training = training(summary.output('Trainer', 'model_run'))
   if 'RetrievalEvaluator' in by_id:
     summary.evaluation = summary.properties('RetrievalEvaluator', 'evaluation')
     summary.blessing = summary.properties('RetrievalEvaluator', 'blessing')
@@ -301,16 +311,18 @@ def format_summary(summary: RunSummary, metadata_path: str,
     lines.append('Data anomalies: ' + ('none' if not found else ''))
     lines.extend(f'  {a}' for a in found)
 
-  m = summary.metrics
-  if m:
-    recalls = ', '.join(
-        f'R@{k} {m[f"recall@{k}"]:.3f} (chance {m[f"chance_recall@{k}"]:.3f})'
-        for k in (1, 5, 10) if f'recall@{k}' in m)
+  if summary.image_counts:
+    counts = ', '.join(f'{n} {split}'
+                       for split, n in summary.image_counts.items())
+    lines.append(f'Images: {counts}')
+  t = summary.training
+  if t:
     lines.append(
-        f'Trainer: text-to-image retrieval on the eval split, '
-        f'{m["num_queries"]} captions against {m["num_candidates"]} images: '
-        f'{recalls}')
-    lines.append(f'Loss: train {m["train_loss"]:.3f}, eval {m["eval_loss"]:.3f}')
+        f'Trainer: {t["epochs"]:g} epochs over {t["train_images"]} train '
+        f'images, {t["steps"]} steps of {t["batch_size"]} distinct images, '
+        f'in {t["seconds"]:.0f} s')
+    lines.append(f'Loss: train {t["loss"][-1]:.3f}, eval {t["eval_loss"][-1]:.3f}'
+                 f' (first epoch: train {t["loss"][0]:.3f})')
   lines.extend(_evaluation_lines(summary))
 
   where = [

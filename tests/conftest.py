@@ -6,7 +6,8 @@ import trainer_harness
 from coco_captions import synthetic_data
 
 TINY_IMAGES = 20
-TINY_TRAIN_STEPS = 4
+# Enough passes over 16 train images for the model to tell them apart.
+TINY_TRAIN_EPOCHS = 100
 TINY_EMBEDDING_DIM = 16
 
 
@@ -20,7 +21,7 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny_model(tmp_path_factory, tiny_data):
-  """(FnArgs, data dir) after run_fn trained a few steps on `tiny_data`.
+  """(FnArgs, data dir) after run_fn trained on `tiny_data`.
 
   The SavedModel is at fn_args.serving_model_dir.
   """
@@ -30,10 +31,10 @@ def tiny_model(tmp_path_factory, tiny_data):
   examples_uri, graph_uri = trainer_harness.write_transformed_dataset(
       tiny_data, work, image_size=32)
   fn_args = trainer_harness.make_fn_args(
-      examples_uri, graph_uri, work, train_steps=TINY_TRAIN_STEPS,
-      eval_steps=2,
+      examples_uri, graph_uri, work, train_steps=None, eval_steps=None,
       custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM,
-                     'image_size': 32})
+                     'image_size': 32, 'train_epochs': TINY_TRAIN_EPOCHS,
+                     'min_train_steps': 0})
   coco_captions_utils.run_fn(fn_args)
   return fn_args, tiny_data
 

@@ -80,7 +80,7 @@ def test_dag_file_imports_without_errors(airflow_run):
 def test_dag_tasks_and_dependencies_match_the_pipeline(airflow_run):
   seen, work = airflow_run
   expected = _expected_tasks(work)
-  assert len(expected) == 10
+  assert len(expected) == 11
   assert seen['parse']['tasks'] == expected
 
 
@@ -118,8 +118,8 @@ def test_airflow_runs_the_pipeline_then_reuses_it(airflow_run):
   # Nothing changed: the second run reuses everything up to the model.
   second_states = executions[second['run_id']]
   for component in ('CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen',
-                    'ExampleValidator', 'AnomaliesGate', 'Transform',
-                    'Trainer'):
+                    'ExampleValidator', 'AnomaliesGate', 'GroupCaptionsByImage',
+                    'Transform', 'Trainer'):
     assert second_states[component] == 'cached', component
 
   # The first model was blessed (threshold 0, no baseline) and pushed once.

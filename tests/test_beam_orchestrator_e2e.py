@@ -28,7 +28,8 @@ def test_beam_dag_runner_runs_the_pipeline_end_to_end(tmp_path):
   states = {c.component_id: c.state for c in summary.components}
   assert states == {name: 'COMPLETE' for name in (
       'CsvExampleGen', 'ImportSchemaGen', 'latest_blessed_model_resolver',
-      'StatisticsGen', 'ExampleValidator', 'AnomaliesGate', 'Transform',
-      'Trainer', 'RetrievalEvaluator', 'Pusher')}, states
+      'StatisticsGen', 'ExampleValidator', 'AnomaliesGate',
+      'GroupCaptionsByImage', 'Transform', 'Trainer', 'RetrievalEvaluator',
+      'Pusher')}, states
   assert summary.pushed['pushed'] == 1
   assert os.listdir(tmp_path / 'pipeline' / 'serving_model')

@@ -102,6 +102,8 @@ def test_tfdata_baseline_does_preprocessing_fn_work_on_every_row(tiny_data):
   result = baselines.tfdata_baseline(
       tiny_data, os.path.join(tiny_data, 'images'), image_size=32)
   assert result['rows'] == 100
+  # Each of the 20 distinct images is decoded once, as Transform does.
+  assert result['images'] == 20
   assert result['captions_per_s'] == pytest.approx(
       result['rows'] / result['seconds'])
   # Synthetic captions use a few dozen words and are under 32 tokens.
@@ -114,12 +116,19 @@ def test_keras_baseline_trains_the_module_model_on_transformed_data(
   fn_args, _ = tiny_model
   result = baselines.keras_baseline(
       fn_args.transform_output, os.path.dirname(os.path.dirname(
-          fn_args.train_files[0])), train_steps=3, batch_size=8,
-      embedding_dim=16)
-  assert result['steps'] == 3
-  # Exactly steps x batch rows are held in memory (the split has ~80).
-  assert result['rows_in_memory'] == 24
-  assert result['examples_per_s'] == pytest.approx(24 / result['seconds'])
+          fn_args.train_files[0])), train_steps=3, batch_size=4)
+  assert result['steps'] == 3 and result['batch_size'] == 4
+  # Steps x batch images are held in memory, one example each (the train
+  # split has 16).
+  assert result['rows_in_memory'] == 12
+  assert result['examples_per_s'] == pytest.approx(12 / result['seconds'])
+
+
+def test_images_baseline_decodes_each_distinct_image_once(tiny_data):
+  result = baselines.images_baseline(
+      tiny_data, os.path.join(tiny_data, 'images'), image_size=32)
+  assert result['images'] == 20
+  assert result['images_per_s'] == pytest.approx(20 / result['seconds'])
 
 
 def _full_result(captions, transform_seconds):

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMPONENTS = {'CsvExampleGen', 'ImportSchemaGen', 'latest_blessed_model_resolver',
-              'StatisticsGen', 'ExampleValidator', 'AnomaliesGate', 'Transform',
-              'Trainer', 'RetrievalEvaluator', 'Pusher'}
+              'StatisticsGen', 'ExampleValidator', 'AnomaliesGate',
+              'GroupCaptionsByImage', 'Transform', 'Trainer',
+              'RetrievalEvaluator', 'Pusher'}
 
 
 @pytest.fixture(scope='module')

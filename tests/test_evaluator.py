@@ -6,7 +6,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from coco_captions import evaluator
+from coco_captions import evaluator, query, retrieval
 
 METRIC = 'text_to_image_recall@5'
 
@@ -106,15 +106,89 @@ def test_an_empty_split_is_a_clear_error(tmp_path):
     evaluator.load_pool(split_dir, 10)
 
 
-def test_evaluates_the_exported_model_on_raw_examples(tiny_model, eval_split):
+def _lookup_model(path, caption_index, image_index, dim):
+  """A SavedModel with the exported model's two signatures whose embeddings
+  are looked up: one-hot of `caption_index[caption]` and of
+  `image_index[image bytes]`, so every recall can be computed by hand."""
+
+  def table(mapping):
+    return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(mapping)), tf.constant(list(mapping.values()),
+                                                tf.int64)), default_value=0)
+
+  module = tf.Module()
+  module.captions = table(caption_index)
+  module.images = table(image_index)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def embed_captions(examples):
+    caption = tf.io.parse_example(examples, {
+        'caption': tf.io.FixedLenFeature([], tf.string)})['caption']
+    return {'caption_embedding': tf.one_hot(module.captions.lookup(caption),
+                                            dim)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def embed_images(image_bytes):
+    return {'image_embedding': tf.one_hot(module.images.lookup(image_bytes),
+                                          dim)}
+
+  tf.saved_model.save(module, path, signatures={
+      'embed_captions': embed_captions, 'embed_images': embed_images})
+  return path
+
+
+def test_recall_is_the_models_through_its_signatures(tiny_data, eval_split,
+                                                     tmp_path):
+  # Eval images 5, 10, 15, 20 get one-hot directions 0..3; every caption
+  # points at its image's direction, except image 20's captions, which point
+  # at image 15's. By hand:
+  #   text to image, R@1: 15 of 20 captions rank their image first (image
+  #     20's captions score 1 with image 15, 0 with their own) -> 0.75;
+  #     R@5: all 4 images are in the top 5 -> 1.0.
+  #   image to text, R@1: image 20 scores 0 with every caption, a tie that
+  #     counts in its favour, so all 4 images hit -> 1.0.
+  pool = evaluator.load_pool(eval_split, max_images=1000)
+  images_root = os.path.join(tiny_data, 'images')
+  image_bytes = query.read_images(images_root, pool.image_names)
+  direction = {image_id: i for i, image_id in enumerate(pool.image_ids)}
+  direction[20] = direction[15]
+  captions = {}
+  for serialized, image_id in zip(pool.serialized_examples,
+                                  pool.caption_image_ids):
+    caption = tf.train.Example.FromString(serialized).features.feature[
+        'caption'].bytes_list.value[0]
+    captions[caption] = direction[image_id]
+  model_dir = _lookup_model(
+      str(tmp_path / 'model'), captions,
+      {b: i for i, b in enumerate(image_bytes)}, dim=4)
+
+  metrics = evaluator.evaluate(model_dir, pool, images_root)
+  assert metrics['num_images'] == 4 and metrics['num_captions'] == 20
+  assert metrics['text_to_image_recall@1'] == pytest.approx(0.75)
+  assert metrics['text_to_image_recall@5'] == 1.0
+  assert metrics['image_to_text_recall@1'] == 1.0
+  assert metrics['text_to_image_chance@1'] == pytest.approx(0.25)
+
+  # Every caption pointing at image 5: only image 5's captions hit at R@1.
+  model_dir = _lookup_model(
+      str(tmp_path / 'collapsed'), dict.fromkeys(captions, 0),
+      {b: i for i, b in enumerate(image_bytes)}, dim=4)
+  collapsed = evaluator.evaluate(model_dir, pool, images_root)
+  assert collapsed['text_to_image_recall@1'] == pytest.approx(0.25)
+
+
+def test_the_trained_model_is_evaluated_on_raw_examples(tiny_model,
+                                                        eval_split):
   fn_args, data_dir = tiny_model
   pool = evaluator.load_pool(eval_split, max_images=1000)
   metrics = evaluator.evaluate(fn_args.serving_model_dir, pool,
                                os.path.join(data_dir, 'images'))
   assert metrics['num_images'] == 4 and metrics['num_captions'] == 20
-  assert metrics['text_to_image_chance@1'] == pytest.approx(0.25)
-  for direction in ('text_to_image', 'image_to_text'):
-    for k in (1, 5, 10):
-      assert 0.0 <= metrics[f'{direction}_recall@{k}'] <= 1.0
-  # With only four images every image is in the top 5.
-  assert metrics['text_to_image_recall@5'] == 1.0
+  # The same figures as the pool's embeddings through the signatures.
+  model = query.RetrievalModel(fn_args.serving_model_dir)
+  expected = retrieval.retrieval_metrics(
+      model.embed_examples(pool.serialized_examples), pool.caption_image_ids,
+      model.embed_images(query.read_images(os.path.join(data_dir, 'images'),
+                                           pool.image_names)),
+      pool.image_ids)
+  assert metrics == expected

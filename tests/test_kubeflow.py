@@ -13,7 +13,7 @@ IMAGE = 'europe-docker.pkg.dev/my-project/ml/coco-captions-tfx:7'
 BEAM_ARGS = ['--runner=DataflowRunner', '--project=my-project',
              '--region=europe-west4', '--temp_location=gs://bucket/tmp']
 BEAM_COMPONENTS = ['CsvExampleGen', 'StatisticsGen', 'ExampleValidator',
-                   'Transform']
+                   'GroupCaptionsByImage', 'Transform']
 
 
 @pytest.fixture(scope='module')
@@ -52,8 +52,9 @@ def test_every_component_is_a_task_with_its_dependencies(job):
       'StatisticsGen': ['CsvExampleGen'],
       'ExampleValidator': ['ImportSchemaGen', 'StatisticsGen'],
       'AnomaliesGate': ['ExampleValidator'],
-      'Transform': ['AnomaliesGate', 'CsvExampleGen', 'ImportSchemaGen'],
-      'Trainer': ['ImportSchemaGen', 'Transform'],
+      'GroupCaptionsByImage': ['AnomaliesGate', 'CsvExampleGen'],
+      'Transform': ['GroupCaptionsByImage'],
+      'Trainer': ['GroupCaptionsByImage', 'Transform'],
       'latest_blessed_model_resolver-model-resolver': [],
       'latest_blessed_model_resolver-model-blessing-resolver': [],
       'RetrievalEvaluator': ['CsvExampleGen', 'Trainer',

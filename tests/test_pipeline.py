@@ -25,8 +25,9 @@ def test_components_in_topological_order():
   # TFX sorts the nodes; the resolver depends on nothing.
   assert [c.id for c in _pipeline().components] == [
       'CsvExampleGen', 'ImportSchemaGen', 'latest_blessed_model_resolver',
-      'StatisticsGen', 'ExampleValidator', 'AnomaliesGate', 'Transform',
-      'Trainer', 'RetrievalEvaluator', 'Pusher']
+      'StatisticsGen', 'ExampleValidator', 'AnomaliesGate',
+      'GroupCaptionsByImage', 'Transform', 'Trainer', 'RetrievalEvaluator',
+      'Pusher']
 
 
 def test_beam_args_are_handed_to_the_pipeline_unchanged():
@@ -46,15 +47,47 @@ def test_split_hashes_image_id_four_to_one_and_reads_only_csv():
 
 
 def test_transform_and_trainer_get_their_settings():
-  components = _by_id(_pipeline(trainer_config={'batch_size': 8}))
-  transform_config = components['Transform'].exec_properties['custom_config']
-  assert '"images_root": "gs://bucket/images"' in transform_config
-  assert f'"image_size": {configs.IMAGE_SIZE}' in transform_config
+  components = _by_id(_pipeline(trainer_config={'batch_size': 8},
+                                transform_config={'image_size': 48}))
+  transform_config = json.loads(
+      components['Transform'].exec_properties['custom_config'])
+  assert transform_config['images_root'] == 'gs://bucket/images'
+  assert transform_config['image_size'] == 48
   trainer = components['Trainer']
-  assert '"batch_size": 8' in trainer.exec_properties['custom_config']
+  assert json.loads(trainer.exec_properties['custom_config']) == {
+      'batch_size': 8, 'image_size': 48}
   assert '"num_steps": 11' in trainer.exec_properties['train_args']
   assert '"num_steps": 3' in trainer.exec_properties['eval_args']
   assert trainer.exec_properties['module_file'] == '/m/module.py'
+
+
+def test_unset_settings_are_left_to_the_module_files_defaults():
+  components = _by_id(pipeline.create_pipeline(
+      pipeline_name='p', pipeline_root='/tmp/root', data_root='/data',
+      images_root='gs://bucket/images', module_file='/m/module.py',
+      serving_model_dir='/serving', train_epochs=7))
+  trainer = components['Trainer']
+  assert json.loads(trainer.exec_properties['custom_config']) == {
+      'train_epochs': 7}
+  assert 'num_steps' not in trainer.exec_properties['train_args']
+  assert set(json.loads(
+      components['Transform'].exec_properties['custom_config'])) == {
+          'images_root', 'images_fingerprint'}
+
+
+def test_transform_reads_one_example_per_image():
+  components = _by_id(_pipeline())
+  group = components['GroupCaptionsByImage']
+  assert group.inputs['examples'].producer_component_id == 'CsvExampleGen'
+  # Grouping waits for the schema check of the caption rows.
+  assert components['AnomaliesGate'] in group.upstream_nodes
+  transform = components['Transform']
+  assert transform.inputs['examples'].producer_component_id == (
+      'GroupCaptionsByImage')
+  assert transform.inputs['schema'].producer_component_id == (
+      'GroupCaptionsByImage')
+  assert components['Trainer'].inputs['schema'].producer_component_id == (
+      'GroupCaptionsByImage')
 
 
 def test_a_replaced_image_changes_transforms_cache_key(tmp_path):
@@ -93,8 +126,9 @@ def test_trainer_builds_the_model_for_the_size_transform_stores():
     return [json.loads(components[c].exec_properties['custom_config'])[
         'image_size'] for c in ('Transform', 'Trainer')]
 
-  assert image_sizes() == [configs.IMAGE_SIZE, configs.IMAGE_SIZE]
   assert image_sizes(transform_config={'image_size': 32}) == [32, 32]
+  assert image_sizes(transform_config={'image_size': 32},
+                     trainer_config={'image_size': 16}) == [32, 16]
 
 
 def test_cache_is_on_by_default():
@@ -135,5 +169,6 @@ def test_data_is_checked_against_the_curated_schema_before_transform():
   assert validator.inputs['schema'].producer_component_id == 'ImportSchemaGen'
   gate = components['AnomaliesGate']
   assert gate.inputs['anomalies'].producer_component_id == 'ExampleValidator'
-  # Transform waits for the gate although it consumes none of its outputs.
-  assert gate in components['Transform'].upstream_nodes
+  # Grouping and so Transform wait for the gate, though they consume none of
+  # its outputs.
+  assert gate in components['GroupCaptionsByImage'].upstream_nodes

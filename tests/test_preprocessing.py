@@ -9,26 +9,26 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+from tensorflow_transform.tf_metadata import dataset_metadata
 from PIL import Image
 
 import coco_captions_utils as module
-import trainer_harness
 
-RAW_SPEC = trainer_harness.raw_feature_spec()
-RAW_METADATA = dataset_metadata.DatasetMetadata(
-    schema_utils.schema_from_feature_spec(RAW_SPEC))
+from coco_captions import grouping
+
+RAW_SPEC = grouping.feature_spec()
+RAW_METADATA = dataset_metadata.DatasetMetadata(grouping.image_schema())
 
 
-def _row(image_id, caption_id, caption, image_name):
-  return {'image_id': [image_id], 'id': [caption_id], 'caption': [caption],
-          'image_name': [image_name]}
+def _image(image_id, caption_ids, captions, image_name):
+  """One per-image example, as GroupCaptionsByImage writes it."""
+  return {'image_id': [image_id], 'image_name': [image_name],
+          'captions': captions, 'caption_ids': caption_ids}
 
 
 ROWS = [
-    _row(1, 11, b'A man riding a HORSE!', b'red.png'),
-    _row(2, 21, b"  The horse's   mane,\tblowing...  ", b'blue.jpg'),
-    _row(1, 12, b'A horse.', b'red.png'),
+    _image(1, [11, 12], [b'A man riding a HORSE!', b'A horse.'], b'red.png'),
+    _image(2, [21], [b"  The horse's   mane,\tblowing...  "], b'blue.jpg'),
 ]
 # Cleaned tokens: [a man riding a horse], [the horses mane blowing], [a horse].
 # Counts: a 3, horse 2, every other word 1; ties go by descending token.
@@ -69,11 +69,12 @@ def _analyze_and_transform(tmp_path, images_root, rows, extra_config=None,
   return list(transformed), list(unseen), tft.TFTransformOutput(output_dir)
 
 
-def _token_ids(row, length):
-  """Dense, 0-padded token ids of one transformed row."""
-  dense = np.zeros(length, np.int64)
-  dense[row['caption_token_ids$sparse_indices_0']] = row[
-      'caption_token_ids$sparse_values']
+def _token_ids(row, captions, length):
+  """Dense, 0-padded [captions, length] token ids of one transformed image."""
+  dense = np.zeros((captions, length), np.int64)
+  dense[row['caption_token_ids$sparse_indices_0'],
+        row['caption_token_ids$sparse_indices_1']] = row[
+            'caption_token_ids$sparse_values']
   return dense.tolist()
 
 
@@ -81,7 +82,9 @@ def _token_ids(row, length):
 def transformed(tmp_path_factory, images_root):
   return _analyze_and_transform(
       tmp_path_factory.mktemp('transform'), images_root, ROWS,
-      unseen_rows=[_row(3, 31, b'A zebra, riding!', b'blue.jpg')])
+      unseen_rows=[_image(3, [31, 32, 33],
+                          [b'A zebra, riding!', b'a man', b'the end'],
+                          b'blue.jpg')])
 
 
 def test_vocabulary_from_full_pass_most_frequent_first(transformed):
@@ -94,18 +97,25 @@ def test_vocabulary_from_full_pass_most_frequent_first(transformed):
 
 def test_captions_cleaned_tokenized_and_padded_to_analyzer_length(transformed):
   rows, _, output = transformed
-  # The longest cleaned caption has 5 tokens: that is the length L.
+  # The longest cleaned caption has 5 tokens: that is the length L; the most
+  # captions of one image is 2: that is C.
   assert module.caption_length(output) == 5
-  assert _token_ids(rows[0], 5) == [
-      IDS['a'], IDS['man'], IDS['riding'], IDS['a'], IDS['horse']]
-  assert _token_ids(rows[1], 5) == [
-      IDS['the'], IDS['horses'], IDS['mane'], IDS['blowing'], 0]
-  assert _token_ids(rows[2], 5) == [IDS['a'], IDS['horse'], 0, 0, 0]
+  spec = output.transformed_feature_spec()['caption_token_ids']
+  assert list(spec.size) == [2, 5]
+  assert _token_ids(rows[0], 2, 5) == [
+      [IDS['a'], IDS['man'], IDS['riding'], IDS['a'], IDS['horse']],
+      [IDS['a'], IDS['horse'], 0, 0, 0]]
+  assert _token_ids(rows[1], 2, 5) == [
+      [IDS['the'], IDS['horses'], IDS['mane'], IDS['blowing'], 0],
+      [0, 0, 0, 0, 0]]
 
 
-def test_unseen_words_map_to_the_oov_id(transformed):
+def test_unseen_words_map_to_the_oov_id_and_extra_captions_are_cut(
+    transformed):
   _, unseen, _ = transformed
-  assert _token_ids(unseen[0], 5) == [IDS['a'], OOV_ID, IDS['riding'], 0, 0]
+  # An image with more captions than C keeps its first C for training.
+  assert _token_ids(unseen[0], 2, 5) == [
+      [IDS['a'], OOV_ID, IDS['riding'], 0, 0], [IDS['a'], IDS['man'], 0, 0, 0]]
 
 
 def test_captions_longer_than_the_cap_are_truncated(tmp_path, images_root):
@@ -113,9 +123,10 @@ def test_captions_longer_than_the_cap_are_truncated(tmp_path, images_root):
       tmp_path, images_root, ROWS, {'max_caption_tokens': 3})
   assert module.caption_length(output) == 3
   spec = output.transformed_feature_spec()['caption_token_ids']
-  assert list(spec.size) == [3]
+  assert list(spec.size) == [2, 3]
   # Same vocabulary: it is built from the whole caption.
-  assert _token_ids(rows[0], 3) == [IDS['a'], IDS['man'], IDS['riding']]
+  assert _token_ids(rows[0], 2, 3) == [
+      [IDS['a'], IDS['man'], IDS['riding']], [IDS['a'], IDS['horse'], 0]]
 
 
 def _pixels(row, size=4):
@@ -217,10 +228,10 @@ def test_a_scaled_jpeg_decode_gives_nearly_a_full_decodes_pixels():
   assert difference.max() <= 8, difference.max()
 
 
-def test_ids_and_image_name_pass_through(transformed):
+def test_image_id_and_name_pass_through(transformed):
   rows, _, _ = transformed
-  assert [(r['image_id'], r['caption_id'], r['image_name']) for r in rows] == [
-      (1, 11, b'red.png'), (2, 21, b'blue.jpg'), (1, 12, b'red.png')]
+  assert [(r['image_id'], r['image_name']) for r in rows] == [
+      (1, b'red.png'), (2, b'blue.jpg')]
 
 
 def test_images_root_is_required():
@@ -228,6 +239,39 @@ def test_images_root_is_required():
     module.preprocessing_fn(
         {k: tf.constant([[b'x']] if v.dtype == tf.string else [[1]])
          for k, v in RAW_SPEC.items()}, custom_config={})
+
+
+def test_dense_token_ids_pads_and_cuts_to_the_length():
+  # Image 0: captions [5 6 7] and [8]; image 1: [9 9 9 9] (cut to 3).
+  sparse = tf.SparseTensor(
+      indices=[[0, 0, 0], [0, 0, 1], [0, 0, 2], [0, 1, 0],
+               [1, 0, 0], [1, 0, 1], [1, 0, 2], [1, 0, 3]],
+      values=tf.constant([5, 6, 7, 8, 9, 9, 9, 9], tf.int64),
+      dense_shape=[2, 2, 4])
+  assert module.dense_token_ids(sparse, 3).numpy().tolist() == [
+      [[5, 6, 7], [8, 0, 0]], [[9, 9, 9], [0, 0, 0]]]
+
+
+def test_pick_captions_cycles_through_each_images_captions():
+  # Image 10 has three captions, image 20 one, image 30 two with an empty
+  # one (all padding) between them, which is never picked.
+  token_ids = tf.constant([
+      [[1, 0], [2, 0], [3, 0]],
+      [[4, 4], [0, 0], [0, 0]],
+      [[5, 0], [0, 0], [6, 6]],
+  ], tf.int64)
+  image_ids = tf.constant([10, 20, 30], tf.int64)
+  picked = [module.pick_captions(token_ids, image_ids, epoch, seed=0).numpy()
+            for epoch in range(6)]
+  firsts = [[int(p[row, 0]) for p in picked] for row in range(3)]
+  # Each image cycles through its captions, one a epoch, in order.
+  start = firsts[0][0]
+  assert firsts[0] == [1 + (start - 1 + e) % 3 for e in range(6)]
+  assert firsts[1] == [4] * 6
+  assert set(firsts[2][:2]) == {5, 6} and firsts[2][2:] == firsts[2][:2] * 2
+  # The same seed, epoch and image give the same caption.
+  np.testing.assert_array_equal(
+      module.pick_captions(token_ids, image_ids, 4, seed=0), picked[4])
 
 
 def test_clean_captions_handles_unicode_and_punctuation():

@@ -111,11 +111,12 @@ def test_loss_curves_of_a_real_training_run(tiny_model):
   fn_args, _ = tiny_model
   curves = report.loss_curves(fn_args.model_run_dir)
   assert set(curves) == {'train', 'validation'}
-  with open(os.path.join(fn_args.model_run_dir,
-                         'retrieval_metrics.json')) as f:
-    metrics = json.load(f)
-  assert curves['train'][-1][1] == pytest.approx(metrics['train_loss'])
-  assert curves['validation'][-1][1] == pytest.approx(metrics['eval_loss'])
+  with open(os.path.join(fn_args.model_run_dir, 'training.json')) as f:
+    training = json.load(f)
+  assert [loss for _, loss in curves['train']] == pytest.approx(
+      training['loss'])
+  assert curves['validation'][-1][1] == pytest.approx(
+      training['eval_loss'][-1])
 
 
 def test_loss_curves_read_every_epoch(tmp_path):

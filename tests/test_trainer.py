@@ -8,6 +8,9 @@ import pytest
 import tensorflow as tf
 
 import coco_captions_utils as module
+import conftest
+import trainer_harness
+from coco_captions import retrieval
 
 
 @pytest.fixture(scope='module')
@@ -30,18 +33,47 @@ def _caption_examples(captions):
   ])
 
 
-def test_writes_retrieval_metrics_with_chance_rates(trained):
+def test_training_follows_the_data_and_records_its_plan(trained):
   fn_args, _ = trained
-  with open(os.path.join(fn_args.model_run_dir, 'retrieval_metrics.json')) as f:
-    metrics = json.load(f)
-  # Images 5, 10, 15 and 20 are the eval split; each has five captions.
-  assert metrics['num_candidates'] == 4
-  assert metrics['num_queries'] == 20
-  assert metrics['chance_recall@1'] == pytest.approx(0.25)
-  assert metrics['chance_recall@5'] == 1.0
-  assert metrics['recall@5'] == 1.0  # Only 4 candidates: all are in the top 5.
-  assert 0.0 <= metrics['recall@1'] <= 1.0
-  assert np.isfinite(metrics['train_loss']) and np.isfinite(metrics['eval_loss'])
+  with open(os.path.join(fn_args.model_run_dir, 'training.json')) as f:
+    training = json.load(f)
+  # 20 images: 16 train, 4 eval (image_id % 5 == 0); batches of 8 distinct
+  # images, so 2 steps an epoch, and 5 epochs to a Keras epoch of 10 steps.
+  assert training['train_images'] == 16 and training['eval_images'] == 4
+  assert training['batch_size'] == 8 and training['steps_per_epoch'] == 2
+  assert training['epochs'] == conftest.TINY_TRAIN_EPOCHS
+  assert training['steps'] == 2 * conftest.TINY_TRAIN_EPOCHS
+  keras_epochs = conftest.TINY_TRAIN_EPOCHS // 5
+  assert training['keras_epochs'] == keras_epochs
+  assert len(training['loss']) == keras_epochs
+  assert len(training['eval_loss']) == len(training['eval_epochs']) == (
+      keras_epochs)
+  assert training['eval_epochs'][-1] == keras_epochs
+  # It learned: the last epoch's loss is well below the first's.
+  assert training['loss'][-1] < 0.5 * training['loss'][0]
+
+
+def test_the_trained_model_retrieves_its_training_images(trained, serving):
+  # Through the exported signatures, on raw captions and image bytes: each of
+  # the 16 train images against its own captions. Chance R@1 is 1/16.
+  fn_args, data_dir = trained
+  images = [r for r in trainer_harness.image_rows(data_dir)
+            if r['image_id'][0] % 5 != 0]
+  image_bytes = [open(os.path.join(data_dir, 'images',
+                                   r['image_name'][0].decode()), 'rb').read()
+                 for r in images]
+  captions = [c.decode() for r in images for c in r['captions']]
+  caption_image_ids = [r['image_id'][0] for r in images for _ in r['captions']]
+  image_embeddings = serving.signatures['embed_images'](
+      image_bytes=tf.constant(image_bytes))['image_embedding'].numpy()
+  caption_embeddings = serving.signatures['embed_captions'](
+      examples=_caption_examples(captions))['caption_embedding'].numpy()
+  metrics = retrieval.retrieval_metrics(
+      caption_embeddings, caption_image_ids, image_embeddings,
+      [r['image_id'][0] for r in images])
+  assert metrics['text_to_image_chance@1'] == pytest.approx(1 / 16)
+  assert metrics['text_to_image_recall@1'] >= 0.5, metrics
+  assert metrics['image_to_text_recall@1'] >= 0.5, metrics
 
 
 def test_writes_tensorboard_logs(trained):
@@ -90,17 +122,70 @@ def test_image_signature_takes_encoded_jpeg_and_png(serving, trained):
   np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-5)
 
 
-def test_retrieval_metrics_ranks_by_similarity():
-  # Two candidates; caption 0 matches image 10, caption 1 is closer to the
-  # wrong image, caption 2 ties and a tie counts in the caption's favour.
-  images = np.array([[1.0, 0.0], [0.0, 1.0]])
-  captions = np.array([[0.9, 0.1], [0.8, 0.2], [0.5, 0.5]])
-  metrics = module.retrieval_metrics(
-      captions, np.array([10, 20, 20]), images, np.array([10, 20]), ks=(1, 2))
-  assert metrics['recall@1'] == pytest.approx(2 / 3)
-  assert metrics['recall@2'] == 1.0
-  assert metrics['chance_recall@1'] == 0.5
-  assert metrics['num_candidates'] == 2 and metrics['num_queries'] == 3
+def test_contrastive_loss_matches_a_hand_computation():
+  # Two pairs in 2-D, temperature 0.5. Captions c0 = (1, 0), c1 = (0, 1);
+  # images i0 = (1, 0), i1 = (0.6, 0.8). Similarities c.i:
+  #   c0: i0 1.0, i1 0.6        c1: i0 0.0, i1 0.8
+  # Logits are those / 0.5: c0 [2.0, 1.2], c1 [0.0, 1.6].
+  # Caption to image, -log softmax of the diagonal:
+  #   c0: log(e^2 + e^1.2) - 2 = 0.371101;  c1: log(1 + e^1.6) - 1.6 = 0.183901
+  # Image to caption, over the columns: i0 [2.0, 0.0], i1 [1.2, 1.6]:
+  #   i0: log(e^2 + 1) - 2 = 0.126928;      i1: log(e^1.2 + e^1.6) - 1.6 = 0.513015
+  # Loss = (mean(0.371101, 0.183901) + mean(0.126928, 0.513015)) / 2.
+  captions = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+  images = tf.constant([[1.0, 0.0], [0.6, 0.8]])
+  expected = ((0.371101 + 0.183901) / 2 + (0.126928 + 0.513015) / 2) / 2
+  loss = module.contrastive_loss(captions, images, temperature=0.5)
+  assert float(loss) == pytest.approx(expected, abs=1e-5)
+  # Perfectly separated pairs at a low temperature: almost no loss.
+  eye = tf.eye(3)
+  assert float(module.contrastive_loss(eye, eye, 0.01)) < 1e-6
+
+
+@pytest.mark.parametrize('images, batch, epochs, steps, min_steps, expected', [
+    # -> (batch, steps an epoch, epochs, Keras epochs, steps a Keras epoch,
+    #     total steps)
+    (1000, 64, 30, None, 0, (64, 15, 30, 30, 15, 450)),  # 1000 // 64 = 15.
+    # A batch is at most the split; passes of 1 step, 10 to a Keras epoch.
+    (40, 64, 30, None, 0, (40, 1, 30, 3, 10, 30)),
+    # Small data: at least 1,000 steps, ceil(1000 / 3) = 334 passes, 4 to a
+    # Keras epoch: 84 of 12 steps.
+    (242, 64, 30, None, 1000, (64, 3, 336, 84, 12, 1008)),
+    (100_000, 64, 30, None, 1000, (64, 1562, 30, 30, 1562, 46_860)),
+    # Steps win, in equal Keras epochs of about a pass: 7 of 15.
+    (1000, 64, 30, 100, 1000, (64, 15, 7, 7, 15, 105)),
+    (1000, 64, 30, 10, 1000, (64, 15, 0.67, 1, 10, 10)),
+])
+def test_training_plan(images, batch, epochs, steps, min_steps, expected):
+  plan = module.TrainingPlan(images, batch, epochs, steps, min_steps)
+  assert (plan.batch_size, plan.steps_per_epoch, plan.epochs,
+          plan.keras_epochs, plan.keras_steps_per_epoch,
+          plan.total_steps) == expected
+
+
+def test_the_eval_loss_is_measured_thirty_times_at_most_and_at_the_end():
+  assert module.TrainingPlan(1000, 64, 7).eval_epochs == list(range(1, 8))
+  eval_epochs = module.TrainingPlan(1000, 64, 100).eval_epochs
+  assert len(eval_epochs) == 30 and eval_epochs[-1] == 100
+  # Evenly spread: every 3 or 4 epochs.
+  assert {b - a for a, b in zip(eval_epochs, eval_epochs[1:])} == {3, 4}
+
+
+def test_a_train_split_of_one_image_is_a_clear_error():
+  with pytest.raises(ValueError, match='1 image'):
+    module.TrainingPlan(1, 64, 30)
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+  schedule = module.learning_rate_schedule(1e-3, total_steps=100,
+                                           warmup_fraction=0.1)
+  rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
+  assert rates[0] == 0.0
+  assert rates[1] == pytest.approx(5e-4)
+  assert rates[2] == pytest.approx(1e-3)
+  # Halfway through the cosine: half the peak.
+  assert rates[3] == pytest.approx(5e-4, rel=1e-3)
+  assert rates[4] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_train_function_is_traced_once():
@@ -109,11 +194,12 @@ def test_train_function_is_traced_once():
   model = module.build_model(vocab_size=20, length=4, size=16,
                              embedding_dim=8, learning_rate=1e-3,
                              steps_per_execution=2)
+  # Distinct images a batch, as the input pipeline gives them.
   inputs = {
       module.IMAGE_PIXELS: tf.zeros([4, 16, 16, 3], tf.uint8),
       module.CAPTION_TOKEN_IDS: tf.ones([4, 4], tf.int64),
   }
   dataset = tf.data.Dataset.from_tensors(
-      (inputs, tf.constant([1, 1, 2, 3], tf.int64))).repeat()
+      (inputs, tf.constant([1, 2, 3, 4], tf.int64))).repeat()
   model.fit(dataset, epochs=2, steps_per_epoch=4, verbose=0)
   assert model.train_function.experimental_get_tracing_count() == 1

@@ -38,21 +38,25 @@ def make_fn_args(transformed_examples_uri: str, transform_graph_uri: str,
       custom_config=custom_config or {})
 
 
-def raw_feature_spec():
-  """The raw feature spec ImportSchemaGen's schema gives the COCO CSV columns
-  preprocessing_fn reads: one value per row, shape [1]."""
-  import tensorflow as tf
-  return {
-      'image_id': tf.io.FixedLenFeature([1], tf.int64),
-      'id': tf.io.FixedLenFeature([1], tf.int64),
-      'caption': tf.io.FixedLenFeature([1], tf.string),
-      'image_name': tf.io.FixedLenFeature([1], tf.string),
-  }
+def image_rows(data_dir: str):
+  """The per-image examples GroupCaptionsByImage makes of a captions CSV, as
+  instance dicts, ordered by image id."""
+  images = {}
+  with open(os.path.join(data_dir, 'captions.csv'), newline='') as f:
+    for r in csv.DictReader(f):
+      image = images.setdefault(int(r['image_id']), {
+          'image_id': [int(r['image_id'])],
+          'image_name': [r['image_name'].encode()],
+          'captions': [], 'caption_ids': []})
+      image['captions'].append(r['caption'].encode())
+      image['caption_ids'].append(int(r['id']))
+  return [images[i] for i in sorted(images)]
 
 
 def write_transformed_dataset(data_dir: str, output_dir: str,
                               image_size: int = 32) -> Tuple[str, str]:
-  """Transforms a generated dataset as the Transform component would.
+  """Transforms a generated dataset as GroupCaptionsByImage and the Transform
+  component would.
 
   Analyzes the train split, transforms both splits (train: image_id % 5 != 0)
   and writes gzipped tf.Example TFRecords under `output_dir/examples/Split-*`
@@ -68,18 +72,12 @@ def write_transformed_dataset(data_dir: str, output_dir: str,
   from tfx_bsl.coders import example_coder
   import tensorflow_transform as tft
   from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
-  from tensorflow_transform.tf_metadata import schema_utils
 
   import coco_captions_utils
+  from coco_captions import grouping
 
-  metadata = dataset_metadata.DatasetMetadata(
-      schema_utils.schema_from_feature_spec(raw_feature_spec()))
-  with open(os.path.join(data_dir, 'captions.csv'), newline='') as f:
-    rows = [{
-        'image_id': [int(r['image_id'])], 'id': [int(r['id'])],
-        'caption': [r['caption'].encode()],
-        'image_name': [r['image_name'].encode()],
-    } for r in csv.DictReader(f)]
+  metadata = dataset_metadata.DatasetMetadata(grouping.image_schema())
+  rows = image_rows(data_dir)
   splits = {
       'train': [r for r in rows if r['image_id'][0] % 5 != 0],
       'eval': [r for r in rows if r['image_id'][0] % 5 == 0],
