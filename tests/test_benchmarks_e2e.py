@@ -23,7 +23,8 @@ def report(tmp_path_factory):
   output = work / 'report.json'
   result = subprocess.run(
       [sys.executable, '-m', 'benchmarks.run', '--sizes', '100',
-       '--train_steps', '2', '--eval_steps', '1', '--work_dir', str(work),
+       '--train_steps', '2', '--eval_steps', '1', '--model_seeds', '5',
+       '--work_dir', str(work),
        '--output', str(output)],
       cwd=ROOT, capture_output=True, text=True, timeout=1200)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -81,8 +82,12 @@ def test_throughputs_and_ratios_agree_with_their_parts(report):
                               rel=0.01)
   assert high == pytest.approx(max(before, after) * t['captions_per_s'] / 100,
                                rel=0.01)
-  # Two steps of 64 examples.
-  assert k['examples_per_s'] == pytest.approx(128 / k['seconds'], rel=0.01)
+  # Two steps of batches of distinct images: all 15-17 train images each.
+  training = r['cold']['training']
+  assert training['steps'] == r['train_steps'] == 2
+  assert 10 <= training['batch_size'] == training['train_images'] <= 20
+  assert k['examples_per_s'] == pytest.approx(
+      2 * training['batch_size'] / k['seconds'], rel=0.01)
   assert k['ratio_to_keras'] == pytest.approx(
       k['examples_per_s'] / k['keras_examples_per_s'], rel=0.01)
 
@@ -94,3 +99,24 @@ def test_memory_is_measured_over_the_process_tree(report):
   assert r['cold']['peak_rss_tree_mib'] > 300
   assert r['cold']['peak_rss_tree_mib'] >= r['cold']['peak_rss_process_mib']
   assert data['peak_rss_largest_process_mib'] >= r['cold']['peak_rss_process_mib'] * 0.9
+
+
+def test_quality_is_the_evaluators_and_other_seeds_train_again(report):
+  (r,) = report[0]['results']
+  q = r['quality']
+  assert q['num_images'] == r['cold']['image_counts']['eval']
+  for k in (1, 5, 10):
+    for direction in ('text_to_image', 'image_to_text'):
+      assert 0 <= q[f'{direction}_recall@{k}'] <= 1
+  assert q['train_steps'] == 2
+  assert q['trainer_seconds'] == r['cold']['components']['Trainer']['seconds']
+  # The model trained again with seed 5, on the same cached Transform output.
+  (again,) = r['quality_by_model_seed'].values()
+  assert list(r['quality_by_model_seed']) == ['5']
+  assert again['num_images'] == q['num_images'] and again['train_steps'] == 2
+  # The decode-each-image-once floor, and Transform's time over it.
+  t = r['transform']
+  assert t['time_over_images_baseline'] == pytest.approx(
+      t['seconds'] / t['images_baseline_seconds'], rel=0.05)
+  assert t['images_baseline_per_s'] == pytest.approx(
+      r['images'] / t['images_baseline_seconds'], rel=0.05)
