@@ -59,7 +59,7 @@ def feature_spec():
   }
 
 
-def image_schema():
+def per_image_schema():
   """The schema of the per-image examples (a tensorflow_metadata Schema)."""
   from tensorflow_transform.tf_metadata import schema_utils
   return schema_utils.schema_from_feature_spec(feature_spec())
@@ -126,7 +126,7 @@ class GroupByImage(beam.PTransform):
 def GroupCaptionsByImage(  # pylint: disable=invalid-name
     examples: InputArtifact[standard_artifacts.Examples],
     image_examples: OutputArtifact[standard_artifacts.Examples],
-    schema: OutputArtifact[standard_artifacts.Schema],
+    image_schema: OutputArtifact[standard_artifacts.Schema],
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
   """Groups the caption rows of every split of `examples` by image.
@@ -135,7 +135,9 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     examples: caption rows, one tf.Example each (CsvExampleGen's output).
     image_examples: output; one tf.Example per image, same splits, gzipped
       TFRecords.
-    schema: output; the schema of `image_examples` (schema.pbtxt).
+    image_schema: output; the schema of `image_examples` (schema.pbtxt).
+      Its own output name: TFX's Airflow runner names artifacts by output
+      name and run, and ImportSchemaGen's Schema is `schema`.
     beam_pipeline: the pipeline's Beam options apply (TFX supplies it).
   """
   splits = artifact_utils.decode_split_names(examples.split_names)
@@ -157,8 +159,8 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
   result.wait_until_finish()
   for split, count in _image_counts(result, splits).items():
     image_examples.set_int_custom_property(f'{split}_images', count)
-  io_utils.write_pbtxt_file(os.path.join(schema.uri, SCHEMA_FILE),
-                            image_schema())
+  io_utils.write_pbtxt_file(os.path.join(image_schema.uri, SCHEMA_FILE),
+                            per_image_schema())
 
 
 def _image_counts(result, splits):

@@ -137,7 +137,7 @@ def create_pipeline(
   }
   transform = Transform(
       examples=group_by_image.outputs['image_examples'],
-      schema=group_by_image.outputs['schema'],
+      schema=group_by_image.outputs['image_schema'],
       module_file=module_file,
       # Nothing reads Transform's own statistics: the raw data has
       # StatisticsGen's, and on the transformed data they would be one more
@@ -154,7 +154,7 @@ def create_pipeline(
       module_file=module_file,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      schema=group_by_image.outputs['schema'],
+      schema=group_by_image.outputs['image_schema'],
       train_args=trainer_pb2.TrainArgs(num_steps=train_steps or None),
       eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps or None),
       custom_config=_set({

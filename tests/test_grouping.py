@@ -63,7 +63,7 @@ def test_rows_of_one_image_id_naming_two_files_are_an_error():
 def test_the_schema_describes_the_examples_it_goes_with():
   from tensorflow_transform.tf_metadata import schema_utils
   spec = schema_utils.schema_as_feature_spec(
-      grouping.image_schema()).feature_spec
+      grouping.per_image_schema()).feature_spec
   assert spec == grouping.feature_spec()
   example = grouping.image_example(3, [(30, b'red circle', b'a.png')])
   assert _parsed(example.SerializeToString()) == (

@@ -17,7 +17,7 @@ import coco_captions_utils as module
 from coco_captions import grouping
 
 RAW_SPEC = grouping.feature_spec()
-RAW_METADATA = dataset_metadata.DatasetMetadata(grouping.image_schema())
+RAW_METADATA = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
 
 
 def _image(image_id, caption_ids, captions, image_name):

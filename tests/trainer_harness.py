@@ -76,7 +76,7 @@ def write_transformed_dataset(data_dir: str, output_dir: str,
   import coco_captions_utils
   from coco_captions import grouping
 
-  metadata = dataset_metadata.DatasetMetadata(grouping.image_schema())
+  metadata = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
   rows = image_rows(data_dir)
   splits = {
       'train': [r for r in rows if r['image_id'][0] % 5 != 0],
