@@ -62,11 +62,13 @@ def test_report_shows_the_runs_own_figures(runs):
   for split in ('train', 'eval'):
     assert f'<td class="num">{a.split_counts[split]}</td>' in statistics
   assert 'none' in _section(page, 'anomalies')
-  # 300 training steps are 10 epochs: one point per epoch for each curve.
+  # One point per Keras epoch for the training loss (84 of 12 steps on the
+  # bundled data) and one per measurement of the eval loss (30).
   loss = ET.fromstring(re.search(r'<svg.*</svg>', _section(page, 'loss'),
                                  re.S).group(0))
   assert len(loss.findall('polyline')) == 2
-  assert len(loss.findall('circle')) == 2 * 10
+  assert (len(a.training['loss']), len(a.training['eval_loss'])) == (84, 30)
+  assert len(loss.findall('circle')) == 84 + 30
   coverage = _section(page, 'captions')
   assert f'<td class="num">{a.split_counts["eval"]}</td>' in coverage
   assert 'vocabulary coverage' in coverage
