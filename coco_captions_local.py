@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help='Name recorded in ML Metadata. Default: %(default)s')
   parser.add_argument(
       '--train_epochs', type=_positive_int, default=None,
-      help='Passes over the train split\'s images; the steps follow from its '
-      'size and the batch size. Default: the module file\'s (30)')
+      help='Passes over the train split\'s images, but at least the module '
+      'file\'s min_train_steps (1,000) steps; the steps follow from the '
+      'split\'s size and the batch size. Default: the module file\'s (30)')
   parser.add_argument(
       '--train_steps', type=_positive_int, default=None,
       help='Train for this many steps instead of --train_epochs (rounded up '
@@ -69,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
       'model. Default: the module file\'s (0)')
   parser.add_argument(
       '--eval_steps', type=_positive_int, default=None,
-      help='At most this many eval batches for the eval loss after each '
-      'epoch. Default: the whole eval split')
+      help='At most this many eval batches each time the eval loss is '
+      'measured (up to 30 times in a run). Default: the whole eval split')
   parser.add_argument(
       '--serving_model_dir', default=None,
       help='Where blessed models are pushed, one numbered version each (as '

@@ -340,7 +340,7 @@ def benchmark_size(size: int, work_dir: str, seed: int,
       'image_file_kib_mean': round(
           images_read['bytes'] / max(images_read['files'], 1) / 1024, 1),
       'images_read_before_cold_run': images_read,
-      'train_steps': cold['training']['steps'],
+      'train_steps': training['steps'],
       'quality': quality(cold),
       # The same data and pipeline, the model trained with other seeds.
       'quality_by_model_seed': seeds,
@@ -469,8 +469,8 @@ def format_table(report: Dict[str, Any]) -> str:
       ('Transform time / decode-once',
        lambda r: f'{r["transform"]["time_over_images_baseline"]:.2f}'),
       ('eval pool images', lambda r: f'{r["quality"].get("num_images", 0)}'),
-      ('train epochs x steps', lambda r: f'{r["quality"]["train_epochs"]}x'
-                                         f'{r["quality"]["train_steps"] // max(r["quality"]["train_epochs"] or 1, 1)}'),
+      ('train epochs, steps', lambda r: f'{r["quality"]["train_epochs"]:g}, '
+                                        f'{r["quality"]["train_steps"]}'),
   ]
   for k in (1, 5, 10):
     rows.append((f'text->image R@{k}', lambda r, k=k:

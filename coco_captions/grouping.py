@@ -177,6 +177,6 @@ def _image_counts(result, splits):
       split = namespace[len(_COUNTER_NAMESPACE):]
       if split in splits:
         value = (counter.committed if counter.committed is not None
-               else counter.attempted)
-      counts[split] = counts.get(split, 0) + int(value or 0)
+                 else counter.attempted)
+        counts[split] = counts.get(split, 0) + int(value or 0)
   return counts

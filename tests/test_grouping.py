@@ -68,3 +68,22 @@ def test_the_schema_describes_the_examples_it_goes_with():
   example = grouping.image_example(3, [(30, b'red circle', b'a.png')])
   assert _parsed(example.SerializeToString()) == (
       3, 'a.png', ['red circle'], [30])
+
+
+class _Counter:
+  def __init__(self, namespace, committed, attempted=None):
+    self.key = type('Key', (), {'metric': type('Metric', (), {
+        'namespace': namespace})()})()
+    self.committed, self.attempted = committed, attempted
+
+
+def test_image_counts_are_read_per_split_from_the_runners_counters():
+  counters = [_Counter('GroupCaptionsByImage.train', 240),
+              _Counter('GroupCaptionsByImage.eval', None, attempted=60),
+              # Another split's or another transform's counter is not counted.
+              _Counter('GroupCaptionsByImage.test', 7),
+              _Counter('SomethingElse', 99)]
+  result = type('Result', (), {'metrics': lambda self: type('M', (), {
+      'query': lambda self, _: {'counters': counters}})()})()
+  assert grouping._image_counts(result, ['train', 'eval']) == {  # pylint: disable=protected-access
+      'train': 240, 'eval': 60}
