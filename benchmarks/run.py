@@ -353,15 +353,15 @@ def benchmark_size(size: int, work_dir: str, seed: int,
           # Each distinct image is read and decoded once.
           'distinct_images_per_s': round(images / transform_s, 3),
           # The floor: each distinct image decoded once by tf.data, all cores.
-          'images_baseline_seconds': round(images_baseline['seconds'], 2),
+          'images_baseline_seconds': round(images_baseline['seconds'], 3),
           'images_baseline_per_s': round(images_baseline['images_per_s'], 3),
           # Transform's time over the floor's: 1 is as fast as it can be.
           'time_over_images_baseline': round(
               transform_s / images_baseline['seconds'], 3),
           # The loop's mean over its runs before and after the cold run.
-          'tfdata_seconds': round(tfdata_s, 2),
-          'tfdata_seconds_before': round(tfdata_before['seconds'], 2),
-          'tfdata_seconds_after': round(tfdata_after['seconds'], 2),
+          'tfdata_seconds': round(tfdata_s, 3),
+          'tfdata_seconds_before': round(tfdata_before['seconds'], 3),
+          'tfdata_seconds_after': round(tfdata_after['seconds'], 3),
           # How much the host's speed moved across the cold run: 1 is none.
           'tfdata_drift': round(
               tfdata_after['seconds'] / tfdata_before['seconds'], 3),

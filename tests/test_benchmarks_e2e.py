@@ -117,6 +117,6 @@ def test_quality_is_the_evaluators_and_other_seeds_train_again(report):
   # The decode-each-image-once floor, and Transform's time over it.
   t = r['transform']
   assert t['time_over_images_baseline'] == pytest.approx(
-      t['seconds'] / t['images_baseline_seconds'], rel=0.05)
+      t['seconds'] / t['images_baseline_seconds'], rel=0.01)
   assert t['images_baseline_per_s'] == pytest.approx(
-      r['images'] / t['images_baseline_seconds'], rel=0.05)
+      r['images'] / t['images_baseline_seconds'], rel=0.01)
