@@ -14,11 +14,14 @@ top-level `.py` files beside it) into a wheel that Beam workers and Trainer
 containers install, so it must not import the `coco_captions` package.
 """
 
+import itertools
 import json
 import math
 import os
+import re
+import tempfile
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from absl import logging
 import tensorflow as tf
@@ -30,6 +33,9 @@ from tfx_bsl.public import tfxio
 
 # TFT is Keras 2 only; `tf_keras` is Keras 2 under TF 2.16.
 import tf_keras as keras
+
+# The image encoders' table, beside this file (TFX packages it with it).
+import coco_captions_encoders as encoders
 
 # --- Feature names and defaults ----------------------------------------------
 
@@ -54,8 +60,10 @@ NUM_OOV_BUCKETS = 1
 # Every setting of preprocessing_fn and run_fn, with its default; each can be
 # overridden through `custom_config`. The pipeline passes only what a user set.
 DEFAULTS = {
-    # Transform (and the model's input: both must agree).
-    'image_size': 64,
+    # Transform (and the model's input: both must agree). The image size is
+    # the encoder's own (coco_captions_encoders) unless set.
+    'image_encoder': encoders.DEFAULT_ENCODER,
+    'image_size': None,
     'max_caption_tokens': 32,
     # Trainer: passes over the train split's images, but at least
     # `min_train_steps` steps, which small datasets need more passes for.
@@ -70,6 +78,15 @@ DEFAULTS = {
     # Softmax temperature of the contrastive loss over cosine similarities.
     'temperature': 0.05,
     'seed': 0,
+    # A pretrained encoder's weights: 'imagenet' (Keras downloads them where
+    # the Trainer runs), 'none', or an .h5 file (path or URI).
+    'image_encoder_weights': encoders.IMAGENET,
+    # A pretrained encoder is frozen while the heads train; then its top
+    # `fine_tune_layers` layers (0: none) train too, for `fine_tune_fraction`
+    # of the steps, at `fine_tune_learning_rate_factor` x the learning rate.
+    'fine_tune_layers': 0,
+    'fine_tune_fraction': 0.3,
+    'fine_tune_learning_rate_factor': 0.1,
 }
 
 
@@ -77,6 +94,38 @@ def _config(custom_config: Optional[Dict[str, Any]], key: str):
   if custom_config and custom_config.get(key) is not None:
     return custom_config[key]
   return DEFAULTS[key]
+
+
+class ImageEncoderSettings(NamedTuple):
+  """The image encoder a custom_config asks for (`image_encoder_settings`)."""
+  name: str
+  # 'imagenet', 'none' or a file; None for the small CNN, which has none.
+  weights: Optional[str]
+  fine_tune_layers: int
+  image_size: int
+
+
+def image_encoder_settings(
+    custom_config: Optional[Dict[str, Any]]) -> ImageEncoderSettings:
+  """`image_encoder`, `image_encoder_weights`, `fine_tune_layers` and
+  `image_size` from a custom_config, defaults filled in and checked.
+
+  Raises ValueError, one line naming each wrong setting.
+  """
+  config = custom_config or {}
+  name = _config(config, 'image_encoder')
+  errors = encoders.settings_errors(
+      name, config.get('image_encoder_weights'),
+      config.get('fine_tune_layers'), config.get('image_size'),
+      check_files=False)
+  if errors:
+    raise ValueError('; '.join(errors))
+  pretrained = encoders.is_pretrained(name)
+  return ImageEncoderSettings(
+      name=name,
+      weights=_config(config, 'image_encoder_weights') if pretrained else None,
+      fine_tune_layers=int(_config(config, 'fine_tune_layers')),
+      image_size=encoders.image_size(name, config.get('image_size')))
 
 
 # --- preprocessing_fn ----------------------------------------------------------
@@ -220,8 +269,9 @@ def preprocessing_fn(inputs: Dict[str, Any],
     inputs: per-image features (coco_captions.grouping): `image_id`,
       `image_name`, `captions` (every caption of the image) and `caption_ids`.
     custom_config: `images_root` (required: directory or URI that
-      `image_name` is relative to), optional `image_size` and
-      `max_caption_tokens`.
+      `image_name` is relative to), optional `image_encoder` and
+      `image_size` (the images are stored at the encoder's size unless
+      `image_size` is set), and `max_caption_tokens`.
 
   Returns:
     `caption_token_ids`: int64 SparseTensor of dense shape [batch, C, L]: each
@@ -238,7 +288,7 @@ def preprocessing_fn(inputs: Dict[str, Any],
     raise ValueError(
         "preprocessing_fn needs custom_config['images_root']: the directory "
         'that the image_name column is relative to.')
-  image_size = int(_config(custom_config, 'image_size'))
+  image_size = image_encoder_settings(custom_config).image_size
   max_tokens = int(_config(custom_config, 'max_caption_tokens'))
 
   captions = _ragged_captions(inputs[CAPTIONS_KEY])
@@ -427,6 +477,114 @@ def _image_tower(size: int, embedding_dim: int) -> keras.Model:
   return keras.Model(pixels, _projection(x, embedding_dim), name='image_tower')
 
 
+# --- Pretrained image encoders -------------------------------------------------
+
+
+def _local_weights_file(uri: str) -> str:
+  """A local path to the weights file `uri`; a remote one is copied first
+  (Keras reads HDF5 weights from local files only)."""
+  if not tf.io.gfile.exists(uri):
+    raise ValueError(f'image_encoder_weights {uri}: no such file where the '
+                     'Trainer runs')
+  if '://' not in uri:
+    return uri
+  local = os.path.join(tempfile.mkdtemp(prefix='image_encoder_weights_'),
+                       os.path.basename(uri))
+  tf.io.gfile.copy(uri, local)
+  return local
+
+
+def _imagenet_unavailable(settings: ImageEncoderSettings,
+                          error: Exception) -> ValueError:
+  """The one-line error for ImageNet weights Keras could not download."""
+  found = re.search(r'https?://\S+?\.h5', str(error))
+  url = found.group(0) if found else 'its download URL'
+  reason = ' '.join(str(error).split(' -- ')[-1].split())
+  return ValueError(
+      f'could not download the ImageNet weights of {settings.name} from {url} '
+      f'({reason}); fetch that file where there is internet and pass it as '
+      f'--image_encoder_weights PATH (a local file or a gs:// URI), or put '
+      f'it in ~/.keras/models/ where the Trainer runs (see the Dockerfile)')
+
+
+def keras_application(settings: ImageEncoderSettings) -> keras.Model:
+  """The pretrained encoder `settings` names: its convolutional part,
+  [batch, size, size, 3] preprocessed pixels -> [batch, features], average
+  pooled, with the weights `settings.weights` names."""
+  spec = encoders.ENCODERS[settings.name]
+  constructor = getattr(keras.applications, spec.application)
+  size = settings.image_size
+  arguments = dict(include_top=False, input_shape=(size, size, 3),
+                   pooling='avg')
+  if settings.weights == encoders.IMAGENET:
+    try:
+      return constructor(weights=encoders.IMAGENET, **arguments)
+    except Exception as e:  # pylint: disable=broad-except
+      # keras.utils.get_file raises a bare Exception when a download fails.
+      if 'URL fetch failure' not in str(e):
+        raise
+      raise _imagenet_unavailable(settings, e) from None
+  model = constructor(weights=None, **arguments)
+  if settings.weights != encoders.NO_WEIGHTS:
+    path = _local_weights_file(settings.weights)
+    try:
+      model.load_weights(path)
+    except (ValueError, OSError, KeyError) as e:
+      raise ValueError(
+          f'image_encoder_weights {settings.weights}: not weights of '
+          f'{spec.application} without its top ({type(e).__name__}: '
+          f"{' '.join(str(e).split())})") from None
+  return model
+
+
+def _pretrained_image_tower(settings: ImageEncoderSettings,
+                            embedding_dim: int) -> keras.Model:
+  size = settings.image_size
+  pixels = keras.Input(shape=(size, size, 3), dtype=tf.uint8,
+                       name=IMAGE_PIXELS)
+  # The encoder's own input scaling, inside the model: training and the
+  # `embed_images` signature both feed it uint8 pixels.
+  x = tf.cast(pixels, tf.float32)
+  preprocessing = encoders.ENCODERS[settings.name].preprocessing
+  if preprocessing:
+    x = getattr(keras.applications, preprocessing).preprocess_input(x)
+  encoder = keras_application(settings)
+  encoder.trainable = False
+  # training=False keeps its batch normalisation in inference mode (the
+  # pretrained statistics), also once its top layers are unfrozen.
+  x = encoder(x, training=False)
+  x = keras.layers.Dropout(DROPOUT)(x)
+  return keras.Model(pixels, _projection(x, embedding_dim), name='image_tower')
+
+
+def image_encoder_of(model) -> Optional[keras.Model]:
+  """The pretrained encoder inside a DualEncoder's image tower, or None."""
+  inner = [layer for layer in model.image_tower.layers
+           if isinstance(layer, keras.Model)]
+  return inner[0] if inner else None
+
+
+def unfreeze_top_layers(encoder: keras.Model, count: int) -> List[str]:
+  """Makes the top `count` of `encoder.layers` trainable, the rest frozen.
+
+  Layers are counted as Keras lists them (activations and additions too).
+  Batch normalisation layers stay frozen, as Keras' fine-tuning guide does:
+  their statistics came with the weights. Returns the names of the layers
+  with weights that now train, bottom to top.
+  """
+  encoder.trainable = True
+  first = len(encoder.layers) - count
+  for i, layer in enumerate(encoder.layers):
+    layer.trainable = i >= first and not isinstance(
+        layer, keras.layers.BatchNormalization)
+  return [layer.name for layer in encoder.layers
+          if layer.trainable and layer.weights]
+
+
+def _parameters(weights) -> int:
+  return int(sum(w.shape.num_elements() for w in weights))
+
+
 def _caption_tower(vocab_size: int, length: int,
                    embedding_dim: int) -> keras.Model:
   token_ids = keras.Input(shape=(length,), dtype=tf.int64,
@@ -528,11 +686,31 @@ def learning_rate_schedule(peak: float, total_steps: int,
 def build_model(vocab_size: int, length: int, size: int,
                 embedding_dim: int, learning_rate,
                 temperature: float = DEFAULTS['temperature'],
-                steps_per_execution: int = 10) -> DualEncoder:
-  """The compiled dual encoder; `learning_rate` is a number or a schedule."""
+                steps_per_execution: int = 10,
+                image_encoder: Optional[ImageEncoderSettings] = None
+                ) -> DualEncoder:
+  """The compiled dual encoder; `learning_rate` is a number or a schedule.
+
+  `image_encoder` (`image_encoder_settings`) picks the image tower: the small
+  CNN when None or `small_cnn`, else a pretrained encoder with its weights
+  loaded, frozen (`unfreeze_top_layers` fine-tunes it), at
+  `image_encoder.image_size`, which must then equal `size`.
+  """
+  if image_encoder is None or not encoders.is_pretrained(image_encoder.name):
+    image_tower = _image_tower(size, embedding_dim)
+  else:
+    image_tower = _pretrained_image_tower(image_encoder, embedding_dim)
   model = DualEncoder(
-      _image_tower(size, embedding_dim),
+      image_tower,
       _caption_tower(vocab_size, length, embedding_dim), temperature)
+  compile_model(model, learning_rate, steps_per_execution)
+  return model
+
+
+def compile_model(model: DualEncoder, learning_rate,
+                  steps_per_execution: int) -> None:
+  """Compiles `model` with Adam for its trainable variables as they are now
+  (again after `unfreeze_top_layers`)."""
   # Several steps per call of the traced train function: Keras' per-step
   # Python work (callbacks, logs) is a noticeable share of a CPU step.
   model.compile(optimizer=keras.optimizers.Adam(learning_rate),
@@ -540,7 +718,6 @@ def build_model(vocab_size: int, length: int, size: int,
   # Adam's slot variables, created now rather than by the first train step:
   # a traced function that creates variables is traced a second time.
   model.optimizer.build(model.trainable_variables)
-  return model
 
 
 # --- run_fn -------------------------------------------------------------------------
@@ -598,6 +775,50 @@ class TrainingPlan:
                                for i in range(1, evaluations + 1)})
 
 
+def training_phases(keras_epochs: int, pretrained: bool,
+                    fine_tune_layers: int,
+                    fine_tune_fraction: float) -> List[Tuple[str, int]]:
+  """The phases of training, in order: (name, Keras epochs) each.
+
+  The small CNN trains whole: one phase, `train`. A pretrained encoder stays
+  frozen while the rest trains, `heads`; with `fine_tune_layers`, the last
+  round(`fine_tune_fraction` x `keras_epochs`) Keras epochs (at least one, and
+  at least one left for the heads: a plan of one Keras epoch gets two) are
+  `fine_tune`, with the encoder's top layers training too.
+  """
+  if not pretrained:
+    return [('train', keras_epochs)]
+  if not fine_tune_layers:
+    return [('heads', keras_epochs)]
+  tuned = max(1, round(fine_tune_fraction * keras_epochs))
+  return [('heads', max(1, keras_epochs - tuned)), ('fine_tune', tuned)]
+
+
+def _describe_phase(model: DualEncoder, phase: str,
+                    settings: ImageEncoderSettings,
+                    tuned_layers: List[str]) -> Dict[str, Any]:
+  """What trains in `phase` and what is frozen, for the log and training.json."""
+  encoder = image_encoder_of(model)
+  if encoder is None:
+    frozen = f'nothing: the {settings.name} image tower trains whole'
+  elif phase == 'heads':
+    frozen = (f'the {settings.name} encoder, all {len(encoder.layers)} '
+              'layers (batch normalisation in inference mode); its '
+              'projection head and the caption tower train')
+  else:
+    frozen = (f'the {settings.name} encoder below its top '
+              f'{settings.fine_tune_layers} layers and its batch '
+              f'normalisation; {len(tuned_layers)} layers with weights train'
+              + (f', from {tuned_layers[0]} up' if tuned_layers else ''))
+  return {
+      'phase': phase,
+      'frozen': frozen,
+      'trainable_encoder_layers': tuned_layers,
+      'trainable_parameters': _parameters(model.trainable_weights),
+      'non_trainable_parameters': _parameters(model.non_trainable_weights),
+  }
+
+
 def run_fn(fn_args: FnArgs):
   """Trains the dual encoder and exports it with the Transform graph inside.
 
@@ -606,14 +827,18 @@ def run_fn(fn_args: FnArgs):
   `min_train_steps` steps; `fn_args.train_steps`, when set, overrides both),
   `batch_size`, `embedding_dim`, `learning_rate`,
   `warmup_fraction`, `temperature`, `seed` (weights, shuffling and caption
-  choice: the same seed and data give the same model), and `image_size`,
-  which must be the size Transform stored the images at. Writes TensorBoard
-  logs and `training.json` (the plan and the loss of every Keras epoch) to
-  `fn_args.model_run_dir`, and the SavedModel to `fn_args.serving_model_dir`.
+  choice: the same seed and data give the same model), `image_encoder` and
+  `image_size`, which must be Transform's (the size the images are stored
+  at), `image_encoder_weights`, `fine_tune_layers`, `fine_tune_fraction` and
+  `fine_tune_learning_rate_factor` (`training_phases`). Writes TensorBoard
+  logs and `training.json` (the plan, the phases with what each froze, and
+  the loss of every Keras epoch) to `fn_args.model_run_dir`, and the
+  SavedModel to `fn_args.serving_model_dir`.
   """
   config = fn_args.custom_config or {}
   seed = int(_config(config, 'seed'))
-  size = int(_config(config, 'image_size'))
+  image_encoder = image_encoder_settings(config)
+  size = image_encoder.image_size
   keras.utils.set_random_seed(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
@@ -642,45 +867,90 @@ def run_fn(fn_args: FnArgs):
   learning_rate = float(_config(config, 'learning_rate'))
   warmup_fraction = float(_config(config, 'warmup_fraction'))
   temperature = float(_config(config, 'temperature'))
+  phases = training_phases(
+      plan.keras_epochs, encoders.is_pretrained(image_encoder.name),
+      image_encoder.fine_tune_layers,
+      float(_config(config, 'fine_tune_fraction')))
+  steps_per_execution = min(STEPS_PER_EXECUTION, plan.keras_steps_per_epoch)
   model = build_model(
       vocab_size=vocabulary_size(tf_transform_output),
       length=caption_length(tf_transform_output),
       size=size,
       embedding_dim=int(_config(config, 'embedding_dim')),
-      learning_rate=learning_rate_schedule(learning_rate, plan.total_steps,
-                                           warmup_fraction),
+      learning_rate=learning_rate_schedule(
+          learning_rate, phases[0][1] * plan.keras_steps_per_epoch,
+          warmup_fraction),
       temperature=temperature,
-      steps_per_execution=min(STEPS_PER_EXECUTION,
-                              plan.keras_steps_per_epoch))
+      steps_per_execution=steps_per_execution,
+      image_encoder=image_encoder)
 
+  keras_epochs = sum(epochs for _, epochs in phases)
+  phase_ends = list(itertools.accumulate(epochs for _, epochs in phases))
+  # The eval loss at the end of each phase too: what fine-tuning changed.
+  eval_epochs = sorted(set(plan.eval_epochs + phase_ends) &
+                       set(range(1, keras_epochs + 1)))
   tensorboard = keras.callbacks.TensorBoard(
       log_dir=fn_args.model_run_dir, update_freq='epoch')
   started = time.time()
-  history = model.fit(
-      train_dataset,
-      epochs=plan.keras_epochs,
-      steps_per_epoch=plan.keras_steps_per_epoch,
-      validation_data=eval_dataset,
-      validation_steps=eval_steps,
-      validation_freq=plan.eval_epochs,
-      callbacks=[tensorboard],
-      verbose=2)
+  losses, eval_losses, phase_records = [], [], []
+  first = 0
+  for number, ((phase, epochs), last) in enumerate(zip(phases, phase_ends), 1):
+    steps = epochs * plan.keras_steps_per_epoch
+    peak = learning_rate
+    tuned_layers = []
+    if phase == 'fine_tune':
+      peak = learning_rate * float(
+          _config(config, 'fine_tune_learning_rate_factor'))
+      tuned_layers = unfreeze_top_layers(image_encoder_of(model),
+                                         image_encoder.fine_tune_layers)
+      compile_model(model, learning_rate_schedule(peak, steps,
+                                                  warmup_fraction),
+                    steps_per_execution)
+    record = {'keras_epochs': [first + 1, last], 'steps': steps,
+              'learning_rate': peak,
+              **_describe_phase(model, phase, image_encoder, tuned_layers)}
+    phase_records.append(record)
+    logging.info('Training phase %d of %d, %s: Keras epochs %d-%d (%d steps) '
+                 'at a peak learning rate of %g; frozen: %s; %d trainable '
+                 'parameters, %d not', number, len(phases), phase, first + 1,
+                 last, steps, peak, record['frozen'],
+                 record['trainable_parameters'],
+                 record['non_trainable_parameters'])
+    history = model.fit(
+        train_dataset,
+        initial_epoch=first,
+        epochs=last,
+        steps_per_epoch=plan.keras_steps_per_epoch,
+        validation_data=eval_dataset,
+        validation_steps=eval_steps,
+        validation_freq=eval_epochs,
+        callbacks=[tensorboard],
+        verbose=2)
+    losses += history.history['loss']
+    eval_losses += history.history.get('val_loss', [])
+    first = last
+  steps = keras_epochs * plan.keras_steps_per_epoch
   training = {
       'train_images': plan.train_images,
       'eval_images': eval_images,
       'batch_size': plan.batch_size,
-      'epochs': plan.epochs,
+      'epochs': round(steps / plan.steps_per_epoch, 2),
       'steps_per_epoch': plan.steps_per_epoch,
-      'steps': plan.total_steps,
-      'keras_epochs': plan.keras_epochs,
-      'eval_epochs': plan.eval_epochs,
+      'steps': steps,
+      'keras_epochs': keras_epochs,
+      'eval_epochs': eval_epochs,
       'learning_rate': learning_rate,
       'warmup_fraction': warmup_fraction,
       'temperature': temperature,
       'seed': seed,
+      'image_encoder': image_encoder.name,
+      'image_encoder_weights': image_encoder.weights,
+      'image_size': size,
+      'fine_tune_layers': image_encoder.fine_tune_layers,
+      'phases': phase_records,
       'seconds': round(time.time() - started, 1),
-      'loss': [float(v) for v in history.history['loss']],
-      'eval_loss': [float(v) for v in history.history['val_loss']],
+      'loss': [float(v) for v in losses],
+      'eval_loss': [float(v) for v in eval_losses],
   }
   logging.info('Training: %s', training)
   with tf.io.gfile.GFile(

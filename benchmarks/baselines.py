@@ -86,7 +86,7 @@ def images_baseline(data_root: str, images_root: str,
                     image_size: Optional[int] = None,
                     batch_size: int = 256) -> Dict[str, Any]:
   """Times reading, decoding and resizing each distinct image once."""
-  image_size = image_size or _module().DEFAULTS['image_size']
+  image_size = image_size or _module().image_encoder_settings({}).image_size
   start = time.perf_counter()
   images = _decode_distinct_images(data_root, images_root, image_size,
                                    batch_size)
@@ -101,7 +101,7 @@ def tfdata_baseline(data_root: str, images_root: str,
   """Times preprocessing_fn's work as a plain tf.data loop; returns figures."""
   import tensorflow as tf
   module = _module()
-  image_size = image_size or module.DEFAULTS['image_size']
+  image_size = image_size or module.image_encoder_settings({}).image_size
   max_tokens = max_tokens or module.DEFAULTS['max_caption_tokens']
   start = time.perf_counter()
 

@@ -77,12 +77,14 @@ def create_pipeline(
     beam_pipeline_args: Beam options, passed unchanged to every component's
       Beam pipeline.
     enable_cache: reuse results of executions whose inputs are unchanged.
-    transform_config: `preprocessing_fn` settings (`image_size`,
-      `max_caption_tokens`); unset ones take the module file's defaults.
+    transform_config: `preprocessing_fn` settings (`image_encoder`,
+      `image_size`, `max_caption_tokens`); unset ones take the module file's
+      defaults.
     trainer_config: `run_fn` settings (`batch_size`, `embedding_dim`,
-      `learning_rate`, `warmup_fraction`, `temperature`, `seed`); unset ones
-      take the module file's defaults. Its `image_size` is Transform's
-      unless given here.
+      `learning_rate`, `warmup_fraction`, `temperature`, `seed`,
+      `image_encoder_weights`, `fine_tune_layers`); unset ones take the
+      module file's defaults. Its `image_encoder` and `image_size` are
+      Transform's unless given here.
     blessing_metric: the evaluation metric that decides blessing, e.g.
       `text_to_image_recall@5`.
     blessing_threshold: the lowest value of `blessing_metric` to bless.
@@ -159,7 +161,9 @@ def create_pipeline(
       eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps or None),
       custom_config=_set({
           'train_epochs': train_epochs,
-          # The model's input is the size Transform stores the images at.
+          # The model's input is the size Transform stores the images at,
+          # which follows the image encoder unless set.
+          'image_encoder': transform_config.get('image_encoder'),
           'image_size': transform_config.get('image_size'),
           **(trainer_config or {}),
       }))

@@ -131,6 +131,21 @@ def test_trainer_builds_the_model_for_the_size_transform_stores():
                      trainer_config={'image_size': 16}) == [32, 16]
 
 
+def test_trainer_builds_the_image_encoder_transform_stores_images_for():
+  components = _by_id(_pipeline(
+      transform_config={'image_encoder': 'mobilenet_v2'},
+      trainer_config={'image_encoder_weights': '/w.h5',
+                      'fine_tune_layers': 20}))
+  configs = [json.loads(components[c].exec_properties['custom_config'])
+             for c in ('Transform', 'Trainer')]
+  assert configs[0]['image_encoder'] == 'mobilenet_v2'
+  assert 'image_encoder_weights' not in configs[0]
+  assert {k: configs[1][k] for k in (
+      'image_encoder', 'image_encoder_weights', 'fine_tune_layers')} == {
+          'image_encoder': 'mobilenet_v2', 'image_encoder_weights': '/w.h5',
+          'fine_tune_layers': 20}
+
+
 def test_cache_is_on_by_default():
   assert _pipeline().enable_cache
   assert not _pipeline(enable_cache=False).enable_cache
