@@ -15,6 +15,15 @@ Each runs in its own process and prints one JSON object on its last line:
       The module file's model trained with `model.fit` for the same steps and
       batch size on transformed examples already in memory. -> examples/s.
 
+  python -m benchmarks.baselines encoder --data_root DIR --images_root DIR \
+      --image_encoder NAME [--image_size N] --train_steps N --batch_size B \
+      [--fine_tune_layers N]
+      One image encoder's costs at its image size: `preprocessing_fn` run
+      by tf.Transform on Beam (analyse and transform every image, write the
+      transformed examples), then `model.fit` on those examples in memory,
+      frozen encoder (the heads phase) and with its top layers unfrozen.
+      -> images/s of Transform, examples/s of each phase.
+
 All use the module file's own functions (`clean_captions`,
 `decode_and_resize_images`, `build_model`, `model_inputs`), so the work is the
 work the pipeline does.
@@ -195,6 +204,134 @@ def keras_baseline(transform_graph: str, examples: str, train_steps: int,
           'examples_per_s': train_steps * batch_size / seconds}
 
 
+def _per_image_rows(data_root: str):
+  """The per-image examples GroupCaptionsByImage makes of the CSVs under
+  `data_root`, as instance dicts."""
+  import csv
+  images = {}
+  for path in sorted(glob.glob(os.path.join(data_root, configs.CSV_PATTERN))):
+    with open(path, newline='', encoding='utf-8') as f:
+      for row in csv.DictReader(f):
+        image = images.setdefault(int(row['image_id']), {
+            'image_id': [int(row['image_id'])],
+            'image_name': [row['image_name'].encode()],
+            'captions': [], 'caption_ids': []})
+        image['captions'].append(row['caption'].encode())
+        image['caption_ids'].append(int(row['id']))
+  return [images[i] for i in sorted(images)]
+
+
+def _transform(rows, config: Dict[str, Any], output_dir: str) -> str:
+  """Runs preprocessing_fn over `rows` with tf.Transform on Beam, as the
+  Transform component does, and writes the transformed examples; returns
+  their file pattern."""
+  import functools
+  import apache_beam as beam
+  import tensorflow_transform.beam as tft_beam
+  from tensorflow_transform.tf_metadata import dataset_metadata
+  from tfx_bsl.coders import example_coder
+  from coco_captions import grouping
+  module = _module()
+  metadata = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
+  prefix = os.path.join(output_dir, 'transformed')
+  with beam.Pipeline() as pipeline:
+    with tft_beam.Context(temp_dir=os.path.join(output_dir, 'tmp')):
+      raw = (pipeline | beam.Create(rows), metadata)
+      (batches, transformed_metadata), _ = (
+          raw | tft_beam.AnalyzeAndTransformDataset(
+              functools.partial(module.preprocessing_fn, custom_config=config),
+              output_record_batches=True))
+      encoder = example_coder.RecordBatchToExamplesEncoder(
+          transformed_metadata.schema)
+      _ = (batches
+           | beam.FlatMapTuple(lambda batch, _: encoder.encode(batch))
+           | beam.io.WriteToTFRecord(prefix, file_name_suffix='.gz'))
+  return prefix + '*.gz'
+
+
+def _timed_fit(model, dataset, steps: int) -> float:
+  """Seconds of `steps` training steps, after as many untimed ones (the
+  first traces the train function)."""
+  model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+  start = time.perf_counter()
+  model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+  return time.perf_counter() - start
+
+
+def encoder_baseline(data_root: str, images_root: str, image_encoder: str,
+                     image_size: Optional[int], train_steps: int,
+                     batch_size: int, fine_tune_layers: int,
+                     seed: int = 0) -> Dict[str, Any]:
+  """Times Transform and training steps with one image encoder."""
+  import tempfile
+  import numpy as np
+  import tensorflow as tf
+  import tf_keras as keras
+  module = _module()
+  # Random weights: a step costs what it costs with ImageNet's.
+  settings = module.image_encoder_settings({
+      'image_encoder': image_encoder, 'image_size': image_size,
+      'image_encoder_weights': 'none' if module.encoders.is_pretrained(
+          image_encoder) else None})
+  size = settings.image_size
+  rows = _per_image_rows(data_root)
+  with tempfile.TemporaryDirectory() as work:
+    start = time.perf_counter()
+    pattern = _transform(rows, {'images_root': images_root,
+                                'image_encoder': image_encoder,
+                                'image_size': size}, work)
+    transform_seconds = time.perf_counter() - start
+    stored = sum(os.path.getsize(f) for f in glob.glob(pattern))
+    records = tf.data.TFRecordDataset(glob.glob(pattern),
+                                      compression_type='GZIP')
+    pixels = np.stack([
+        module.parse_pixels(tf.io.parse_single_example(r, {
+            module.IMAGE_PIXELS: tf.io.FixedLenFeature([], tf.string)})[
+                module.IMAGE_PIXELS], size)[0].numpy()
+        for r in records.take(batch_size * 4)])
+
+  length = 16
+  keras.utils.set_random_seed(seed)
+  # Token ids do not change the cost of a step.
+  token_ids = np.random.randint(1, 100, (len(pixels), length))
+  batch_size = min(batch_size, len(pixels))
+  dataset = (tf.data.Dataset.from_tensor_slices(
+      ({module.IMAGE_PIXELS: pixels, module.CAPTION_TOKEN_IDS: token_ids},
+       np.arange(len(pixels))))
+             .repeat().batch(batch_size, drop_remainder=True)
+             .prefetch(tf.data.AUTOTUNE))
+  steps_per_execution = min(module.STEPS_PER_EXECUTION, train_steps)
+  model = module.build_model(
+      vocab_size=101, length=length, size=size,
+      embedding_dim=module.DEFAULTS['embedding_dim'],
+      learning_rate=module.DEFAULTS['learning_rate'],
+      steps_per_execution=steps_per_execution, image_encoder=settings)
+  phases = {'train' if not module.encoders.is_pretrained(image_encoder)
+            else 'heads': _timed_fit(model, dataset, train_steps)}
+  encoder = module.image_encoder_of(model)
+  if encoder is not None and fine_tune_layers:
+    module.unfreeze_top_layers(encoder, fine_tune_layers)
+    module.compile_model(model, module.DEFAULTS['learning_rate'],
+                         steps_per_execution)
+    phases['fine_tune'] = _timed_fit(model, dataset, train_steps)
+  return {
+      'image_encoder': image_encoder,
+      'image_size': size,
+      'images': len(rows),
+      'transform_seconds': transform_seconds,
+      'transform_images_per_s': len(rows) / transform_seconds,
+      'transformed_kib_per_image': stored / 1024 / len(rows),
+      'batch_size': batch_size,
+      'steps': train_steps,
+      'fine_tune_layers': fine_tune_layers if 'fine_tune' in phases else 0,
+      'parameters': model.count_params(),
+      'train_seconds': phases,
+      'train_examples_per_s': {
+          phase: train_steps * batch_size / seconds
+          for phase, seconds in phases.items()},
+  }
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   sub = parser.add_subparsers(dest='baseline', required=True)
@@ -207,8 +344,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   keras.add_argument('--examples', required=True)
   keras.add_argument('--train_steps', type=int, required=True)
   keras.add_argument('--batch_size', type=int, required=True)
+  encoder = sub.add_parser('encoder')
+  encoder.add_argument('--data_root', required=True)
+  encoder.add_argument('--images_root', required=True)
+  encoder.add_argument('--image_encoder', required=True)
+  encoder.add_argument('--image_size', type=int, default=None)
+  encoder.add_argument('--train_steps', type=int, required=True)
+  encoder.add_argument('--batch_size', type=int, required=True)
+  encoder.add_argument('--fine_tune_layers', type=int, default=0)
   args = parser.parse_args(argv)
-  if args.baseline == 'tfdata':
+  if args.baseline == 'encoder':
+    result = encoder_baseline(args.data_root, args.images_root,
+                              args.image_encoder, args.image_size,
+                              args.train_steps, args.batch_size,
+                              args.fine_tune_layers)
+  elif args.baseline == 'tfdata':
     result = tfdata_baseline(args.data_root, args.images_root)
   elif args.baseline == 'images':
     result = images_baseline(args.data_root, args.images_root)

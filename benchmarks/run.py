@@ -38,6 +38,16 @@ under WORK_DIR/data/captionsN_seedS_coco.
 
 Flags it does not know go to the pipeline CLI unchanged (Beam options, or
 e.g. --eval_steps).
+
+  python -m benchmarks.run --encoders small_cnn,mobilenet_v2,efficientnet_v2_b0,resnet50
+
+measures instead what each image encoder costs at its image size, on one
+generated dataset (--encoder_images images): Transform's images/s (the module
+file's preprocessing_fn on tf.Transform/Beam) and training examples/s with
+the encoder frozen and with its top --fine_tune_layers layers unfrozen
+(benchmarks/baselines.py `encoder`). The small CNN runs first and last; every
+encoder's figures are also given as a ratio of the small CNN's mean, which
+keeps the comparison fair on a shared machine whose speed drifts.
 """
 
 import argparse
@@ -523,6 +533,85 @@ def write_report(report: Dict[str, Any], output: str) -> None:
     json.dump(report, f, indent=2)
 
 
+def benchmark_encoders(names: Sequence[str], work_dir: str, images: int,
+                       seed: int, train_steps: int, batch_size: int,
+                       fine_tune_layers: int) -> Dict[str, Any]:
+  """Each image encoder's Transform and training throughput, beside the
+  small CNN's (run first and last)."""
+  data_root = dataset_dir(work_dir, images * CAPTIONS_PER_IMAGE, seed)
+  images_root = os.path.join(data_root, 'images')
+  read_images(data_root)
+  order = ['small_cnn'] + [n for n in names if n != 'small_cnn'] + [
+      'small_cnn']
+  runs = []
+  for name in order:
+    result = run_baseline(
+        'encoder', '--data_root', data_root, '--images_root', images_root,
+        '--image_encoder', name, '--train_steps', str(train_steps),
+        '--batch_size', str(batch_size),
+        '--fine_tune_layers', str(fine_tune_layers))
+    print(f'  {name} at {result["image_size"]} px: Transform '
+          f'{result["transform_images_per_s"]:.1f} images/s, training ' +
+          ', '.join(f'{phase} {v:.1f}' for phase, v in
+                    result['train_examples_per_s'].items()) + ' examples/s',
+          flush=True)
+    runs.append(result)
+  first, last = runs[0], runs[-1]
+  reference = {
+      'transform_images_per_s': (first['transform_images_per_s'] +
+                                 last['transform_images_per_s']) / 2,
+      'train_examples_per_s': (first['train_examples_per_s']['train'] +
+                               last['train_examples_per_s']['train']) / 2,
+  }
+  encoders = {}
+  for result in runs[1:-1]:
+    result['transform_ratio_to_small_cnn'] = round(
+        result['transform_images_per_s'] /
+        reference['transform_images_per_s'], 4)
+    result['train_ratio_to_small_cnn'] = {
+        phase: round(v / reference['train_examples_per_s'], 4)
+        for phase, v in result['train_examples_per_s'].items()}
+    encoders[result['image_encoder']] = result
+  return {
+      'data_root': data_root,
+      'images': first['images'],
+      'small_cnn_runs': [first, last],
+      # How much the machine's speed moved between the first and last small
+      # CNN runs: 1 is none.
+      'small_cnn_drift': {
+          'transform': round(last['transform_seconds'] /
+                             first['transform_seconds'], 3),
+          'train': round(last['train_seconds']['train'] /
+                         first['train_seconds']['train'], 3)},
+      'small_cnn_mean': reference,
+      'encoders': encoders,
+  }
+
+
+def format_encoder_table(result: Dict[str, Any]) -> str:
+  """One row per encoder: size, Transform and training throughput, ratios."""
+  header = (f'{"encoder":<20}{"px":>5}{"params":>8}{"Transform img/s":>17}'
+            f'{"x small":>8}{"train ex/s":>12}{"x small":>8}'
+            f'{"fine-tune ex/s":>16}{"x small":>8}')
+  small = result['small_cnn_runs'][0]
+  mean = result['small_cnn_mean']
+  lines = [header, (
+      f'{"small_cnn (mean)":<20}{small["image_size"]:>5}'
+      f'{small["parameters"] / 1e6:>7.1f}M'
+      f'{mean["transform_images_per_s"]:>17.1f}{1:>8.2f}'
+      f'{mean["train_examples_per_s"]:>12.1f}{1:>8.2f}{"-":>16}{"-":>8}')]
+  for name, r in result['encoders'].items():
+    ex, ratio = r['train_examples_per_s'], r['train_ratio_to_small_cnn']
+    lines.append(
+        f'{name:<20}{r["image_size"]:>5}{r["parameters"] / 1e6:>7.1f}M'
+        f'{r["transform_images_per_s"]:>17.1f}'
+        f'{r["transform_ratio_to_small_cnn"]:>8.2f}'
+        f'{ex["heads"]:>12.1f}{ratio["heads"]:>8.3f}' +
+        (f'{ex["fine_tune"]:>16.1f}{ratio["fine_tune"]:>8.3f}'
+         if 'fine_tune' in ex else f'{"-":>16}{"-":>8}'))
+  return '\n'.join(lines)
+
+
 def parse_sizes(text: str) -> List[int]:
   try:
     sizes = [int(s) for s in text.split(',') if s.strip()]
@@ -560,10 +649,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser.add_argument('--coco_sized_images', action='store_true',
                       help='Images of COCO\'s size and file size (640 px, '
                       '~160 KiB JPEGs) instead of small ones.')
+  parser.add_argument('--encoders', default=None,
+                      help='Comma-separated image encoders to measure '
+                      '(coco_captions_encoders.ENCODER_NAMES) instead of the '
+                      'pipeline at --sizes.')
+  parser.add_argument('--encoder_images', type=int, default=1000,
+                      help='Images of the dataset --encoders runs on. '
+                      'Default: %(default)s')
+  parser.add_argument('--encoder_train_steps', type=int, default=10,
+                      help='Timed training steps per encoder and phase, after '
+                      'as many untimed. Default: %(default)s')
+  parser.add_argument('--encoder_batch_size', type=int, default=32,
+                      help='Batch size of --encoders. Default: %(default)s')
+  parser.add_argument('--fine_tune_layers', type=int, default=20,
+                      help='Top layers unfrozen for the fine-tuning phase of '
+                      '--encoders. Default: %(default)s')
   args, extra_args = parser.parse_known_args(argv)
   work_dir = os.path.abspath(args.work_dir)
   output = os.path.abspath(args.output or os.path.join(work_dir, 'results.json'))
   os.makedirs(work_dir, exist_ok=True)
+  if args.encoders is not None:
+    return _main_encoders(args, argv, output)
 
   start = time.perf_counter()
   results = []
@@ -579,6 +685,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           complete=len(results) == len(args.sizes))
     write_report(report, output)
   print(format_table(report))
+  print(f'Report: {output}')
+  return 0
+
+
+def _main_encoders(args: argparse.Namespace, argv: Optional[Sequence[str]],
+                   output: str) -> int:
+  import coco_captions_encoders
+  names = [n.strip() for n in args.encoders.split(',') if n.strip()]
+  unknown = [n for n in names if n not in coco_captions_encoders.ENCODER_NAMES]
+  if unknown or not names:
+    print(f'error: --encoders {args.encoders!r}: give some of '
+          f'{", ".join(coco_captions_encoders.ENCODER_NAMES)}',
+          file=sys.stderr)
+    return 2
+  start = time.perf_counter()
+  result = benchmark_encoders(
+      names, os.path.abspath(args.work_dir), args.encoder_images, args.seed,
+      args.encoder_train_steps, args.encoder_batch_size,
+      args.fine_tune_layers)
+  report = {
+      'command': ' '.join(['python -m benchmarks.run',
+                           *(sys.argv[1:] if argv is None else argv)]),
+      'finished_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+      'machine': machine(),
+      **result,
+      'benchmark_seconds': round(time.perf_counter() - start, 1),
+  }
+  write_report(report, output)
+  print(format_encoder_table(report))
   print(f'Report: {output}')
   return 0
 
