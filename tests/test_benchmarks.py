@@ -153,3 +153,55 @@ def test_the_report_is_written_after_each_size_and_says_if_complete(tmp_path):
   assert report['complete'] and report['pipeline_args'] == ['--direct_num_workers=2']
   assert report['peak_rss_tree_mib'] == 200.0
   assert report['scaling']['marginal_seconds_per_1k_captions']['Transform'] == [1.0]
+
+
+def _encoder_result(name, size, transform_s, train_s, fine_tune_s=None):
+  seconds = {'train' if name == 'small_cnn' else 'heads': train_s}
+  if fine_tune_s:
+    seconds['fine_tune'] = fine_tune_s
+  return {'image_encoder': name, 'image_size': size, 'images': 100,
+          'parameters': 10**6, 'transform_seconds': transform_s,
+          'transform_images_per_s': 100 / transform_s,
+          'train_seconds': seconds,
+          'train_examples_per_s': {p: 320 / s for p, s in seconds.items()}}
+
+
+def test_encoders_are_compared_with_the_mean_of_the_small_cnns_runs(
+    monkeypatch, tmp_path):
+  # The small CNN runs first and last: Transform 10 s then 15 s (10 and
+  # 6.667 images/s, mean 8.333), training 1 s then 2 s (320 and 160
+  # examples/s, mean 240).
+  results = iter([
+      _encoder_result('small_cnn', 64, 10, 1),
+      _encoder_result('resnet50', 224, 50, 8, 16),
+      _encoder_result('small_cnn', 64, 15, 2)])
+  calls = []
+  monkeypatch.setattr(bench, 'run_baseline',
+                      lambda *args: calls.append(args) or next(results))
+  monkeypatch.setattr(bench, 'dataset_dir', lambda *_: str(tmp_path))
+  monkeypatch.setattr(bench, 'read_images', lambda _: {})
+  out = bench.benchmark_encoders(['resnet50'], str(tmp_path), 100, 0, 10, 32,
+                                 20)
+  assert [c[c.index('--image_encoder') + 1] for c in calls] == [
+      'small_cnn', 'resnet50', 'small_cnn']
+  resnet = out['encoders']['resnet50']
+  # 2 images/s over 8.333; 40 and 20 examples/s over 240.
+  assert resnet['transform_ratio_to_small_cnn'] == pytest.approx(0.24)
+  assert resnet['train_ratio_to_small_cnn'] == {
+      'heads': pytest.approx(1 / 6, abs=1e-4),
+      'fine_tune': pytest.approx(1 / 12, abs=1e-4)}
+  assert out['small_cnn_drift'] == {'transform': 1.5, 'train': 2.0}
+  table = bench.format_encoder_table(out)
+  assert 'resnet50' in table and '0.24' in table and '0.167' in table
+
+
+def test_encoder_baseline_measures_transform_and_both_phases(tiny_data):
+  result = baselines.encoder_baseline(
+      tiny_data, os.path.join(tiny_data, 'images'), 'mobilenet_v2', 32,
+      train_steps=2, batch_size=8, fine_tune_layers=5)
+  assert result['images'] == 20 and result['image_size'] == 32
+  assert set(result['train_examples_per_s']) == {'heads', 'fine_tune'}
+  assert result['transform_images_per_s'] == pytest.approx(
+      20 / result['transform_seconds'])
+  assert result['train_examples_per_s']['heads'] == pytest.approx(
+      2 * 8 / result['train_seconds']['heads'])
