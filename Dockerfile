@@ -20,6 +20,25 @@ RUN python -m pip install --no-cache-dir "uv==$(sed -n 's/^uv==//p' requirements
 COPY . .
 RUN uv pip install --system --no-cache --no-deps --no-build-isolation -e .
 
+# ImageNet weights of pretrained image encoders, baked in so the Trainer's pod
+# needs no internet (Keras downloads them where the Trainer runs otherwise):
+#   docker build --build-arg IMAGE_ENCODERS="mobilenet_v2 resnet50:160" ...
+# Each is a name of coco_captions_encoders.ENCODER_NAMES, with the image size
+# after a colon when it is not the encoder's default (MobileNetV2 has one
+# weights file per size). Keras keeps them in /root/.keras/models/, where
+# --image_encoder_weights imagenet finds them (for pods that run as root; for
+# another user, copy them to that user's ~/.keras/models/). Alternatively
+# COPY a weights file into the image, or keep it in a bucket, and pass its
+# path or gs:// URI as --image_encoder_weights.
+ARG IMAGE_ENCODERS=""
+RUN for encoder in $IMAGE_ENCODERS; do \
+      python -c "import sys, coco_captions_utils as m; \
+name, _, size = sys.argv[1].partition(':'); \
+m.keras_application(m.image_encoder_settings( \
+    {'image_encoder': name, 'image_size': int(size) if size else None}))" \
+        "$encoder" || exit 1; \
+    done
+
 # Beam's worker boot program, so Dataflow/Flink/Spark can use this image as a
 # custom SDK container (--sdk_container_image). Kubeflow pods give their own
 # command, which replaces this entrypoint. Keep the tag at the locked Beam.

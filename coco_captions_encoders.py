@@ -56,23 +56,25 @@ def settings_errors(image_encoder: Optional[str] = None,
                     image_encoder_weights: Optional[str] = None,
                     fine_tune_layers: Optional[int] = None,
                     size: Optional[int] = None,
-                    check_files: bool = True) -> List[str]:
+                    check_files: bool = True,
+                    for_model: bool = True) -> List[str]:
   """What is wrong with these settings, one line each; [] if nothing.
 
   None means unset (the default). `check_files`: a local weights path must
   exist here; a runner whose Trainer runs elsewhere (a Kubeflow pod) passes
-  False. URIs (`gs://...`) are not checked.
+  False. URIs (`gs://...`) are not checked. `for_model`: the size must suit
+  the encoder; Transform alone (False) stores images of any size.
   """
   errors = []
   name = image_encoder or DEFAULT_ENCODER
   if name not in ENCODERS:
     return [f'image_encoder {name!r} is not one of '
             f'{", ".join(ENCODER_NAMES)}']
+  smallest = ENCODERS[name].min_image_size if for_model else 1
   if size is not None:
-    if isinstance(size, bool) or not isinstance(size, int) or (
-        size < ENCODERS[name].min_image_size):
+    if isinstance(size, bool) or not isinstance(size, int) or size < smallest:
       errors.append(f'image_size {size!r}: {name} needs a whole number of '
-                    f'at least {ENCODERS[name].min_image_size} pixels')
+                    f'at least {smallest} pixels')
   if fine_tune_layers is not None and (
       isinstance(fine_tune_layers, bool) or
       not isinstance(fine_tune_layers, int) or fine_tune_layers < 0):

@@ -105,10 +105,11 @@ class ImageEncoderSettings(NamedTuple):
   image_size: int
 
 
-def image_encoder_settings(
-    custom_config: Optional[Dict[str, Any]]) -> ImageEncoderSettings:
+def image_encoder_settings(custom_config: Optional[Dict[str, Any]],
+                           for_model: bool = True) -> ImageEncoderSettings:
   """`image_encoder`, `image_encoder_weights`, `fine_tune_layers` and
-  `image_size` from a custom_config, defaults filled in and checked.
+  `image_size` from a custom_config, defaults filled in and checked (the size
+  against the encoder's smallest only `for_model`: Transform stores any).
 
   Raises ValueError, one line naming each wrong setting.
   """
@@ -117,7 +118,7 @@ def image_encoder_settings(
   errors = encoders.settings_errors(
       name, config.get('image_encoder_weights'),
       config.get('fine_tune_layers'), config.get('image_size'),
-      check_files=False)
+      check_files=False, for_model=for_model)
   if errors:
     raise ValueError('; '.join(errors))
   pretrained = encoders.is_pretrained(name)
@@ -288,7 +289,8 @@ def preprocessing_fn(inputs: Dict[str, Any],
     raise ValueError(
         "preprocessing_fn needs custom_config['images_root']: the directory "
         'that the image_name column is relative to.')
-  image_size = image_encoder_settings(custom_config).image_size
+  image_size = image_encoder_settings(custom_config,
+                                      for_model=False).image_size
   max_tokens = int(_config(custom_config, 'max_caption_tokens'))
 
   captions = _ragged_captions(inputs[CAPTIONS_KEY])

@@ -57,6 +57,12 @@ def test_settings_errors(settings, expected):
   assert encoders.settings_errors(**settings) == expected
 
 
+def test_transform_alone_stores_images_of_any_size():
+  assert encoders.settings_errors('resnet50', size=4, for_model=False) == []
+  assert encoders.settings_errors('resnet50', size=0, for_model=False) == [
+      'image_size 0: resnet50 needs a whole number of at least 1 pixels']
+
+
 def test_a_weights_file_elsewhere_is_checked_where_the_trainer_runs():
   assert encoders.settings_errors('resnet50', '/no/such.h5',
                                   check_files=False) == []
