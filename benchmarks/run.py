@@ -535,10 +535,12 @@ def write_report(report: Dict[str, Any], output: str) -> None:
 
 def benchmark_encoders(names: Sequence[str], work_dir: str, images: int,
                        seed: int, train_steps: int, batch_size: int,
-                       fine_tune_layers: int) -> Dict[str, Any]:
+                       fine_tune_layers: int,
+                       coco_sized_images: bool = False) -> Dict[str, Any]:
   """Each image encoder's Transform and training throughput, beside the
   small CNN's (run first and last)."""
-  data_root = dataset_dir(work_dir, images * CAPTIONS_PER_IMAGE, seed)
+  data_root = dataset_dir(work_dir, images * CAPTIONS_PER_IMAGE, seed,
+                          coco_sized_images)
   images_root = os.path.join(data_root, 'images')
   read_images(data_root)
   order = ['small_cnn'] + [n for n in names if n != 'small_cnn'] + [
@@ -574,6 +576,7 @@ def benchmark_encoders(names: Sequence[str], work_dir: str, images: int,
     encoders[result['image_encoder']] = result
   return {
       'data_root': data_root,
+      'coco_sized_images': coco_sized_images,
       'images': first['images'],
       'small_cnn_runs': [first, last],
       # How much the machine's speed moved between the first and last small
@@ -703,7 +706,7 @@ def _main_encoders(args: argparse.Namespace, argv: Optional[Sequence[str]],
   result = benchmark_encoders(
       names, os.path.abspath(args.work_dir), args.encoder_images, args.seed,
       args.encoder_train_steps, args.encoder_batch_size,
-      args.fine_tune_layers)
+      args.fine_tune_layers, args.coco_sized_images)
   report = {
       'command': ' '.join(['python -m benchmarks.run',
                            *(sys.argv[1:] if argv is None else argv)]),
