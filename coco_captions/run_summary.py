@@ -289,6 +289,23 @@ def _evaluation_lines(summary: RunSummary) -> List[str]:
   return lines
 
 
+def _encoder_lines(training: Dict[str, Any]) -> List[str]:
+  """A pretrained image encoder's weights and training phases; nothing for
+  the small CNN (or a training.json from before encoders)."""
+  phases = training.get('phases') or []
+  if not any(p['phase'] != 'train' for p in phases):
+    return []
+  lines = [f'Image encoder: {training["image_encoder"]} at '
+           f'{training["image_size"]} px, weights '
+           f'{training["image_encoder_weights"]}']
+  for p in phases:
+    first, last = p['keras_epochs']
+    lines.append(f'  {p["phase"]}: Keras epochs {first}-{last}, {p["steps"]} '
+                 f'steps at learning rate {p["learning_rate"]:g}; frozen: '
+                 f'{p["frozen"]}')
+  return lines
+
+
 def format_summary(summary: RunSummary, metadata_path: str,
                    log_path: Optional[str] = None) -> str:
   """A few lines a person can act on: outputs, counts, metrics, timings."""
@@ -323,6 +340,7 @@ def format_summary(summary: RunSummary, metadata_path: str,
         f'in {t["seconds"]:.0f} s')
     lines.append(f'Loss: train {t["loss"][-1]:.3f}, eval {t["eval_loss"][-1]:.3f}'
                  f' (first epoch: train {t["loss"][0]:.3f})')
+    lines.extend(_encoder_lines(t))
   lines.extend(_evaluation_lines(summary))
 
   where = [

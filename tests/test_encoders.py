@@ -306,3 +306,25 @@ def test_the_exported_signatures_answer_on_raw_image_bytes(fine_tuned,
   assert embeddings.shape == (3, 16)
   np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0,
                              rtol=1e-5)
+
+
+def test_the_run_summary_lists_a_pretrained_encoders_phases():
+  from coco_captions import run_summary
+  phase = {'phase': 'train', 'keras_epochs': [1, 30], 'steps': 300,
+           'learning_rate': 2e-3, 'frozen': 'nothing'}
+  # The small CNN's summary is as it always was.
+  assert run_summary._encoder_lines({'phases': [phase]}) == []
+  assert run_summary._encoder_lines({}) == []
+  training = {
+      'image_encoder': 'resnet50', 'image_size': 224,
+      'image_encoder_weights': 'imagenet',
+      'phases': [dict(phase, phase='heads', keras_epochs=[1, 21], steps=210,
+                      frozen='the resnet50 encoder'),
+                 dict(phase, phase='fine_tune', keras_epochs=[22, 30],
+                      steps=90, learning_rate=2e-4, frozen='its bottom')]}
+  assert run_summary._encoder_lines(training) == [
+      'Image encoder: resnet50 at 224 px, weights imagenet',
+      '  heads: Keras epochs 1-21, 210 steps at learning rate 0.002; '
+      'frozen: the resnet50 encoder',
+      '  fine_tune: Keras epochs 22-30, 90 steps at learning rate 0.0002; '
+      'frozen: its bottom']

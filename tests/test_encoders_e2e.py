@@ -88,6 +88,13 @@ def test_the_trainer_records_its_encoder_and_phases(encoder_run):
   assert sum(p['steps'] for p in t['phases']) == t['steps'] == 30
   assert t['phases'][1]['trainable_encoder_layers']
   assert summary.pushed['pushed'] == 1
+  # The run's summary, as the CLI prints it, says the same.
+  text = run_summary.format_summary(summary, paths['metadata_path'])
+  assert (f'Image encoder: mobilenet_v2 at {SIZE} px, weights '
+          f'{paths["weights"]}') in text
+  assert '  heads: Keras epochs 1-' in text
+  assert '  fine_tune: Keras epochs ' in text
+  assert 'frozen: the mobilenet_v2 encoder below its top 10 layers' in text
 
 
 def test_the_pushed_model_answers_on_raw_image_bytes(encoder_run):
