@@ -169,6 +169,19 @@ def test_keras_application_loads_a_weights_file(weights_file):
     np.testing.assert_array_equal(loaded[name], value, err_msg=name)
 
 
+def test_a_weights_file_at_a_uri_is_copied_and_loaded(weights_file):
+  # TensorFlow's in-memory file system stands in for gs://.
+  path, expected = weights_file
+  uri = 'ram://weights/mobilenet_v2_seeded.h5'
+  tf.io.gfile.makedirs('ram://weights')
+  tf.io.gfile.copy(path, uri, overwrite=True)
+  encoder = module.keras_application(
+      module.ImageEncoderSettings('mobilenet_v2', uri, 0, SIZE))
+  loaded = {v.name: v.numpy() for v in encoder.weights}
+  for name, value in expected.items():
+    np.testing.assert_array_equal(loaded[name], value, err_msg=name)
+
+
 def test_a_weights_file_of_another_architecture_is_one_error(weights_file):
   path, _ = weights_file
   with pytest.raises(ValueError) as raised:
