@@ -114,9 +114,8 @@ def _decode_jpeg_scaled(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
   coefficients: the inverse DCT, colour conversion and the resize after it
   work on a quarter, a sixteenth or a sixty-fourth of the pixels (reading the
   compressed data still costs what it did). A COCO image (640 x 480) is
-  decoded at 1/4, 160 x 120, for 64-pixel images: 3.3 ms of CPU instead of
-  5.6. Images smaller than twice `image_size` on their short side are decoded
-  whole, as before.
+  decoded at 1/4, 160 x 120, for 64-pixel images. Images smaller than twice
+  `image_size` on their short side are decoded whole.
   """
   shortest = tf.reduce_min(tf.image.extract_jpeg_shape(encoded)[:2])
   index = tf.constant(0)
@@ -734,9 +733,8 @@ def make_serving_signatures(model: DualEncoder,
   # The size the image tower was built for.
   size = int(model.image_tower.input_shape[1])
 
-  # autograph=False: as for train_step, AutoGraph would rewrite every
-  # tf_keras layer on the way (~12 s of the export), and nothing here branches
-  # on a tensor.
+  # autograph=False: as for train_step, AutoGraph would slowly rewrite every
+  # tf_keras layer on the way, and nothing here branches on a tensor.
   @tf.function(input_signature=[
       tf.TensorSpec(shape=[None], dtype=tf.string, name='examples')
   ], autograph=False)
