@@ -207,6 +207,9 @@ class RunRecord:
   def verdict(self) -> Optional[Verdict]:
     return verdict(self.blessing)
 
+  def recalls_of(self, direction: Optional[str] = None) -> List[Recall]:
+    return recalls(self.evaluation, direction)
+
   @property
   def was_pushed(self) -> bool:
     return bool(self.pushed) and self.pushed.get('pushed') == 1
