@@ -102,6 +102,11 @@ def _pipeline_context(store, pipeline_name: str):
   return store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
 
 
+def pipeline_names(store) -> List[str]:
+  """The pipelines the store holds runs of, by name."""
+  return sorted(c.name for c in _contexts_of_type(store, PIPELINE_CONTEXT))
+
+
 def runs(store, pipeline_name: str) -> List[Run]:
   """Every run of `pipeline_name` in the store, oldest first."""
   found = []

@@ -258,12 +258,13 @@ def _write(path: str, text: str) -> None:
 
 
 def build_report(pipeline_root: str, metadata_path: Optional[str] = None,
-                 pipeline_name: str = configs.PIPELINE_NAME,
+                 pipeline_name: Optional[str] = configs.PIPELINE_NAME,
                  run_id: Optional[str] = None,
                  images_root: Optional[str] = None,
                  output_dir: Optional[str] = None) -> Report:
   """Writes the report of run `run_id` (default: the latest) and the run
-  history beside it; returns where.
+  history beside it; returns where. A `pipeline_name` of None means the one
+  pipeline the store holds (an Airflow DAG's is its DAG id).
 
   Raises ReportError when there is no metadata or no such run.
   """
@@ -274,6 +275,7 @@ def build_report(pipeline_root: str, metadata_path: Optional[str] = None,
     raise ReportError(f'no ML Metadata at {metadata_path}')
   try:
     store = mlmd.connect(metadata_path)
+    pipeline_name = pipeline_name or _only_pipeline(store)
     record = run_record.read_run(store, pipeline_name, run_id)
   except LookupError as e:
     raise ReportError(str(e).strip('"\'')) from e
@@ -291,6 +293,16 @@ def build_report(pipeline_root: str, metadata_path: Optional[str] = None,
       run_history.history(store, pipeline_name), existing_reports=set(
           tf.io.gfile.listdir(output_dir)), report_filename=report_filename))
   return Report(path, latest, record.run_id, missing, history)
+
+
+def _only_pipeline(store) -> str:
+  names = mlmd.pipeline_names(store)
+  if not names:
+    raise LookupError('ML Metadata holds no pipeline run')
+  if len(names) > 1:
+    raise LookupError(f'ML Metadata holds the pipelines {", ".join(names)}; '
+                      'pass --pipeline_name')
+  return names[0]
 
 
 def describe(report: Report) -> List[str]:
@@ -314,8 +326,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
       '--metadata_path', default=None,
       help=f'ML Metadata SQLite file. Default: PIPELINE_ROOT/'
       f'{configs.METADATA_FILENAME}')
-  parser.add_argument('--pipeline_name', default=configs.PIPELINE_NAME,
-                      help='Default: %(default)s')
+  parser.add_argument(
+      '--pipeline_name', default=None,
+      help='Default: the one pipeline the metadata store holds.')
   parser.add_argument('--run_id', default=None,
                       help='Which run. Default: the latest.')
   parser.add_argument(

@@ -388,3 +388,21 @@ def test_captions_and_image_names_in_the_examples_are_escaped():
   assert body.count(ESCAPED) == 1 + 2 + 3 + 1
   assert body.count('class="thumb"') == 3
   assert '<li class="own">' + ESCAPED in body
+
+
+def test_report_defaults_to_the_one_pipeline_in_the_store(tmp_path, capsys):
+  # An Airflow DAG's pipeline is named after its DAG id.
+  import hand_built_mlmd as hb
+  store = hb.sqlite_store(str(tmp_path / 'metadata.sqlite'))
+  first = hb.HandBuiltStore(store, 'airflow', 'dag_id')
+  first.execute(first.run('manual__1'), 'Trainer', 'FAILED')
+  assert report.main(['--pipeline_root', str(tmp_path), '--verbose']) == 0
+  out = capsys.readouterr().out
+  assert out.startswith(
+      f'Report:              {tmp_path / "reports" / "run-manual__1.html"}\n')
+  assert (tmp_path / 'reports' / 'index.html').is_file()
+  hb.HandBuiltStore(store, 'airflow', 'other')
+  assert report.main(['--pipeline_root', str(tmp_path), '--verbose']) == 2
+  assert capsys.readouterr().err == (
+      'error: ML Metadata holds the pipelines dag_id, other; pass '
+      '--pipeline_name\n')
