@@ -42,9 +42,9 @@ class HistoryRow:
 def history(store, pipeline_name: str) -> List[HistoryRow]:
   """Every run of `pipeline_name` in `store`, newest first."""
   rows = []
-  for run in reversed(mlmd.runs(store, pipeline_name)):
-    record = run_record.read_run(store, pipeline_name, run.run_id,
-                                 read_artifacts=False)
+  for record in run_record.read_runs(
+      store, pipeline_name, mlmd.runs(store, pipeline_name)[::-1],
+      read_artifacts=False):
     models = [r for row in record.lineage if row.component == 'Trainer'
               for r in row.outputs if r.key == 'model']
     rows.append(HistoryRow(

@@ -347,13 +347,25 @@ def read_run(store, pipeline_name: str, run_id: Optional[str] = None,
   Args:
     store: an ML Metadata store (mlmd.connect).
     read_artifacts: also read the statistics, anomalies and training.json the
-      run points at; False reads ML Metadata only (the run history).
+      run points at; False reads ML Metadata only.
 
   Raises:
     LookupError: the store has no such pipeline or run.
   """
   run = mlmd.find_run(store, pipeline_name, run_id)
+  return read_runs(store, pipeline_name, [run], read_artifacts)[0]
+
+
+def read_runs(store, pipeline_name: str, runs: List[mlmd.Run],
+              read_artifacts: bool = True) -> List[RunRecord]:
+  """`read_run` of each of `runs` (mlmd.runs), in the same order."""
   node_of = mlmd.component_ids(store, pipeline_name)
+  return [_read(store, pipeline_name, run, node_of, read_artifacts)
+          for run in runs]
+
+
+def _read(store, pipeline_name: str, run: mlmd.Run, node_of: Dict[int, str],
+          read_artifacts: bool) -> RunRecord:
   components = _component_runs(store, mlmd.executions(store, run), node_of)
   record = RunRecord(
       pipeline_name, run.run_id, components, {}, None, {},

@@ -141,7 +141,7 @@ def airflow_report(airflow_run):
   _, work = airflow_run
   result = subprocess.run(
       [sys.executable, '-m', 'coco_captions.report', '--pipeline_root',
-       str(work / 'pipeline'), '--pipeline_name', PIPELINE_NAME],
+       str(work / 'pipeline')],
       cwd=ROOT, capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stdout + result.stderr
   (line,) = [l for l in result.stdout.splitlines() if l.startswith('Report:')]
