@@ -13,6 +13,8 @@ import os
 import re
 from typing import Optional
 
+from coco_captions import pages
+
 _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'vendor')
 FACETS_BUNDLE = os.path.join(_VENDOR, 'facets', 'facets-jupyter.html')
 WEBCOMPONENTS_POLYFILL = os.path.join(_VENDOR, 'webcomponentsjs',
@@ -73,5 +75,4 @@ def overview(proto_base64: str) -> Overview:
 
 def overview_html(proto_base64: str) -> str:
   """Facets Overview of a statistics proto, every byte of it inline."""
-  from coco_captions import pages
   return pages.render('facets.html.j2', facets=overview(proto_base64))
