@@ -26,7 +26,7 @@ from tfx.dsl.component.experimental.annotations import (InputArtifact,
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
-from coco_captions import query, retrieval
+from coco_captions import retrieval, serving_model
 
 METRICS_FILE = 'metrics.json'
 DEFAULT_METRIC = 'text_to_image_recall@5'
@@ -76,9 +76,9 @@ def load_pool(split_uri: str, max_images: int) -> EvalPool:
 def evaluate(model_dir: str, pool: EvalPool,
              images_root: str) -> Dict[str, float]:
   """Recall@K both ways of the SavedModel at `model_dir` over `pool`."""
-  model = query.RetrievalModel(model_dir)
+  model = serving_model.RetrievalModel(model_dir)
   captions = model.embed_examples(pool.serialized_examples)
-  images = model.embed_images(query.read_images(images_root, pool.image_names))
+  images = model.embed_images(serving_model.read_images(images_root, pool.image_names))
   return retrieval.retrieval_metrics(captions, pool.caption_image_ids, images,
                                      pool.image_ids)
 

@@ -13,7 +13,7 @@ from typing import List, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import run_summary
+from coco_captions import mlmd
 
 _UNFINISHED = (metadata_store_pb2.Execution.RUNNING,
                metadata_store_pb2.Execution.NEW)
@@ -79,13 +79,13 @@ def cancel_interrupted_executions(metadata_path: str,
   """
   if not os.path.exists(metadata_path):
     return []
-  store = run_summary.connect(metadata_path, read_only=False)
+  store = mlmd.connect(metadata_path, read_only=False)
   pipeline = store.get_context_by_type_and_name('pipeline', pipeline_name)
   if pipeline is None:
     return []
   stale = [e for e in store.get_executions_by_context(pipeline.id)
            if e.last_known_state in _UNFINISHED]
-  node_of = run_summary.component_ids(store, pipeline_name)
+  node_of = mlmd.component_ids(store, pipeline_name)
   for execution in stale:
     execution.last_known_state = metadata_store_pb2.Execution.CANCELED
   if stale:
