@@ -30,7 +30,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from coco_captions import configs, up_to_date
 from coco_captions.evaluator import RetrievalEvaluator
-from coco_captions.grouping import GroupCaptionsByImage
+from coco_captions.grouping import BAD_IMAGES_CHOICES, GroupCaptionsByImage
 from coco_captions.validation import AnomaliesGate
 
 
@@ -98,6 +98,9 @@ def create_pipeline(
   Returns:
     The TFX `Pipeline` (`tfx.v1.dsl.Pipeline`).
   """
+  if bad_images not in BAD_IMAGES_CHOICES:
+    raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, not '
+                     f'{bad_images!r}')
   example_gen = CsvExampleGen(
       input_base=data_root,
       input_config=example_gen_pb2.Input(splits=[
