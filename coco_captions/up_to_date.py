@@ -101,7 +101,9 @@ def directory_fingerprint(root: str) -> Optional[str]:
         if entry.is_dir(follow_symlinks=False):
           pending.append((prefix + entry.name + '/', entry.path))
         else:
-          entries.append(_stat_entry(prefix + entry.name, entry.stat()))
+          # A linked directory is not walked (it may lead anywhere, or loop).
+          stat = entry.stat(follow_symlinks=not entry.is_dir())
+          entries.append(_stat_entry(prefix + entry.name, stat))
   return _digest('\n'.join(sorted(entries)))
 
 

@@ -107,3 +107,45 @@ def test_bad_images_stop_the_run_before_transform_naming_them(tmp_path):
   states = {c.component_id: c.state for c in summary.components}
   assert states['GroupCaptionsByImage'] == 'FAILED'
   assert 'Transform' not in states
+
+
+_DROP_RUN = '''
+import sys
+from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from coco_captions import configs, pipeline
+data_root, images_root, base = sys.argv[1:]
+LocalDagRunner().run(pipeline.create_pipeline(
+    pipeline_name='drop', pipeline_root=base + '/pipeline',
+    data_root=data_root, images_root=images_root,
+    module_file=configs.MODULE_FILE, serving_model_dir=base + '/serving',
+    train_steps=2, eval_steps=1, blessing_threshold=0.0,
+    metadata_connection_config=metadata.sqlite_metadata_connection_config(
+        base + '/metadata.sqlite'),
+    bad_images='drop'))
+'''
+
+
+def test_with_bad_images_drop_the_run_goes_on_without_their_rows(tmp_path):
+  data_root = tmp_path / 'data'
+  synthetic_data.generate(str(data_root), 30, seed=7)
+  images = data_root / 'images'
+  names = sorted(os.listdir(images))
+  for name in names[:6]:  # Five captions each: 30 rows dropped.
+    (images / name).write_bytes(b'')
+  result = _run([sys.executable, '-c', _DROP_RUN, str(data_root),
+                 str(images), str(tmp_path)])
+  assert result.returncode == 0, result.stderr[-5000:]
+  summary = run_summary.summarize_run(str(tmp_path / 'metadata.sqlite'),
+                                      'drop')
+  states = {c.component_id: c.state for c in summary.components}
+  assert states['Transform'] == states['Pusher'] == 'COMPLETE'
+  found = summary.properties('GroupCaptionsByImage', 'image_examples')
+  splits = ('train', 'eval')
+  assert sum(found[f'{s}_bad_images'] for s in splits) == 6
+  assert sum(found[f'{s}_dropped_rows'] for s in splits) == 30
+  assert sum(found[f'{s}_images'] for s in splits) == 24
+  evaluation = summary.properties('RetrievalEvaluator', 'evaluation')
+  # The evaluator's pool comes from the raw rows: the dropped images leave it.
+  assert evaluation['skipped_images'] == found['eval_bad_images']
+  assert evaluation['num_images'] == found['eval_images']
