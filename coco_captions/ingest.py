@@ -515,8 +515,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       default=DEFAULT_MAX_CAPTION_CHARS)
   parser.add_argument('--skip_image_check', action='store_true',
                       help='Do not open the images (faster; the pipeline '
-                      'then fails on the first bad one).')
+                      'then stops before Transform, naming the bad ones).')
   args = parser.parse_args(argv)
+  if args.max_caption_chars < 1:
+    print(f'error: --max_caption_chars must be at least 1, not '
+          f'{args.max_caption_chars}', file=sys.stderr)
+    return 2
   try:
     result = ingest(args.annotations, args.images_root, args.output_dir,
                     args.max_caption_chars, not args.skip_image_check)

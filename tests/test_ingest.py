@@ -382,3 +382,13 @@ def test_every_accepted_row_passes_the_pipelines_schema(tmp_path):
   assert not anomalies.anomaly_info, anomalies
   assert {r['caption'] for r in _read_csv(result.captions_csv)} == {
       f'a b "{i}", new line' for i in range(1, 8) if i not in (5, 6)}
+
+
+def test_the_command_refuses_a_caption_limit_below_one(coco, capsys):
+  annotations, images_root, output_dir = coco
+  assert ingest.main(['--annotations', annotations, '--images_root',
+                      images_root, '--output_dir', output_dir,
+                      '--max_caption_chars', '0']) == 2
+  assert capsys.readouterr().err == (
+      'error: --max_caption_chars must be at least 1, not 0\n')
+  assert not os.path.exists(output_dir)
