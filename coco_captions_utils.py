@@ -94,12 +94,19 @@ def _dense_column(x, default_value):
 def clean_captions(captions: tf.Tensor) -> tf.Tensor:
   """Lower-cases, strips punctuation and normalises whitespace.
 
-  Apostrophes join their word ("man's" -> "mans"); any other character that is
-  not a letter or a digit separates words.
+  Words are runs of letters, digits and combining marks (accents, Devanagari
+  vowel signs, the dot of a lower-cased "İ"); apostrophes join their word
+  ("man's" -> "mans"); any other character (punctuation, symbols such as
+  emoji, control characters) separates words. Scripts written without spaces
+  (Chinese, Japanese) give one word per run between separators. Captions
+  arrive NFKC-normalised (coco_captions/text.py), which TensorFlow has no op
+  for.
   """
-  text = tf.strings.lower(captions, encoding='utf-8')
+  # Before lower(), which ends a string at its first NUL.
+  text = tf.strings.regex_replace(captions, r'[\x00-\x1f\x7f]', ' ')
+  text = tf.strings.lower(text, encoding='utf-8')
   text = tf.strings.regex_replace(text, r"['\x{2019}]", '')
-  text = tf.strings.regex_replace(text, r'[^\pL\pN]+', ' ')
+  text = tf.strings.regex_replace(text, r'[^\pL\pN\pM]+', ' ')
   return tf.strings.strip(text)
 
 
@@ -152,6 +159,26 @@ def decode_and_resize_images(image_bytes: tf.Tensor,
                                         tf.uint8))
 
 
+# The rule of coco_captions/paths.py (kept in step by its tests): a `..`
+# segment, an absolute path, a scheme or drive, a backslash or a control
+# character could reach outside the images root.
+UNSAFE_IMAGE_NAME = (r'(?s)(^|.*/)\.\.(/.*|$)|/.*|[^/]*:.*|.*\\.*'
+                     r'|.*[\x00-\x1f\x7f].*')
+
+
+def image_path(images_root: str, name: tf.Tensor) -> tf.Tensor:
+  """`images_root/name` for a scalar string `name` under the root.
+
+  Fails (InvalidArgumentError naming it) for a name that could point outside
+  the root; GroupCaptionsByImage rejects such rows before Transform runs.
+  """
+  safe = tf.debugging.Assert(
+      tf.logical_not(tf.strings.regex_full_match(name, UNSAFE_IMAGE_NAME)),
+      ['image_name must be a path under the images root, not', name])
+  with tf.control_dependencies([safe]):
+    return tf.strings.join([images_root.rstrip('/'), name], separator='/')
+
+
 def _load_images(images_root: str, image_names: tf.Tensor,
                  image_size: int) -> tf.Tensor:
   """Reads, decodes and resizes `images_root/image_name` for each row.
@@ -163,14 +190,11 @@ def _load_images(images_root: str, image_names: tf.Tensor,
   serving signature feeds the Transform graph no image, and TFT fills the
   missing column with ''. In pipeline data the schema requires a name.
   """
-  root = images_root.rstrip('/')
-
   def _one(name):
     return tf.io.serialize_tensor(tf.cond(
         tf.strings.length(name) > 0,
         lambda: _decode_and_resize_image(
-            tf.io.read_file(tf.strings.join([root, name], separator='/')),
-            image_size),
+            tf.io.read_file(image_path(images_root, name)), image_size),
         lambda: tf.zeros([image_size, image_size, 3], tf.uint8)))
 
   return _map_in_parallel(_one, image_names)

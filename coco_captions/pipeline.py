@@ -2,8 +2,8 @@
 
 CsvExampleGen -> StatisticsGen -> ExampleValidator (against the imported,
 curated schema) -> AnomaliesGate -> GroupCaptionsByImage (one example per
-image) -> Transform -> Trainer -> RetrievalEvaluator (against the latest
-blessed model) -> Pusher.
+image; every image checked) -> Transform -> Trainer -> RetrievalEvaluator
+(against the latest blessed model) -> Pusher.
 """
 
 from typing import Any, Dict, List, Optional, Sequence
@@ -30,7 +30,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from coco_captions import configs, up_to_date
 from coco_captions.evaluator import RetrievalEvaluator
-from coco_captions.grouping import GroupCaptionsByImage
+from coco_captions.grouping import BAD_IMAGES_CHOICES, GroupCaptionsByImage
 from coco_captions.validation import AnomaliesGate
 
 
@@ -53,6 +53,7 @@ def create_pipeline(
     blessing_metric: str = configs.BLESSING_METRIC,
     blessing_threshold: float = configs.BLESSING_THRESHOLD,
     schema_file: str = configs.SCHEMA_FILE,
+    bad_images: str = 'fail',
 ) -> Pipeline:
   """Builds the TFX pipeline.
 
@@ -88,10 +89,18 @@ def create_pipeline(
     blessing_threshold: the lowest value of `blessing_metric` to bless.
     schema_file: the curated schema (schema.pbtxt) the data must match; any
       anomaly stops the run before Transform.
+    bad_images: what to do with rows whose image is missing, empty,
+      undecodable or named outside `images_root`, all found before
+      Transform: 'fail' stops the run naming them; 'drop' leaves those rows
+      out and counts them (GroupCaptionsByImage's `bad_images/` listing and
+      `SPLIT_dropped_rows` properties).
 
   Returns:
     The TFX `Pipeline` (`tfx.v1.dsl.Pipeline`).
   """
+  if bad_images not in BAD_IMAGES_CHOICES:
+    raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, not '
+                     f'{bad_images!r}')
   example_gen = CsvExampleGen(
       input_base=data_root,
       input_config=example_gen_pb2.Input(splits=[
@@ -121,18 +130,26 @@ def create_pipeline(
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'])
 
-  # The caption rows passed the schema; from here on, one example per image.
+  transform_config = _set(transform_config)
+  # Part of what TFX's cache compares: the CSV that ExampleGen fingerprints
+  # names the images without changing when one of them is replaced in place.
+  images_fingerprint = up_to_date.directory_fingerprint(images_root)
+
+  # The caption rows passed the schema; from here on, one example per image,
+  # and only images that Transform can read.
   group_by_image = GroupCaptionsByImage(
-      examples=example_gen.outputs['examples'])
+      examples=example_gen.outputs['examples'],
+      images_root=images_root,
+      module_file=module_file,
+      image_size=int(transform_config.get('image_size') or 0),
+      bad_images=bad_images,
+      images_fingerprint=images_fingerprint or '')
   group_by_image.add_upstream_node(anomalies_gate)
 
-  transform_config = _set(transform_config)
   transform_custom_config = {
       'images_root': images_root,
-      # Not read by preprocessing_fn: the custom_config is part of what TFX's
-      # cache compares, and the CSV that ExampleGen fingerprints names the
-      # images without changing when one of them is replaced in place.
-      'images_fingerprint': up_to_date.directory_fingerprint(images_root),
+      # Not read by preprocessing_fn (see images_fingerprint above).
+      'images_fingerprint': images_fingerprint,
       **transform_config,
   }
   transform = Transform(

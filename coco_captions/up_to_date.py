@@ -42,6 +42,8 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from coco_captions import paths
+
 RECORD_FILENAME = 'last_run.json'
 _FORMAT = 2  # 2: the images part.
 # The stack whose versions can change what a run computes.
@@ -96,26 +98,29 @@ def directory_fingerprint(root: str) -> Optional[str]:
     prefix, directory = pending.pop()
     with os.scandir(directory) as found:
       for entry in found:
-        if entry.is_dir():
+        if entry.is_dir(follow_symlinks=False):
           pending.append((prefix + entry.name + '/', entry.path))
         else:
-          entries.append(_stat_entry(prefix + entry.name, entry.stat()))
+          # A linked directory is not walked (it may lead anywhere, or loop).
+          stat = entry.stat(follow_symlinks=not entry.is_dir())
+          entries.append(_stat_entry(prefix + entry.name, stat))
   return _digest('\n'.join(sorted(entries)))
 
 
 def files_fingerprint(root: str, names: Sequence[str]) -> Optional[str]:
   """`directory_fingerprint` of the files `names` under `root` only.
 
-  None for a remote root or when one of them is missing. For a few files of a
-  large directory: the run report's 1,000 eval images of 82,800.
+  None for a remote root, or when one of them is missing or named outside
+  `root` (coco_captions/paths.py). For a few files of a large directory: the
+  run report's 1,000 eval images of 82,800.
   """
   if '://' in root:
     return None
   entries = []
   for name in names:
     try:
-      entries.append(_stat_entry(name, os.stat(os.path.join(root, name))))
-    except OSError:
+      entries.append(_stat_entry(name, os.stat(paths.image_path(root, name))))
+    except (OSError, paths.UnsafeImageNameError):
       return None
   return _digest('\n'.join(sorted(entries)))
 

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from tfx import v1 as tfx
 
 from coco_captions import configs, pipeline, up_to_date
@@ -88,6 +89,37 @@ def test_transform_reads_one_example_per_image():
       'GroupCaptionsByImage')
   assert components['Trainer'].inputs['schema'].producer_component_id == (
       'GroupCaptionsByImage')
+
+
+def test_images_are_checked_before_transform_as_transform_reads_them():
+  group = _by_id(_pipeline(transform_config={'image_size': 48}))[
+      'GroupCaptionsByImage']
+  assert {k: group.exec_properties[k] for k in (
+      'images_root', 'module_file', 'image_size', 'bad_images')} == {
+          'images_root': 'gs://bucket/images', 'module_file': '/m/module.py',
+          'image_size': 48, 'bad_images': 'fail'}
+  assert _by_id(_pipeline())['GroupCaptionsByImage'].exec_properties[
+      'image_size'] == 0  # The module file's default.
+  dropping = _by_id(_pipeline(bad_images='drop'))['GroupCaptionsByImage']
+  assert dropping.exec_properties['bad_images'] == 'drop'
+  with pytest.raises(ValueError, match="bad_images must be one of .'fail', "
+                     "'drop'., not 'skip'"):
+    _pipeline(bad_images='skip')
+
+
+def test_a_replaced_image_changes_the_image_checks_cache_key(tmp_path):
+  images = tmp_path / 'images'
+  images.mkdir()
+  (images / 'a.jpg').write_bytes(b'first')
+
+  def fingerprint():
+    return _by_id(_pipeline_with_images(str(images)))[
+        'GroupCaptionsByImage'].exec_properties['images_fingerprint']
+
+  before = fingerprint()
+  (images / 'a.jpg').write_bytes(b'second!')
+  assert fingerprint() != before and fingerprint() == (
+      up_to_date.directory_fingerprint(str(images)))
 
 
 def test_a_replaced_image_changes_transforms_cache_key(tmp_path):

@@ -151,6 +151,20 @@ def test_files_fingerprint_covers_the_named_files_only(project):
   assert up_to_date.files_fingerprint('gs://bucket/images', first) is None
 
 
+def test_no_fingerprint_looks_outside_the_images_root(project):
+  images = project / 'data' / 'images'
+  (images / 'a.jpg').write_bytes(b'a')
+  (project / 'data' / 'outside.jpg').write_bytes(b'o')
+  for name in ('../outside.jpg', str(project / 'data' / 'outside.jpg'),
+               'file:../outside.jpg'):
+    assert up_to_date.files_fingerprint(str(images), ['a.jpg', name]) is None
+  # A symlinked directory is not walked into (it could be the whole disk).
+  os.symlink(str(project), str(images / 'loop'))
+  before = up_to_date.directory_fingerprint(str(images))
+  (project / 'elsewhere.txt').write_text('changed')
+  assert up_to_date.directory_fingerprint(str(images)) == before
+
+
 def test_a_record_of_an_older_format_is_not_trusted(project):
   _record(project)
   path = up_to_date.record_path(str(project / 'root'))
