@@ -15,7 +15,7 @@ The component also writes the schema of its output, which Transform reads.
 """
 
 import os
-from typing import Iterable, List, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -26,6 +26,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
+
+from coco_captions import progress
 
 # Raw caption rows (CsvExampleGen's features).
 RAW_IMAGE_ID = 'image_id'
@@ -107,17 +109,26 @@ def image_example(image_id: int,
 class GroupByImage(beam.PTransform):
   """Serialized caption-row tf.Examples -> serialized per-image tf.Examples."""
 
-  def __init__(self, counter_namespace: str = 'GroupCaptionsByImage'):
+  def __init__(self, counter_namespace: str = 'GroupCaptionsByImage',
+               progress_task: Optional[str] = None):
     super().__init__()
     self._images = beam.metrics.Metrics.counter(counter_namespace, 'images')
+    # Beam counters are read when the pipeline ends; these counts are shown
+    # while it runs (coco_captions.progress).
+    self._progress_task = progress_task or counter_namespace
+
+  def _keyed(self, serialized: bytes):
+    progress.count(self._progress_task, 'caption rows')
+    return keyed_caption(serialized)
 
   def _example(self, keyed) -> bytes:
     self._images.inc()
+    progress.count(self._progress_task, 'images')
     return image_example(*keyed).SerializeToString()
 
   def expand(self, serialized_rows):
     return (serialized_rows
-            | 'KeyByImage' >> beam.Map(keyed_caption)
+            | 'KeyByImage' >> beam.Map(self._keyed)
             | 'GroupByKey' >> beam.GroupByKey()
             | 'ToExample' >> beam.Map(self._example))
 
@@ -152,15 +163,22 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
          | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
              os.path.join(source, '*'),
              compression_type=beam.io.filesystem.CompressionTypes.GZIP)
-         | f'Group[{split}]' >> GroupByImage(_COUNTER_NAMESPACE + split)
+         | f'Group[{split}]' >> GroupByImage(_COUNTER_NAMESPACE + split,
+                                             _progress_task(split))
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(target, _FILE_PREFIX), file_name_suffix='.gz'))
   result = pipeline.run()
   result.wait_until_finish()
+  for split in splits:
+    progress.finish(_progress_task(split))
   for split, count in _image_counts(result, splits).items():
     image_examples.set_int_custom_property(f'{split}_images', count)
   io_utils.write_pbtxt_file(os.path.join(image_schema.uri, SCHEMA_FILE),
                             per_image_schema())
+
+
+def _progress_task(split: str) -> str:
+  return f'GroupCaptionsByImage [{split}]'
 
 
 def _image_counts(result, splits):

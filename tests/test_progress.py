@@ -1,0 +1,225 @@
+"""The progress reporter, the console's drawing of progress events, and the
+counts reported from inside Beam transforms."""
+
+import io
+import logging
+
+import pytest
+
+from coco_captions import console, progress
+
+
+class FakeClock:
+
+  def __init__(self, now=0.0):
+    self.now = now
+
+  def __call__(self):
+    return self.now
+
+
+def test_rate_and_time_left_are_measured_from_the_first_report():
+  # 20 steps in the 10 s since the first report (step 5 at t=10): 2 steps/s,
+  # and 80 steps left take 40 s.
+  assert progress.rate_and_seconds_left(25, 105, (10.0, 5), 20.0) == (2.0,
+                                                                       40.0)
+  assert progress.rate_and_seconds_left(25, None, (10.0, 5), 20.0) == (2.0,
+                                                                       None)
+  # Nothing measured yet.
+  assert progress.rate_and_seconds_left(5, 105, (10.0, 5), 20.0) == (None,
+                                                                     None)
+  assert progress.rate_and_seconds_left(5, 105, (10.0, 1), 10.0) == (None,
+                                                                     None)
+
+
+def test_seconds_read_as_a_clock():
+  assert progress.format_seconds(0) == '0:00'
+  assert progress.format_seconds(113.75) == '1:54'
+  assert progress.format_seconds(3723) == '1:02:03'
+
+
+def test_plain_lines_every_few_percent_or_seconds_on_a_fake_clock():
+  clock, out = FakeClock(), io.StringIO()
+  reporter = progress.Reporter('Training', out, total=100, unit='steps',
+                               live=False, clock=clock,
+                               rate=(64, 'examples'), interval=10,
+                               step_percent=10)
+  clock.now = 1
+  reporter.update(1, epoch='1/10', loss='3.0000')
+  clock.now = 3
+  reporter.update(5, loss='2.9000')
+  assert out.getvalue() == ''  # Neither 10 s nor 10 % yet.
+  clock.now = 11
+  # 10 s since the start: (9 - 1) steps in (11 - 1) s, 0.8 steps/s, 51.2
+  # examples/s; 91 steps left take 113.75 s.
+  reporter.update(9, loss='2.8000')
+  clock.now = 12
+  # 10 %: 9 steps in 11 s, 52.4 examples/s; 90 steps left take 110 s.
+  reporter.update(10, loss='2.7000')
+  clock.now = 13
+  reporter.update(11)  # Neither again.
+  reporter.note('epoch 1/10: eval loss 2.5000')
+  clock.now = 20
+  reporter.close()  # 10 steps in 19 s.
+  assert out.getvalue().splitlines() == [
+      'Training: 9/100 steps (9%), epoch 1/10, loss 2.8000, 51 examples/s, '
+      '0:11 elapsed, 1:54 left',
+      'Training: 10/100 steps (10%), epoch 1/10, loss 2.7000, 52 examples/s, '
+      '0:12 elapsed, 1:50 left',
+      'Training: epoch 1/10: eval loss 2.5000',
+      'Training: 11/100 steps (11%), epoch 1/10, loss 2.7000, 34 examples/s, '
+      '0:20 elapsed',
+  ]
+  assert '\r' not in out.getvalue() and '\x1b' not in out.getvalue()
+
+
+def test_plain_counts_without_a_total_and_elapsed_time_alone():
+  clock, out = FakeClock(), io.StringIO()
+  counted = progress.Reporter('Grouping', out, unit='images', live=False,
+                              clock=clock, interval=10)
+  elapsed = progress.Reporter('Transform', out, live=False, clock=clock,
+                              interval=10, leave=False)
+  counted.update(0)
+  clock.now = 4
+  counted.update(8)  # 2 images/s: shown with a decimal below 10.
+  elapsed.tick()
+  clock.now = 10
+  counted.tick()
+  elapsed.tick()
+  counted.close()
+  elapsed.close()
+  assert out.getvalue().splitlines() == [
+      'Grouping: 8 images, 0.8 images/s, 0:10 elapsed',
+      'Transform: 0:10 elapsed',
+      'Grouping: 8 images, 0.8 images/s, 0:10 elapsed',
+  ]
+
+
+class Terminal(io.StringIO):
+
+  def isatty(self):
+    return True
+
+
+def test_a_terminal_gets_one_live_line_redrawn_in_place():
+  clock, out = FakeClock(), Terminal()
+  reporter = progress.Reporter('Training', out, total=100, unit='steps',
+                               clock=clock)
+  clock.now = 1
+  reporter.update(1, loss='3.0000')
+  clock.now = 11
+  reporter.update(41, loss='2.0000')
+  # tqdm redraws the line in place after a carriage return.
+  drawn = out.getvalue().split('\r')[-1]
+  assert drawn.startswith('Training:  41%|') and '41/100 steps' in drawn
+  # 40 steps in 10 s: 4 steps/s; 59 steps left take 14.75 s.
+  assert drawn.endswith('loss 2.0000, 4.0 steps/s, 0:11 elapsed, 0:15 left')
+  reporter.note('eval loss 1.9000')
+  reporter.close()
+  text = out.getvalue()
+  assert 'Training: eval loss 1.9000\n' in text
+  # The last drawing is kept, without the time left.
+  assert text.endswith('41/100 steps, loss 2.0000, 4.0 steps/s, 0:11 '
+                       'elapsed\n')
+
+
+def test_a_live_elapsed_line_is_cleared_when_closed():
+  clock, out = FakeClock(), Terminal()
+  reporter = progress.Reporter('Transform', out, clock=clock, leave=False)
+  clock.now = 75
+  reporter.tick()
+  assert 'Transform: 1:15 elapsed' in out.getvalue()
+  reporter.close()
+  assert not out.getvalue().rstrip('\r').endswith('elapsed')
+
+
+def _record(msg, *args, **extra):
+  record = logging.LogRecord('absl', logging.INFO, __file__, 0, msg, args,
+                             None)
+  record.__dict__.update(extra)
+  return record
+
+
+def test_console_draws_the_running_component_and_its_work():
+  clock, out = FakeClock(), io.StringIO()
+  handler = console.ComponentProgress(out, 2, live=False, clock=clock)
+  handler.emit(_record('Component %s is running.', 'Transform'))
+  clock.now = 10
+  handler.tick()  # Only the elapsed time is known.
+  handler.emit(_record('Component %s is finished.', 'Transform'))
+  handler.emit(_record('Component %s is running.', 'Trainer'))
+  clock.now = 11
+  handler.emit(_record('', progress=progress.event(
+      progress.UPDATE, 'Training', done=10, total=20, unit='steps',
+      rate=(2, 'examples'), fields={'loss': '1.0000'})))
+  clock.now = 21
+  handler.tick()  # The work's own line replaces the elapsed time.
+  handler.emit(_record('', progress=progress.event(
+      progress.UPDATE, 'Training', done=20, total=20, unit='steps',
+      fields={'loss': '0.5000'})))
+  handler.emit(_record('', progress=progress.event(
+      progress.NOTE, 'Training', unit='steps', text='eval loss 0.4000')))
+  handler.emit(_record('', progress=progress.event(
+      progress.CLOSE, 'Training', unit='steps')))
+  handler.emit(_record('Component %s is finished.', 'Trainer'))
+  lines = out.getvalue().splitlines()
+  assert lines[:2] == ['[1/2] Transform started', 'Transform: 0:10 elapsed']
+  assert lines[2].startswith('[1/2] Transform finished in')
+  assert lines[3:9] == [
+      '[2/2] Trainer started',
+      # The first report is at 50 %; nothing measured yet.
+      'Training: 10/20 steps (50%), loss 1.0000, 0:00 elapsed',
+      # 10 s later, no new count.
+      'Training: 10/20 steps (50%), loss 1.0000, 0:10 elapsed',
+      # 10 steps in the 10 s from t=11 to t=21: 1 step/s, 2 examples/s.
+      'Training: 20/20 steps (100%), loss 0.5000, 2.0 examples/s, 0:10 '
+      'elapsed, 0:00 left',
+      'Training: eval loss 0.4000',
+      'Training: 20/20 steps (100%), loss 0.5000, 2.0 examples/s, 0:10 '
+      'elapsed',
+  ]
+  assert lines[9].startswith('[2/2] Trainer finished in')
+  assert len(lines) == 10
+
+
+@pytest.fixture
+def collected():
+  """The progress events sent while the test runs, as a console would."""
+  events = []
+
+  class Collect(logging.Handler):
+
+    def emit(self, record):
+      events.append(record.progress)
+
+  logger = logging.getLogger(progress.LOGGER)
+  handler, level = Collect(), logger.level
+  logger.addHandler(handler)
+  logger.setLevel(logging.INFO)
+  yield events
+  logger.removeHandler(handler)
+  logger.setLevel(level)
+
+
+def test_counts_reach_an_installed_console_and_end_with_the_total(collected):
+  for _ in range(3):
+    progress.count('Grouping [train]', 'images')
+  progress.finish('Grouping [train]')
+  # The first count at once, the next ones at most every 0.25 s, the total
+  # when the work ends.
+  assert collected[0] == progress.event(progress.UPDATE, 'Grouping [train]',
+                                        done=1, unit='images')
+  assert collected[-2:] == [
+      progress.event(progress.UPDATE, 'Grouping [train]', done=3,
+                     unit='images'),
+      progress.event(progress.CLOSE, 'Grouping [train]', unit='images')]
+
+
+def test_counts_without_a_console_are_plain_lines_on_stderr(capsys):
+  assert not progress.sink_installed()
+  for _ in range(3):
+    progress.count('Grouping [eval]', 'caption rows')
+  progress.finish('Grouping [eval]')
+  err = capsys.readouterr().err
+  assert err.startswith('Grouping [eval]: 3 caption rows, ')
+  assert err.count('\n') == 1 and '\r' not in err
