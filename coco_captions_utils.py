@@ -608,14 +608,14 @@ PROGRESS_LOG_SECONDS = 30.0
 
 class TrainingProgress(keras.callbacks.Callback):
   """Reports training as it goes: step and epoch out of the total, the
-  running loss, examples/s and the time left; the eval loss when measured.
+  running loss, examples/s, the time left and the last eval loss.
 
   The numbers go as events to the handler of the logger PROGRESS_LOGGER
   where one is installed (the local runner's console); elsewhere a plain line
-  is logged at most every `log_seconds` seconds, and at every eval.
+  is logged at most every `log_seconds` seconds, and one at every eval.
   """
 
-  def __init__(self, plan: 'TrainingPlan', clock=time.monotonic,
+  def __init__(self, plan: TrainingPlan, clock=time.monotonic,
                log_seconds: float = PROGRESS_LOG_SECONDS):
     super().__init__()
     self._plan = plan
@@ -625,6 +625,8 @@ class TrainingProgress(keras.callbacks.Callback):
     self._passes = math.ceil(plan.total_steps / plan.steps_per_epoch)
     self._keras_epoch = 0
     self._step = 0
+    # Shown after the step: epoch, running loss, the last eval loss.
+    self._fields = {}
     self._first = None
     self._logged = None
 
@@ -637,10 +639,17 @@ class TrainingProgress(keras.callbacks.Callback):
                   self._passes)
     return f'{current}/{self._passes}'
 
-  def line(self, loss: float, now: float) -> str:
+  def _send_update(self):
+    self._send('update', f'Training: step {self._step}', done=self._step,
+               total=self._plan.total_steps,
+               rate=(self._plan.batch_size, 'examples'),
+               fields=dict(self._fields))
+
+  def line(self, now: float) -> str:
     """The plain progress line at `now` (the fallback's)."""
-    text = (f'Training: step {self._step}/{self._plan.total_steps}, epoch '
-            f'{self._epoch()}, loss {loss:.4f}')
+    text = 'Training: ' + ', '.join(
+        [f'step {self._step}/{self._plan.total_steps}'] +
+        [f'{k} {v}' for k, v in self._fields.items()])
     started, first_step = self._first
     if now > started and self._step > first_step:
       steps_per_second = (self._step - first_step) / (now - started)
@@ -655,28 +664,26 @@ class TrainingProgress(keras.callbacks.Callback):
   def on_train_batch_end(self, batch, logs=None):
     # With several steps per execution, `batch` is the last step's index.
     self._step = self._keras_epoch * self._plan.keras_steps_per_epoch + batch + 1
-    loss = float(logs['loss'])
+    self._fields.update(epoch=self._epoch(), loss=f'{float(logs["loss"]):.4f}')
     now = self._clock()
     if self._first is None:
       self._first = self._logged = (now, self._step)
     if self._logger.handlers:
-      self._send('update', f'Training: step {self._step}', done=self._step,
-                 total=self._plan.total_steps, rate=(self._plan.batch_size,
-                                                     'examples'),
-                 fields={'epoch': self._epoch(), 'loss': f'{loss:.4f}'})
+      self._send_update()
     elif now - self._logged[0] >= self._log_seconds:
       self._logged = (now, self._step)
-      logging.info('%s', self.line(loss, now))
+      logging.info('%s', self.line(now))
 
   def on_epoch_end(self, epoch, logs=None):
     if not logs or 'val_loss' not in logs:
       return
-    text = (f'epoch {self._epoch()}: eval loss {float(logs["val_loss"]):.4f} '
-            f'(train loss {float(logs["loss"]):.4f})')
+    self._fields['eval loss'] = f'{float(logs["val_loss"]):.4f}'
     if self._logger.handlers:
-      self._send('note', f'Training: {text}', text=text)
+      self._send_update()
     else:
-      logging.info('Training: %s', text)
+      logging.info('Training: epoch %s, eval loss %s (train loss %.4f)',
+                   self._epoch(), self._fields['eval loss'],
+                   float(logs['loss']))
 
   def on_train_end(self, logs=None):
     if self._logger.handlers:

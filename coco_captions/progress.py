@@ -96,15 +96,15 @@ class Reporter:
       `out` is a terminal.
     clock: seconds, monotonic (a fake one in tests).
     rate: (scale, unit) to show the rate as scale * units/s in `unit`.
-    leave: keep the live line when closed (else it is cleared) and write a
-      last plain line.
+    leave: keep the live line when closed (else it is cleared); in plain
+      output, write the final count if it is not the last line's.
   """
 
   def __init__(self, name: str, out: IO[str], total: Optional[int] = None,
                unit: str = '', live: Optional[bool] = None,
                clock: Callable[[], float] = time.monotonic,
                rate: Optional[Tuple[float, str]] = None,
-               interval: float = INTERVAL_SECONDS,
+               interval: Optional[float] = None,
                step_percent: float = STEP_PERCENT, leave: bool = True):
     self.name = name
     self.total = total
@@ -112,7 +112,7 @@ class Reporter:
     self._out = out
     self._clock = clock
     self._rate = rate
-    self._interval = interval
+    self._interval = INTERVAL_SECONDS if interval is None else interval
     self._step_percent = step_percent
     self._leave = leave
     self._started = clock()
@@ -120,6 +120,7 @@ class Reporter:
     self._last_line = self._started
     self._last_bucket = 0
     self._printed = False
+    self._printed_done: Optional[float] = None
     self.done: Optional[float] = None
     self.fields: Dict[str, str] = {}
     if live is None:
@@ -168,7 +169,8 @@ class Reporter:
       self._draw(now, done=True)
       self._bar.close()
       self._bar = None
-    elif self._leave and (self._printed or self.done is not None):
+    elif self._leave and self._printed and self.done != self._printed_done:
+      # The final count, where the last line had another.
       self._write_line(now, done=True)
 
   def line(self, now: Optional[float] = None, done: bool = False) -> str:
@@ -215,6 +217,7 @@ class Reporter:
           100 * self.done / self.total / self._step_percent)
     self._last_line = now
     self._printed = True
+    self._printed_done = self.done
     self._out.write(self.line(now, done) + '\n')
     self._out.flush()
 
