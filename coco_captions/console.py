@@ -121,10 +121,7 @@ class ComponentProgress(logging.Handler):
           event['task'], self._out, total=event.get('total'),
           unit=event.get('unit', ''), live=self._live, clock=self._clock,
           rate=event.get('rate'))
-    if event['kind'] == progress_lib.NOTE:
-      reporter.note(event['text'])
-    else:
-      reporter.update(event.get('done'), **event.get('fields', {}))
+    reporter.update(event.get('done'), **event.get('fields', {}))
 
   def tick(self):
     """Brings the elapsed times up to date (called every second)."""

@@ -15,7 +15,7 @@ The component also writes the schema of its output, which Transform reads.
 """
 
 import os
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -42,6 +42,8 @@ CAPTIONS = 'captions'
 CAPTION_IDS = 'caption_ids'
 
 SCHEMA_FILE = 'schema.pbtxt'
+# The name its progress is shown under (coco_captions.progress).
+PROGRESS_TASK = 'GroupCaptionsByImage'
 _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
 # The file name CsvExampleGen gives its output shards.
 _FILE_PREFIX = 'data_tfrecord'
@@ -110,20 +112,20 @@ class GroupByImage(beam.PTransform):
   """Serialized caption-row tf.Examples -> serialized per-image tf.Examples."""
 
   def __init__(self, counter_namespace: str = 'GroupCaptionsByImage',
-               progress_task: Optional[str] = None):
+               split: str = ''):
     super().__init__()
     self._images = beam.metrics.Metrics.counter(counter_namespace, 'images')
     # Beam counters are read when the pipeline ends; these counts are shown
     # while it runs (coco_captions.progress).
-    self._progress_task = progress_task or counter_namespace
+    self._split = split
 
   def _keyed(self, serialized: bytes):
-    progress.count(self._progress_task, 'caption rows')
+    progress.count(PROGRESS_TASK, 'caption rows', self._split)
     return keyed_caption(serialized)
 
   def _example(self, keyed) -> bytes:
     self._images.inc()
-    progress.count(self._progress_task, 'images')
+    progress.count(PROGRESS_TASK, 'images', self._split)
     return image_example(*keyed).SerializeToString()
 
   def expand(self, serialized_rows):
@@ -163,22 +165,18 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
          | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
              os.path.join(source, '*'),
              compression_type=beam.io.filesystem.CompressionTypes.GZIP)
-         | f'Group[{split}]' >> GroupByImage(_COUNTER_NAMESPACE + split,
-                                             _progress_task(split))
+         | f'Group[{split}]' >> GroupByImage(_COUNTER_NAMESPACE + split, split)
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(target, _FILE_PREFIX), file_name_suffix='.gz'))
-  result = pipeline.run()
-  result.wait_until_finish()
-  for split in splits:
-    progress.finish(_progress_task(split))
+  try:
+    result = pipeline.run()
+    result.wait_until_finish()
+  finally:
+    progress.finish(PROGRESS_TASK)
   for split, count in _image_counts(result, splits).items():
     image_examples.set_int_custom_property(f'{split}_images', count)
   io_utils.write_pbtxt_file(os.path.join(image_schema.uri, SCHEMA_FILE),
                             per_image_schema())
-
-
-def _progress_task(split: str) -> str:
-  return f'GroupCaptionsByImage [{split}]'
 
 
 def _image_counts(result, splits):

@@ -15,8 +15,10 @@ Trainer's events to the same logger by name, since it cannot import this
 package.
 """
 
+import io
 import logging
 import math
+import os
 import sys
 import threading
 import time
@@ -26,9 +28,8 @@ from tqdm import tqdm
 
 LOGGER = 'coco_captions.progress'
 
-# Event kinds: new numbers for a task, a one-off line about it, its end.
+# Event kinds: new numbers for a task, its end.
 UPDATE = 'update'
-NOTE = 'note'
 CLOSE = 'close'
 
 # Plain output: a line at least this often, and at every this many percent.
@@ -40,7 +41,7 @@ def event(kind: str, task: str, **values) -> dict:
   """A progress event: `kind`, `task` and any of `done` (a count), `total`,
   `unit`, `fields` (name -> text shown after the count), `rate` ((scale,
   unit): show done/s times scale in that unit, e.g. (64, 'examples') for
-  steps of 64 examples) and `text` (a note's line)."""
+  steps of 64 examples)."""
   return dict(kind=kind, task=task, **values)
 
 
@@ -97,7 +98,7 @@ class Reporter:
     clock: seconds, monotonic (a fake one in tests).
     rate: (scale, unit) to show the rate as scale * units/s in `unit`.
     leave: keep the live line when closed (else it is cleared); in plain
-      output, write the final count if it is not the last line's.
+      output, write the final counts if they are not the last line's.
   """
 
   def __init__(self, name: str, out: IO[str], total: Optional[int] = None,
@@ -120,14 +121,17 @@ class Reporter:
     self._last_line = self._started
     self._last_bucket = 0
     self._printed = False
-    self._printed_done: Optional[float] = None
+    self._printed_state = None
     self.done: Optional[float] = None
     self.fields: Dict[str, str] = {}
     if live is None:
       live = _is_terminal(out)
+    # A terminal that reports no width (a bare pty) gets 80 columns.
+    width = _width(out) if live else 0
     self._bar = tqdm(
         total=total, desc=name, unit=f' {unit}' if unit else '', file=out,
-        leave=leave, dynamic_ncols=True, mininterval=0.2,
+        leave=leave, dynamic_ncols=width > 0, ncols=None if width else 80,
+        mininterval=0.2,
         bar_format=(
             '{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit}'
             '{postfix}' if total else '{desc}')) if live else None
@@ -155,22 +159,14 @@ class Reporter:
     elif now - self._last_line >= self._interval:
       self._write_line(now)
 
-  def note(self, text: str):
-    """A line of its own, above the live line."""
-    if self._bar is not None:
-      self._bar.write(f'{self.name}: {text}', file=self._out)
-    else:
-      self._out.write(f'{self.name}: {text}\n')
-      self._out.flush()
-
   def close(self):
     now = self._clock()
     if self._bar is not None:
       self._draw(now, done=True)
       self._bar.close()
       self._bar = None
-    elif self._leave and self._printed and self.done != self._printed_done:
-      # The final count, where the last line had another.
+    elif self._leave and self._printed and self._state() != self._printed_state:
+      # The final counts, where the last line had others.
       self._write_line(now, done=True)
 
   def line(self, now: Optional[float] = None, done: bool = False) -> str:
@@ -188,21 +184,32 @@ class Reporter:
     parts.extend(self._details(now, done))
     return f'{self.name}: {", ".join(parts) or "running"}'
 
-  def _details(self, now: float, done: bool):
-    """The fields, rate, elapsed and left times, as texts."""
-    parts = [f'{k} {v}' for k, v in self.fields.items()]
+  def _details(self, now: float, done: bool, compact: bool = False):
+    """The fields, rate, elapsed and left times, as texts; `compact` (the
+    live line) puts the times first, as '0:42<1:10'."""
     rate = left = None
     if self._since is not None and self.done is not None:
       rate, left = rate_and_seconds_left(self.done, self.total, self._since,
                                          now)
+    if done:
+      left = None
+    elapsed = format_seconds(now - self._started)
+    rates = []
     if rate is not None:
       scale, unit = self._rate or (1, self.unit)
-      parts.append(f'{rate * scale:,.1f} {unit}/s' if rate * scale < 10 else
+      rates.append(f'{rate * scale:,.1f} {unit}/s' if rate * scale < 10 else
                    f'{rate * scale:,.0f} {unit}/s')
-    parts.append(f'{format_seconds(now - self._started)} elapsed')
-    if left is not None and not done:
-      parts.append(f'{format_seconds(left)} left')
-    return parts
+    fields = [f'{k} {v}' for k, v in self.fields.items()]
+    if compact:
+      times = elapsed if left is None else f'{elapsed}<{format_seconds(left)}'
+      return [times] + rates + fields
+    times = [f'{elapsed} elapsed']
+    if left is not None:
+      times.append(f'{format_seconds(left)} left')
+    return fields + rates + times
+
+  def _state(self):
+    return self.done, dict(self.fields)
 
   def _due(self, now: float) -> bool:
     if self.total and self.done is not None:
@@ -217,7 +224,7 @@ class Reporter:
           100 * self.done / self.total / self._step_percent)
     self._last_line = now
     self._printed = True
-    self._printed_done = self.done
+    self._printed_state = self._state()
     self._out.write(self.line(now, done) + '\n')
     self._out.flush()
 
@@ -226,12 +233,19 @@ class Reporter:
     if self.total:
       if self.done is not None:
         self._bar.n = self.done
-      self._bar.set_postfix_str(', '.join(self._details(now, done)),
-                                refresh=False)
+      self._bar.set_postfix_str(
+          ', '.join(self._details(now, done, compact=True)), refresh=False)
     else:
       # Without a total there is no bar: the line is the plain one.
       self._bar.set_description_str(self.line(now, done), refresh=False)
     self._bar.refresh()
+
+
+def _width(out: IO[str]) -> int:
+  try:
+    return os.get_terminal_size(out.fileno()).columns
+  except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+    return 0
 
 
 def _is_terminal(out: IO[str]) -> bool:
@@ -243,55 +257,62 @@ def _is_terminal(out: IO[str]) -> bool:
 
 # --- Counting from inside Beam transforms --------------------------------------
 
-# Counts of work done in this process, by (task, unit): Beam's in-memory
-# DirectRunner runs every DoFn here, possibly on several threads.
-_counts: Dict[Tuple[str, str], int] = {}
-_sent: Dict[Tuple[str, str], float] = {}
-_fallback: Dict[Tuple[str, str], Reporter] = {}
+# Counts of work done in this process: task -> part -> unit -> count. Beam's
+# in-memory DirectRunner runs every DoFn here, possibly on several threads.
+_counts: Dict[str, Dict[str, Dict[str, int]]] = {}
+_sent: Dict[str, float] = {}
+_fallback: Dict[str, Reporter] = {}
 _lock = threading.Lock()
 # The handler gets new counts at most this often.
 _SEND_SECONDS = 0.25
 
 
-def count(task: str, unit: str, n: int = 1):
-  """Adds `n` units of work done to `task` in this process and reports the
-  total: to the console's handler where one is installed, else as plain lines
-  on stderr. Cheap enough for every element of a Beam transform."""
-  key = (task, unit)
+def count(task: str, unit: str, part: str = '', n: int = 1):
+  """Adds `n` units of work done to `part` of `task` in this process and
+  reports the counts of the task (one line, 'train 1,210 caption rows and 242
+  images, eval ...'): to the console's handler where one is installed, else
+  as plain lines on stderr. Cheap enough for every element of a Beam
+  transform."""
   now = time.monotonic()
   with _lock:
-    done = _counts[key] = _counts.get(key, 0) + n
-    if now - _sent.get(key, 0.0) < _SEND_SECONDS:
+    units = _counts.setdefault(task, {}).setdefault(part, {})
+    units[unit] = units.get(unit, 0) + n
+    if now - _sent.get(task, 0.0) < _SEND_SECONDS:
       return
-    _sent[key] = now
-  _report(key, done)
+    _sent[task] = now
+    fields = _fields(_counts[task])
+  _report(task, fields)
 
 
 def finish(task: str):
   """Reports the final counts of `task` and ends its reports."""
   with _lock:
-    keys = [key for key in _counts if key[0] == task]
-    finals = [(key, _counts.pop(key)) for key in keys]
-    for key in keys:
-      _sent.pop(key, None)
-  for key, done in finals:
-    _report(key, done)
-    if sink_installed():
-      send(f'{key[0]}: done', event(CLOSE, key[0], unit=key[1]))
-    else:
-      reporter = _fallback.pop(key, None)
-      if reporter:
-        reporter.close()
-
-
-def _report(key: Tuple[str, str], done: int):
-  task, unit = key
+    counts = _counts.pop(task, None)
+    _sent.pop(task, None)
+  if counts is None:
+    return
+  _report(task, _fields(counts))
   if sink_installed():
-    send(f'{task}: {done:,} {unit}', event(UPDATE, task, done=done, unit=unit))
+    send(f'{task}: done', event(CLOSE, task))
+  else:
+    with _lock:
+      reporter = _fallback.pop(task, None)
+    if reporter:
+      reporter.close()
+
+
+def _fields(counts: Dict[str, Dict[str, int]]) -> Dict[str, str]:
+  return {part: ' and '.join(f'{n:,} {unit}' for unit, n in units.items())
+          for part, units in counts.items()}
+
+
+def _report(task: str, fields: Dict[str, str]):
+  if sink_installed():
+    send(f'{task}: ' + ', '.join(f'{k} {v}' for k, v in fields.items()),
+         event(UPDATE, task, fields=fields))
     return
   with _lock:
-    reporter = _fallback.get(key)
+    reporter = _fallback.get(task)
     if reporter is None:
-      reporter = _fallback[key] = Reporter(task, sys.stderr, unit=unit,
-                                           live=False)
-    reporter.update(done)
+      reporter = _fallback[task] = Reporter(task, sys.stderr, live=False)
+    reporter.update(**fields)

@@ -20,6 +20,7 @@ import csv
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -134,6 +135,31 @@ def test_console_shows_progress_and_an_actionable_summary(runs):
   logs = glob.glob(os.path.join(paths['pipeline_root'], 'logs', '*.log'))
   assert len(logs) == 4
   assert any('Component Transform is running' in open(p).read() for p in logs)
+
+
+# A line of Trainer progress where the console is not a terminal.
+_TRAINING = re.compile(
+    r'Training: (?P<step>[\d,]+)/(?P<total>[\d,]+) steps \((?P<pct>\d+)%\), '
+    r'epoch \d+/\d+, loss \d+\.\d{4}(, eval loss \d+\.\d{4})?, '
+    r'[\d,.]+ examples/s, \d+:\d\d elapsed, \d+:\d\d left')
+
+
+def test_console_shows_training_progress_as_plain_lines(runs):
+  _, (cold, *_), _ = runs
+  # Captured, the console is no terminal: plain lines, never redrawn.
+  assert '\r' not in cold and '\x1b' not in cold
+  lines = cold.splitlines()
+  training = lines[lines.index('[9/11] Trainer started') + 1:
+                   next(i for i, line in enumerate(lines)
+                        if line.startswith('[9/11] Trainer finished in'))]
+  matches = [_TRAINING.fullmatch(line) for line in training]
+  assert all(matches), training
+  steps = [int(m['step'].replace(',', '')) for m in matches]
+  total = int(matches[0]['total'].replace(',', ''))
+  # A line at every 10 % at least, the last at the end.
+  assert steps == sorted(steps) and steps[-1] == total
+  assert {int(m['pct']) // 10 for m in matches} == set(range(1, 11))
+  assert any('eval loss' in line for line in training)
 
 
 def test_artifacts_are_written(runs):

@@ -58,7 +58,6 @@ def test_plain_lines_every_few_percent_or_seconds_on_a_fake_clock():
   reporter.update(10, loss='2.7000')
   clock.now = 13
   reporter.update(11)  # Neither again.
-  reporter.note('epoch 1/10: eval loss 2.5000')
   clock.now = 20
   reporter.close()
   assert out.getvalue().splitlines() == [
@@ -66,7 +65,6 @@ def test_plain_lines_every_few_percent_or_seconds_on_a_fake_clock():
       '0:11 elapsed, 1:54 left',
       'Training: 10/100 steps (10%), epoch 1/10, loss 2.7000, 52 examples/s, '
       '0:12 elapsed, 1:50 left',
-      'Training: epoch 1/10: eval loss 2.5000',
       # The final count, which no line had: 10 steps in 19 s.
       'Training: 11/100 steps (11%), epoch 1/10, loss 2.7000, 34 examples/s, '
       '0:20 elapsed',
@@ -107,21 +105,19 @@ def test_a_terminal_gets_one_live_line_redrawn_in_place():
   reporter = progress.Reporter('Training', out, total=100, unit='steps',
                                clock=clock)
   clock.now = 1
-  reporter.update(1, loss='3.0000')
+  reporter.update(1)
   clock.now = 11
-  reporter.update(41, loss='2.0000')
-  # tqdm redraws the line in place after a carriage return.
+  reporter.update(41)
+  # tqdm redraws the line in place after a carriage return, 80 columns wide
+  # where the terminal does not say.
   drawn = out.getvalue().split('\r')[-1]
-  assert drawn.startswith('Training:  41%|') and '41/100 steps' in drawn
-  # 40 steps in 10 s: 4 steps/s; 59 steps left take 14.75 s.
-  assert drawn.endswith('loss 2.0000, 4.0 steps/s, 0:11 elapsed, 0:15 left')
-  reporter.note('eval loss 1.9000')
+  assert drawn.startswith('Training:  41%|') and len(drawn) == 80
+  # 0:11 elapsed; 40 steps in 10 s: 4 steps/s; 59 steps left take 14.75 s.
+  assert drawn.endswith('| 41/100 steps, 0:11<0:15, 4.0 steps/s')
   reporter.close()
   text = out.getvalue()
-  assert 'Training: eval loss 1.9000\n' in text
   # The last drawing is kept, without the time left.
-  assert text.endswith('41/100 steps, loss 2.0000, 4.0 steps/s, 0:11 '
-                       'elapsed\n')
+  assert text.endswith('| 41/100 steps, 0:11, 4.0 steps/s\n')
 
 
 def test_a_live_elapsed_line_is_cleared_when_closed():
@@ -129,7 +125,7 @@ def test_a_live_elapsed_line_is_cleared_when_closed():
   reporter = progress.Reporter('Transform', out, clock=clock, leave=False)
   clock.now = 75
   reporter.tick()
-  assert 'Transform: 1:15 elapsed' in out.getvalue()
+  assert out.getvalue().endswith('\rTransform: 1:15 elapsed')
   reporter.close()
   assert not out.getvalue().rstrip('\r').endswith('elapsed')
 
@@ -159,14 +155,12 @@ def test_console_draws_the_running_component_and_its_work():
       progress.UPDATE, 'Training', done=20, total=20, unit='steps',
       fields={'loss': '0.5000'})))
   handler.emit(_record('', progress=progress.event(
-      progress.NOTE, 'Training', unit='steps', text='eval loss 0.4000')))
-  handler.emit(_record('', progress=progress.event(
       progress.CLOSE, 'Training', unit='steps')))
   handler.emit(_record('Component %s is finished.', 'Trainer'))
   lines = out.getvalue().splitlines()
   assert lines[:2] == ['[1/2] Transform started', 'Transform: 0:10 elapsed']
   assert lines[2].startswith('[1/2] Transform finished in')
-  assert lines[3:8] == [
+  assert lines[3:7] == [
       '[2/2] Trainer started',
       # The first report is at 50 %; nothing measured yet.
       'Training: 10/20 steps (50%), loss 1.0000, 0:00 elapsed',
@@ -175,10 +169,10 @@ def test_console_draws_the_running_component_and_its_work():
       # 10 steps in the 10 s from t=11 to t=21: 1 step/s, 2 examples/s.
       'Training: 20/20 steps (100%), loss 0.5000, 2.0 examples/s, 0:10 '
       'elapsed, 0:00 left',
-      'Training: eval loss 0.4000',
   ]
-  assert lines[8].startswith('[2/2] Trainer finished in')
-  assert len(lines) == 9
+  # No final line: the last one had the final count.
+  assert lines[7].startswith('[2/2] Trainer finished in')
+  assert len(lines) == 8
 
 
 @pytest.fixture
@@ -200,18 +194,24 @@ def collected():
   logger.setLevel(level)
 
 
-def test_counts_reach_an_installed_console_and_end_with_the_total(collected):
+def test_counts_reach_an_installed_console_and_end_with_the_totals(
+    collected):
   for _ in range(3):
-    progress.count('Grouping [train]', 'images')
-  progress.finish('Grouping [train]')
-  # The first count at once, the next ones at most every 0.25 s, the total
-  # when the work ends.
-  assert collected[0] == progress.event(progress.UPDATE, 'Grouping [train]',
-                                        done=1, unit='images')
+    progress.count('Grouping', 'caption rows', 'train')
+  progress.count('Grouping', 'images', 'train', n=2)
+  progress.count('Grouping', 'caption rows', 'eval')
+  progress.finish('Grouping')
+  # The first count at once, the next ones at most every 0.25 s, the totals
+  # when the work ends; one line for the task.
+  assert collected[0] == progress.event(
+      progress.UPDATE, 'Grouping', fields={'train': '1 caption rows'})
   assert collected[-2:] == [
-      progress.event(progress.UPDATE, 'Grouping [train]', done=3,
-                     unit='images'),
-      progress.event(progress.CLOSE, 'Grouping [train]', unit='images')]
+      progress.event(progress.UPDATE, 'Grouping', fields={
+          'train': '3 caption rows and 2 images', 'eval': '1 caption rows'}),
+      progress.event(progress.CLOSE, 'Grouping')]
+  sent = len(collected)
+  progress.finish('Grouping')  # Nothing more to report.
+  assert len(collected) == sent
 
 
 def test_counts_without_a_console_are_plain_lines_on_stderr(capsys,
@@ -219,11 +219,11 @@ def test_counts_without_a_console_are_plain_lines_on_stderr(capsys,
   assert not progress.sink_installed()
   monkeypatch.setattr(progress, 'INTERVAL_SECONDS', 0)  # A line each report.
   for _ in range(3):
-    progress.count('Grouping [eval]', 'caption rows')
-  progress.finish('Grouping [eval]')
+    progress.count('Grouping', 'caption rows', 'eval')
+  progress.finish('Grouping')
   lines = capsys.readouterr().err.splitlines(keepends=True)
   # The first count, then the total.
-  assert [line.split(',')[0] for line in lines] == [
-      'Grouping [eval]: 1 caption rows', 'Grouping [eval]: 3 caption rows']
+  assert [line.split(', ')[0] for line in lines] == [
+      'Grouping: eval 1 caption rows', 'Grouping: eval 3 caption rows']
   assert all(line.endswith(' elapsed\n') and '\r' not in line
              for line in lines)
