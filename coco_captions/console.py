@@ -134,6 +134,7 @@ class ComponentProgress(logging.Handler):
       self.release()
 
   def close_reporters(self):
+    """Ends every progress line: a component ended, or the run."""
     for reporter in [self._elapsed, *self.reporters.values()]:
       if reporter is not None:
         reporter.close()

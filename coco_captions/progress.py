@@ -91,12 +91,15 @@ class Reporter:
     name: what is being done, first on the line ('Training').
     out: the stream to write to.
     total: how many units the task has, if known.
-    unit: what is counted ('step', 'images'); no unit and no counts
-      reported means only the elapsed time is shown.
+    unit: what is counted ('steps', 'images'); with no count reported,
+      only the elapsed time (and any fields) is shown.
     live: one live line (tqdm) rather than plain lines; default: whether
       `out` is a terminal.
     clock: seconds, monotonic (a fake one in tests).
     rate: (scale, unit) to show the rate as scale * units/s in `unit`.
+    interval, step_percent: plain output has a line at least every
+      `interval` seconds (default INTERVAL_SECONDS) and at every
+      `step_percent` percent of the total.
     leave: keep the live line when closed (else it is cleared); in plain
       output, write the final counts if they are not the last line's.
   """
@@ -160,6 +163,7 @@ class Reporter:
       self._write_line(now)
 
   def close(self):
+    """Ends the task's line (see `leave`)."""
     now = self._clock()
     if self._bar is not None:
       self._draw(now, done=True)
@@ -182,7 +186,7 @@ class Reporter:
         count = f'{count} {self.unit}'.rstrip()
       parts.append(count)
     parts.extend(self._details(now, done))
-    return f'{self.name}: {", ".join(parts) or "running"}'
+    return f'{self.name}: {", ".join(parts)}'
 
   def _details(self, now: float, done: bool, compact: bool = False):
     """The fields, rate, elapsed and left times, as texts; `compact` (the
