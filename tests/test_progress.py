@@ -227,3 +227,20 @@ def test_counts_without_a_console_are_plain_lines_on_stderr(capsys,
       'Grouping: eval 1 caption rows', 'Grouping: eval 3 caption rows']
   assert all(line.endswith(' elapsed\n') and '\r' not in line
              for line in lines)
+
+
+def test_component_progress_installs_the_console_for_the_run_only():
+  out = io.StringIO()
+  logger = logging.getLogger(progress.LOGGER)
+  before = logger.level, logger.propagate
+  with console.component_progress(out, 1) as handler:
+    assert progress.sink_installed()
+    # Events are drawn on the console, not passed on to the log.
+    assert logger.propagate is False
+    progress.send('Training: 3', progress.event(
+        progress.UPDATE, 'Training', done=3, total=3, unit='steps'))
+    assert ('Training', 'steps') in handler.reporters
+  assert not progress.sink_installed()
+  assert (logger.level, logger.propagate) == before
+  # Not a terminal: the step to 100 % is a plain line.
+  assert out.getvalue().startswith('Training: 3/3 steps (100%), ')
