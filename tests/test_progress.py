@@ -196,35 +196,35 @@ def collected():
 
 def test_counts_reach_an_installed_console_and_end_with_the_totals(
     collected):
-  for _ in range(3):
+  for _ in range(250):
     progress.count('Grouping', 'caption rows', 'train')
-  progress.count('Grouping', 'images', 'train', n=2)
+  progress.count('Grouping', 'images', 'train', n=50)
   progress.count('Grouping', 'caption rows', 'eval')
   progress.finish('Grouping')
-  # The first count at once, the next ones at most every 0.25 s, the totals
-  # when the work ends; one line for the task.
-  assert collected[0] == progress.event(
-      progress.UPDATE, 'Grouping', fields={'train': '1 caption rows'})
-  assert collected[-2:] == [
+  # Counts go out at every 100 units, at most every 0.25 s (so the 200th
+  # row's is not sent), and the totals when the work ends, on one line.
+  assert collected == [
+      progress.event(progress.UPDATE, 'Grouping',
+                     fields={'train': '100 caption rows'}),
       progress.event(progress.UPDATE, 'Grouping', fields={
-          'train': '3 caption rows and 2 images', 'eval': '1 caption rows'}),
+          'train': '250 caption rows and 50 images',
+          'eval': '1 caption rows'}),
       progress.event(progress.CLOSE, 'Grouping')]
-  sent = len(collected)
   progress.finish('Grouping')  # Nothing more to report.
-  assert len(collected) == sent
+  assert len(collected) == 3
 
 
 def test_counts_without_a_console_are_plain_lines_on_stderr(capsys,
                                                           monkeypatch):
   assert not progress.sink_installed()
   monkeypatch.setattr(progress, 'INTERVAL_SECONDS', 0)  # A line each report.
-  for _ in range(3):
+  for _ in range(130):
     progress.count('Grouping', 'caption rows', 'eval')
   progress.finish('Grouping')
   lines = capsys.readouterr().err.splitlines(keepends=True)
-  # The first count, then the total.
+  # The first hundred, then the total.
   assert [line.split(', ')[0] for line in lines] == [
-      'Grouping: eval 1 caption rows', 'Grouping: eval 3 caption rows']
+      'Grouping: eval 100 caption rows', 'Grouping: eval 130 caption rows']
   assert all(line.endswith(' elapsed\n') and '\r' not in line
              for line in lines)
 
