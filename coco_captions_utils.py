@@ -15,6 +15,7 @@ containers install, so it must not import the `coco_captions` package.
 """
 
 import json
+import logging as python_logging
 import math
 import os
 import time
@@ -637,6 +638,97 @@ class TrainingPlan:
                                for i in range(1, evaluations + 1)})
 
 
+# coco_captions.progress.LOGGER (this file cannot import the package): the
+# local runner's console draws the progress events sent to it.
+PROGRESS_LOGGER = 'coco_captions.progress'
+# Where nothing draws them (Airflow, Kubeflow), a log line at most this often.
+PROGRESS_LOG_SECONDS = 30.0
+
+
+class TrainingProgress(keras.callbacks.Callback):
+  """Reports training as it goes: step and epoch out of the total, the
+  running loss, examples/s, the time left and the last eval loss.
+
+  The numbers go as events to the handler of the logger PROGRESS_LOGGER
+  where one is installed (the local runner's console); elsewhere a plain line
+  is logged at most every `log_seconds` seconds, and one at every eval.
+  """
+
+  def __init__(self, plan: TrainingPlan, clock=time.monotonic,
+               log_seconds: float = PROGRESS_LOG_SECONDS):
+    super().__init__()
+    self._plan = plan
+    self._clock = clock
+    self._log_seconds = log_seconds
+    self._logger = python_logging.getLogger(PROGRESS_LOGGER)
+    self._passes = math.ceil(plan.total_steps / plan.steps_per_epoch)
+    self._keras_epoch = 0
+    self._step = 0
+    # Shown after the step: epoch, running loss, the last eval loss.
+    self._fields = {}
+    self._first = None
+    self._logged = None
+
+  def _send(self, kind: str, message: str, **values):
+    self._logger.info(message, extra={'progress': dict(
+        kind=kind, task='Training', unit='steps', **values)})
+
+  def _epoch(self) -> str:
+    current = min(max(1, math.ceil(self._step / self._plan.steps_per_epoch)),
+                  self._passes)
+    return f'{current}/{self._passes}'
+
+  def _send_update(self):
+    self._send('update', f'Training: step {self._step}', done=self._step,
+               total=self._plan.total_steps,
+               rate=(self._plan.batch_size, 'examples'),
+               fields=dict(self._fields))
+
+  def line(self, now: float) -> str:
+    """The plain progress line at `now` (the fallback's)."""
+    text = 'Training: ' + ', '.join(
+        [f'step {self._step}/{self._plan.total_steps}'] +
+        [f'{k} {v}' for k, v in self._fields.items()])
+    started, first_step = self._first
+    if now > started and self._step > first_step:
+      steps_per_second = (self._step - first_step) / (now - started)
+      left = (self._plan.total_steps - self._step) / steps_per_second
+      text += (f', {steps_per_second * self._plan.batch_size:.0f} examples/s,'
+               f' {int(left) // 60}:{int(left) % 60:02d} left')
+    return text
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._keras_epoch = epoch
+
+  def on_train_batch_end(self, batch, logs=None):
+    # With several steps per execution, `batch` is the last step's index.
+    self._step = self._keras_epoch * self._plan.keras_steps_per_epoch + batch + 1
+    self._fields.update(epoch=self._epoch(), loss=f'{float(logs["loss"]):.4f}')
+    now = self._clock()
+    if self._first is None:
+      self._first = self._logged = (now, self._step)
+    if self._logger.handlers:
+      self._send_update()
+    elif now - self._logged[0] >= self._log_seconds:
+      self._logged = (now, self._step)
+      logging.info('%s', self.line(now))
+
+  def on_epoch_end(self, epoch, logs=None):
+    if not logs or 'val_loss' not in logs:
+      return
+    self._fields['eval loss'] = f'{float(logs["val_loss"]):.4f}'
+    if self._logger.handlers:
+      self._send_update()
+    else:
+      logging.info('Training: epoch %s, eval loss %s (train loss %.4f)',
+                   self._epoch(), self._fields['eval loss'],
+                   float(logs['loss']))
+
+  def on_train_end(self, logs=None):
+    if self._logger.handlers:
+      self._send('close', 'Training: done')
+
+
 def run_fn(fn_args: FnArgs):
   """Trains the dual encoder and exports it with the Transform graph inside.
 
@@ -702,7 +794,7 @@ def run_fn(fn_args: FnArgs):
       validation_data=eval_dataset,
       validation_steps=eval_steps,
       validation_freq=plan.eval_epochs,
-      callbacks=[tensorboard],
+      callbacks=[tensorboard, TrainingProgress(plan)],
       verbose=2)
   training = {
       'train_images': plan.train_images,

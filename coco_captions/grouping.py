@@ -42,7 +42,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import import_utils, io_utils
 
-from coco_captions import paths, text
+from coco_captions import paths, progress, text
 
 # Raw caption rows (CsvExampleGen's features).
 RAW_IMAGE_ID = 'image_id'
@@ -57,6 +57,8 @@ CAPTIONS = 'captions'
 CAPTION_IDS = 'caption_ids'
 
 SCHEMA_FILE = 'schema.pbtxt'
+# The name its progress is shown under (coco_captions.progress).
+PROGRESS_TASK = 'GroupCaptionsByImage'
 _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
 # The file name CsvExampleGen gives its output shards.
 _FILE_PREFIX = 'data_tfrecord'
@@ -147,9 +149,19 @@ def image_rows(keyed) -> Tuple[int, bytes, List[Tuple[int, bytes, bytes]]]:
 class GroupRows(beam.PTransform):
   """Serialized caption-row tf.Examples -> `image_rows` tuples per image."""
 
+  def __init__(self, split: str = ''):
+    super().__init__()
+    # Beam counters are read when the pipeline ends; these counts are shown
+    # while it runs (coco_captions.progress).
+    self._split = split
+
+  def _keyed(self, serialized: bytes):
+    progress.count(PROGRESS_TASK, 'caption rows', self._split)
+    return keyed_caption(serialized)
+
   def expand(self, serialized_rows):
     return (serialized_rows
-            | 'KeyByImage' >> beam.Map(keyed_caption)
+            | 'KeyByImage' >> beam.Map(self._keyed)
             | 'GroupByKey' >> beam.GroupByKey()
             | 'ImageRows' >> beam.Map(image_rows))
 
@@ -157,27 +169,32 @@ class GroupRows(beam.PTransform):
 class _ToExample(beam.DoFn):
   """`image_rows` tuple -> serialized per-image tf.Example, counted."""
 
-  def __init__(self, counter_namespace: str):
+  def __init__(self, counter_namespace: str, split: str = ''):
     super().__init__()
     self._images = beam.metrics.Metrics.counter(counter_namespace, 'images')
+    self._split = split
 
   def process(self, grouped):
     image_id, _, rows = grouped
     self._images.inc()
+    progress.count(PROGRESS_TASK, 'images', self._split)
     yield image_example(image_id, rows).SerializeToString()
 
 
 class GroupByImage(beam.PTransform):
   """Serialized caption-row tf.Examples -> serialized per-image tf.Examples."""
 
-  def __init__(self, counter_namespace: str = 'GroupCaptionsByImage'):
+  def __init__(self, counter_namespace: str = 'GroupCaptionsByImage',
+               split: str = ''):
     super().__init__()
     self._counter_namespace = counter_namespace
+    self._split = split
 
   def expand(self, serialized_rows):
     return (serialized_rows
-            | 'GroupRows' >> GroupRows()
-            | 'ToExample' >> beam.ParDo(_ToExample(self._counter_namespace)))
+            | 'GroupRows' >> GroupRows(self._split)
+            | 'ToExample' >> beam.ParDo(
+                _ToExample(self._counter_namespace, self._split)))
 
 
 # --- Checking the images -------------------------------------------------------
@@ -250,6 +267,7 @@ class _CheckImage(beam.DoFn):
   def process(self, keyed):
     name, users = keyed
     problem = image_problem(self._images_root, name, self._decode)
+    progress.count(PROGRESS_TASK, 'images checked')
     if problem:
       users = sorted(users)
       yield {'image_name': name, 'reason': problem[0], 'detail': problem[1],
@@ -380,7 +398,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
                | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
                    os.path.join(source, '*'),
                    compression_type=beam.io.filesystem.CompressionTypes.GZIP)
-               | f'Group[{split}]' >> GroupRows())
+               | f'Group[{split}]' >> GroupRows(split))
     bad = grouped | f'Check[{split}]' >> CheckImages(
         images_root, module_file, image_size)
     if bad_images == 'drop':
@@ -391,7 +409,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
                   lambda r: (r['image_name'], True))))
     _ = (grouped
          | f'ToExample[{split}]' >> beam.ParDo(
-             _ToExample(_COUNTER_NAMESPACE + split))
+             _ToExample(_COUNTER_NAMESPACE + split, split))
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(target, _FILE_PREFIX), file_name_suffix='.gz'))
     _ = (bad
@@ -399,8 +417,11 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
          | f'WriteBad[{split}]' >> beam.io.WriteToText(
              os.path.join(bad_dir, split), file_name_suffix='.jsonl',
              num_shards=1, shard_name_template=''))
-  result = pipeline.run()
-  result.wait_until_finish()
+  try:
+    result = pipeline.run()
+    result.wait_until_finish()
+  finally:
+    progress.finish(PROGRESS_TASK)
 
   bad = {split: read_bad_images(image_examples.uri, split) for split in splits}
   for split, records in bad.items():
