@@ -75,6 +75,13 @@ def create_pipeline(settings: Settings, images_fingerprint: Optional[str]):
       metadata_connection_config=connection)
 
 
+def fingerprint(settings: Settings) -> Optional[Dict[str, str]]:
+  """What a run with `settings` depends on (`up_to_date.fingerprint`)."""
+  return up_to_date.fingerprint(
+      settings.fingerprint(), settings.data_root, configs.CSV_PATTERN,
+      settings.images_root, settings.module_file, settings.schema_file)
+
+
 def _session(settings: Settings) -> int:
   problems = preflight.errors(settings)
   if problems:
@@ -86,9 +93,7 @@ def _session(settings: Settings) -> int:
 
   # Answered before TensorFlow is imported: a run with nothing changed would
   # only read everything back from TFX's cache, after seconds of imports.
-  parts = up_to_date.fingerprint(
-      settings.fingerprint(), settings.data_root, configs.CSV_PATTERN,
-      settings.images_root, settings.module_file, settings.schema_file)
+  parts = fingerprint(settings)
   if not (settings.force_run or settings.no_cache):
     found = up_to_date.check(settings.pipeline_root, parts,
                              settings.metadata_path)
