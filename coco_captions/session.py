@@ -14,6 +14,7 @@ and run nothing. Then `run` hands the pipeline over and does nothing else.
 import datetime
 import importlib
 import os
+import re
 import sys
 import time
 import traceback
@@ -32,6 +33,7 @@ RUNNER_CLASSES = {
 # Loaded in the process whenever TFX's CLI executes a pipeline file.
 _TFX_CLI_PATCHER = 'tfx.tools.cli.handler.dag_runner_patcher'
 EXIT_INTERRUPTED = 130
+_BEAM_STEP = re.compile(r" \[while running '[^']*'\]$")
 
 
 def run(settings: Settings) -> int:
@@ -221,7 +223,9 @@ def failure_lines(component: str, error: BaseException,
   if cause is not None:
     advice = next(text for kind, text in kinds.items()
                   if isinstance(cause, kind))
-    return ['error: ' + '\n  '.join(str(cause).strip().splitlines()),
+    # BeamDagRunner re-raises it with the Beam step appended.
+    message = _BEAM_STEP.sub('', str(cause).strip())
+    return ['error: ' + '\n  '.join(message.splitlines()),
             advice.format(schema_file=settings.schema_file)]
   message = str(error).strip().splitlines()
   return [f'error: {component} failed: {type(error).__name__}: '

@@ -36,6 +36,11 @@ def test_the_datas_failures_are_shown_whole_with_what_to_do():
   except RuntimeError as wrapped:
     assert session.failure_lines('some step', wrapped, found)[1].startswith(
         'Transform and Trainer did not run.')
+  # BeamDagRunner raises the same kind with its step appended.
+  rewrapped = DataAnomaliesError(
+      str(error) + " [while running 'Run[AnomaliesGate]']")
+  assert session.failure_lines('AnomaliesGate', rewrapped, found) == (
+      session.failure_lines('AnomaliesGate', error, found))
 
 
 def test_any_other_failure_names_the_component_and_the_last_line():
