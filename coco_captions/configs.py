@@ -1,7 +1,7 @@
 """Names, paths, hyper-parameters and Beam options, in one place.
 
-Runners (`coco_captions_local.py`, and later one per orchestrator) read their
-defaults from here and hand them to `coco_captions.pipeline.create_pipeline`.
+`coco_captions.settings` reads the runners' defaults from here; the runners
+hand the settings to `coco_captions.pipeline.create_pipeline`.
 """
 
 import os
