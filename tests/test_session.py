@@ -80,3 +80,23 @@ def test_ctrl_c_exits_130_with_one_line_saying_how_to_resume(tmp_path):
   assert 'Traceback' not in out
   # The run lock is released.
   assert not (tmp_path / 'pipeline' / '.run.lock').exists()
+
+
+def test_under_tfx_cli_the_runner_file_hands_over_its_pipeline(tmp_path):
+  """What `tfx pipeline create --engine=local` does with the file, in-process."""
+  from tfx.tools.cli.handler import local_dag_runner_patcher
+  import coco_captions_local
+  from coco_captions import recovery
+  root = tmp_path / 'root'
+  patcher = local_dag_runner_patcher.LocalDagRunnerPatcher()
+  # Held by another run: a session would stop with exit 2; handing over
+  # takes no lock.
+  with recovery.RunLock(str(root)), patcher.patch() as context:
+    assert session.handed_to_tfx_cli('local')
+    code = coco_captions_local.main(['--pipeline_root', str(root),
+                                     '--pipeline_name', 'handed'])
+  assert code == 0 and patcher.run_called
+  assert (context['pipeline_name'], context['pipeline_root']) == (
+      'handed', str(root))
+  assert sorted(os.listdir(root)) == []  # No log, metadata or record.
+  assert not session.handed_to_tfx_cli('local')
