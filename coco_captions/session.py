@@ -196,8 +196,18 @@ def _execute(settings: Settings, run_id: str, images_fingerprint: Optional[str],
         _runner(settings.orchestrator, run_id).run(tfx_pipeline)
       except Exception as e:  # pylint: disable=broad-except
         traceback.print_exc()  # Into the log file.
+        if _caused_by(e, KeyboardInterrupt):
+          # Beam turns a Ctrl-C inside a step into a RuntimeError.
+          raise KeyboardInterrupt from e
         return progress.current or 'the pipeline', e
   return None
+
+
+def _caused_by(error: BaseException, kind) -> Optional[BaseException]:
+  """The first exception of `kind` in `error`'s chain, or None."""
+  while error is not None and not isinstance(error, kind):
+    error = error.__cause__ or error.__context__
+  return error
 
 
 def _data_failures() -> Dict[type, str]:
@@ -217,9 +227,7 @@ def failure_lines(component: str, error: BaseException,
   any other is the component, the exception and its last line.
   """
   kinds = _data_failures()
-  cause = error
-  while cause is not None and not isinstance(cause, tuple(kinds)):
-    cause = cause.__cause__ or cause.__context__
+  cause = _caused_by(error, tuple(kinds))
   if cause is not None:
     advice = next(text for kind, text in kinds.items()
                   if isinstance(cause, kind))
