@@ -15,6 +15,7 @@ import datetime
 import importlib
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -49,8 +50,11 @@ def run(settings: Settings) -> int:
       return 0
     return _session(settings)
   except KeyboardInterrupt:
+    # A second Ctrl-C must not turn this line into a traceback.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     print('\nInterrupted. To resume, run the same command again: finished '
           'components are reused from cache.', file=sys.stderr)
+    signal.signal(signal.SIGINT, previous)
     return EXIT_INTERRUPTED
 
 
