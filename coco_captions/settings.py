@@ -169,12 +169,14 @@ _LOCAL = ('local', 'beam')
 _OPTIONS = (
     _Option('data_root', 'Directory of COCO captions CSV files (columns '
             'image_id, id, caption, image_url, image_name, image_license); '
-            'only *.csv is read. Default: the bundled synthetic dataset'),
+            'only *.csv is read. Default: the bundled synthetic dataset '
+            '(Kubeflow: required)'),
     _Option('images_root', 'Directory or URI (anything TensorFlow reads, e.g. '
             'gs://bucket/train2014) that image_name is relative to. '
-            'Default: DATA_ROOT/images'),
+            'Default: DATA_ROOT/images (Kubeflow: required)'),
     _Option('pipeline_root', 'Where artifacts and logs are written. Default: '
-            './tfx_output/coco_captions'),
+            './tfx_output/coco_captions (Airflow: '
+            '~/coco_captions_airflow/PIPELINE_NAME; Kubeflow: required)'),
     _Option('metadata_path', 'SQLite file for ML Metadata. Default: '
             f'PIPELINE_ROOT/{configs.METADATA_FILENAME}',
             orchestrators=_RUNS_HERE),
@@ -182,9 +184,11 @@ _OPTIONS = (
             f'Default: {configs.MODULE_FILE}'),
     _Option('schema_file', 'The curated schema the data must match; any '
             'anomaly stops the run before Transform. Default: '
-            f'{configs.SCHEMA_FILE}'),
+            f'{configs.SCHEMA_FILE} (Kubeflow: /pipeline/schema/schema.pbtxt '
+            'in the image)'),
     _Option('pipeline_name', 'Name recorded in ML Metadata. Default: '
-            f'{configs.PIPELINE_NAME}'),
+            f'{configs.PIPELINE_NAME} (Airflow: {configs.PIPELINE_NAME}_airflow, '
+            'the DAG id; Kubeflow: coco-captions)'),
     _Option('train_epochs', 'Passes over the train split\'s images, but at '
             'least the module file\'s min_train_steps (1,000) steps; the steps '
             'follow from the split\'s size and the batch size. Default: the '
