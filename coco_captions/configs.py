@@ -1,7 +1,7 @@
 """Names, paths, hyper-parameters and Beam options, in one place.
 
-Runners (`coco_captions_local.py`, and later one per orchestrator) read their
-defaults from here and hand them to `coco_captions.pipeline.create_pipeline`.
+`coco_captions.settings` reads the runners' defaults from here; the runners
+hand the settings to `coco_captions.pipeline.create_pipeline`.
 """
 
 import os
@@ -56,3 +56,7 @@ SERVING_SUBDIR = 'serving_model'
 # For large data pass e.g.
 #   --direct_running_mode=multi_processing --direct_num_workers=0
 LOCAL_BEAM_PIPELINE_ARGS = ()
+
+# What GroupCaptionsByImage does with rows whose image Transform could not
+# read: stop the run before Transform, or leave them out and count them.
+BAD_IMAGES_CHOICES = ('fail', 'drop')

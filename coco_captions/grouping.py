@@ -43,7 +43,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import import_utils, io_utils
 
-from coco_captions import paths, progress, text
+from coco_captions import configs, paths, progress, text
 
 # Raw caption rows (CsvExampleGen's features).
 RAW_IMAGE_ID = 'image_id'
@@ -68,7 +68,7 @@ _FILE_PREFIX = 'data_tfrecord'
 # Where the bad images of each split are listed, under the output artifact.
 BAD_IMAGES_DIR = 'bad_images'
 # What to do with rows whose image is bad.
-BAD_IMAGES_CHOICES = ('fail', 'drop')
+BAD_IMAGES_CHOICES = configs.BAD_IMAGES_CHOICES
 # The most bad images an error message names; the file lists all.
 _NAMED_IN_MESSAGE = 5
 
