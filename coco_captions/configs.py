@@ -49,8 +49,7 @@ SERVING_SUBDIR = 'serving_model'
 
 # Beam options for a local run when the user passes none: none, so Beam's
 # default applies, the in-memory DirectRunner. It starts no worker processes,
-# each of which would import TensorFlow (about 15 s here), and that dominates
-# on small data. An empty list also spares every Beam component TFX's habit of
+# each of which would import TensorFlow, a cost that dominates on small data. An empty list also spares every Beam component TFX's habit of
 # building an sdist of TFX itself for remote workers, which it does whenever
 # beam_pipeline_args is non-empty and names no --extra_package/--setup_file.
 # For large data pass e.g.

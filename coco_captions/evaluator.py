@@ -49,8 +49,7 @@ def load_pool(split_uri: str, max_images: int) -> EvalPool:
   """Reads raw examples of one split; keeps the `max_images` lowest image ids."""
   files = sorted(tf.io.gfile.glob(os.path.join(split_uri, '*')))
   # In batches, parsing only the two features the pool needs: the split holds
-  # every caption (82,930 at COCO train2014 scale), and one record at a time
-  # through Python's protobuf took ~9 s there.
+  # every caption, too many to parse one at a time through Python's protobuf.
   features = {'image_id': tf.io.FixedLenFeature([], tf.int64),
               'image_name': tf.io.FixedLenFeature([], tf.string)}
   image_ids, image_names, serialized = [], [], []

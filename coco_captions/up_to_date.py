@@ -2,9 +2,8 @@
 
 A re-run of the pipeline with the same data, code, settings and metadata store
 is served entirely from TFX's cache, but only after importing TensorFlow and
-TFX and writing the run report: 11-13 s on 2 cores with the bytecode
-compiled (half a minute more without it). This module lets the CLI know the
-answer in well under a second instead, the way `make` does:
+TFX and writing the run report. This module lets the CLI know the answer
+without them, the way `make` does:
 
   * At the end of a successful run, `record` writes `PIPELINE_ROOT/last_run.json`:
     a fingerprint of everything the run's results depend on, the state of the
@@ -87,8 +86,8 @@ def directory_fingerprint(root: str) -> Optional[str]:
 
   For the images root: the CSV names the images, and Transform reads them by
   name, so an image replaced in place changes none of the CSV files. Also for
-  artifacts read back (the run report). Stat-based like the data part: ~0.6 s
-  for 82,800 images (COCO train2014 has 82,783) on this project's machines.
+  artifacts read back (the run report). Stat-based like the data part, so
+  cheap enough for COCO-sized image folders.
   """
   if '://' in root or not os.path.isdir(root):
     return None
