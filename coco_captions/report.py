@@ -261,10 +261,12 @@ def build_report(pipeline_root: str, metadata_path: Optional[str] = None,
                  pipeline_name: Optional[str] = configs.PIPELINE_NAME,
                  run_id: Optional[str] = None,
                  images_root: Optional[str] = None,
-                 output_dir: Optional[str] = None) -> Report:
+                 output_dir: Optional[str] = None,
+                 record: Optional[run_record.RunRecord] = None) -> Report:
   """Writes the report of run `run_id` (default: the latest) and the run
   history beside it; returns where. A `pipeline_name` of None means the one
-  pipeline the store holds (an Airflow DAG's is its DAG id).
+  pipeline the store holds (an Airflow DAG's is its DAG id). `record`: that
+  run as the caller already read it (`run_record.read_run`), not read again.
 
   Raises ReportError when there is no metadata or no such run.
   """
@@ -276,7 +278,7 @@ def build_report(pipeline_root: str, metadata_path: Optional[str] = None,
   try:
     store = mlmd.connect(metadata_path)
     pipeline_name = pipeline_name or _only_pipeline(store)
-    record = run_record.read_run(store, pipeline_name, run_id)
+    record = record or run_record.read_run(store, pipeline_name, run_id)
   except LookupError as e:
     raise ReportError(str(e).strip('"\'')) from e
   output_dir = output_dir or os.path.join(pipeline_root, REPORTS_SUBDIR)

@@ -153,7 +153,9 @@ def _session(settings: Settings) -> int:
   from coco_captions import run_summary  # pylint: disable=import-outside-toplevel
   summary = run_summary.summarize_run(settings.metadata_path,
                                       settings.pipeline_name, run_id=run_id)
-  report_lines, report_paths = _write_report(settings, run_id, log_path)
+  # The report renders the record the summary was read into.
+  report_lines, report_paths = _write_report(settings, run_id, log_path,
+                                             summary)
   printed = '\n'.join(
       [run_summary.format_summary(summary, settings.metadata_path, log_path)] +
       report_lines)
@@ -244,9 +246,10 @@ def failure_lines(component: str, error: BaseException,
           f'{message[-1] if message else ""}']
 
 
-def _write_report(settings: Settings, run_id: str,
-                  log_path: Optional[str]) -> Tuple[List[str], List[str]]:
-  """Writes the run report; returns (lines to print, paths written).
+def _write_report(settings: Settings, run_id: str, log_path: Optional[str],
+                  record=None) -> Tuple[List[str], List[str]]:
+  """Writes the run report (of `record`, the run already read, if given);
+  returns (lines to print, paths written).
 
   The report never changes a run's outcome: whatever stops it, the reason
   is one line and the traceback goes to the log.
@@ -258,13 +261,14 @@ def _write_report(settings: Settings, run_id: str,
       written = report.build_report(
           settings.pipeline_root, settings.metadata_path,
           settings.pipeline_name, run_id=run_id,
-          images_root=settings.images_root)
+          images_root=settings.images_root, record=record)
     except Exception as e:  # pylint: disable=broad-except
       traceback.print_exc()  # Into the log file.
       message = str(e).strip().splitlines()
       return [f'Report not written: {type(e).__name__}: '
               f'{message[0] if message else ""}'], []
-  return report.describe(written), [written.path]
+  return report.describe(written), [p for p in (written.path,
+                                                 written.history_path) if p]
 
 
 def _outputs(summary) -> List[str]:
