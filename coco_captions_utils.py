@@ -16,6 +16,7 @@ containers install, so it must not import the `coco_captions` package.
 
 import itertools
 import json
+import logging as python_logging
 import math
 import os
 import re
@@ -144,12 +145,19 @@ def _dense_column(x, default_value):
 def clean_captions(captions: tf.Tensor) -> tf.Tensor:
   """Lower-cases, strips punctuation and normalises whitespace.
 
-  Apostrophes join their word ("man's" -> "mans"); any other character that is
-  not a letter or a digit separates words.
+  Words are runs of letters, digits and combining marks (accents, Devanagari
+  vowel signs, the dot of a lower-cased "İ"); apostrophes join their word
+  ("man's" -> "mans"); any other character (punctuation, symbols such as
+  emoji, control characters) separates words. Scripts written without spaces
+  (Chinese, Japanese) give one word per run between separators. Captions
+  arrive NFKC-normalised (coco_captions/text.py), which TensorFlow has no op
+  for.
   """
-  text = tf.strings.lower(captions, encoding='utf-8')
+  # Before lower(), which ends a string at its first NUL.
+  text = tf.strings.regex_replace(captions, r'[\x00-\x1f\x7f]', ' ')
+  text = tf.strings.lower(text, encoding='utf-8')
   text = tf.strings.regex_replace(text, r"['\x{2019}]", '')
-  text = tf.strings.regex_replace(text, r'[^\pL\pN]+', ' ')
+  text = tf.strings.regex_replace(text, r'[^\pL\pN\pM]+', ' ')
   return tf.strings.strip(text)
 
 
@@ -164,9 +172,8 @@ def _decode_jpeg_scaled(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
   coefficients: the inverse DCT, colour conversion and the resize after it
   work on a quarter, a sixteenth or a sixty-fourth of the pixels (reading the
   compressed data still costs what it did). A COCO image (640 x 480) is
-  decoded at 1/4, 160 x 120, for 64-pixel images: 3.3 ms of CPU instead of
-  5.6. Images smaller than twice `image_size` on their short side are decoded
-  whole, as before.
+  decoded at 1/4, 160 x 120, for 64-pixel images. Images smaller than twice
+  `image_size` on their short side are decoded whole.
   """
   shortest = tf.reduce_min(tf.image.extract_jpeg_shape(encoded)[:2])
   index = tf.constant(0)
@@ -203,6 +210,26 @@ def decode_and_resize_images(image_bytes: tf.Tensor,
                                         tf.uint8))
 
 
+# The rule of coco_captions/paths.py (kept in step by its tests): a `..`
+# segment, an absolute path, a scheme or drive, a backslash or a control
+# character could reach outside the images root.
+UNSAFE_IMAGE_NAME = (r'(?s)(^|.*/)\.\.(/.*|$)|/.*|[^/]*:.*|.*\\.*'
+                     r'|.*[\x00-\x1f\x7f].*')
+
+
+def image_path(images_root: str, name: tf.Tensor) -> tf.Tensor:
+  """`images_root/name` for a scalar string `name` under the root.
+
+  Fails (InvalidArgumentError naming it) for a name that could point outside
+  the root; GroupCaptionsByImage rejects such rows before Transform runs.
+  """
+  safe = tf.debugging.Assert(
+      tf.logical_not(tf.strings.regex_full_match(name, UNSAFE_IMAGE_NAME)),
+      ['image_name must be a path under the images root, not', name])
+  with tf.control_dependencies([safe]):
+    return tf.strings.join([images_root.rstrip('/'), name], separator='/')
+
+
 def _load_images(images_root: str, image_names: tf.Tensor,
                  image_size: int) -> tf.Tensor:
   """Reads, decodes and resizes `images_root/image_name` for each row.
@@ -214,18 +241,31 @@ def _load_images(images_root: str, image_names: tf.Tensor,
   serving signature feeds the Transform graph no image, and TFT fills the
   missing column with ''. In pipeline data the schema requires a name.
   """
-  root = images_root.rstrip('/')
-
   def _one(name):
     return tf.io.serialize_tensor(tf.cond(
         tf.strings.length(name) > 0,
         lambda: _decode_and_resize_image(
-            tf.io.read_file(tf.strings.join([root, name], separator='/')),
-            image_size),
+            tf.io.read_file(image_path(images_root, name)), image_size),
         lambda: tf.zeros([image_size, image_size, 3], tf.uint8)))
 
-  return tf.map_fn(
-      _one, image_names, fn_output_signature=tf.TensorSpec([], tf.string))
+  return _map_in_parallel(_one, image_names)
+
+
+def _map_in_parallel(fn, elements: tf.Tensor) -> tf.Tensor:
+  """`fn` over a 1-D tensor's elements, in order, on every core.
+
+  `tf.map_fn` runs one element at a time inside Transform; a `tf.data` map
+  with autotuned parallelism uses the worker's cores, whatever their number.
+  """
+  count = tf.size(elements, out_type=tf.int64)
+
+  def _all():
+    return tf.data.Dataset.from_tensor_slices(elements).map(
+        fn, num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True).batch(count).get_single_element()
+
+  # An empty dataset has no batch to take.
+  return tf.cond(count > 0, _all, lambda: tf.zeros([0], tf.string))
 
 
 def parse_pixels(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -821,6 +861,98 @@ def _describe_phase(model: DualEncoder, phase: str,
   }
 
 
+# coco_captions.progress.LOGGER (this file cannot import the package): the
+# local runner's console draws the progress events sent to it.
+PROGRESS_LOGGER = 'coco_captions.progress'
+# Where nothing draws them (Airflow, Kubeflow), a log line at most this often.
+PROGRESS_LOG_SECONDS = 30.0
+
+
+class TrainingProgress(keras.callbacks.Callback):
+  """Reports training as it goes: step and epoch out of the total, the
+  running loss, examples/s, the time left and the last eval loss.
+
+  The numbers go as events to the handler of the logger PROGRESS_LOGGER
+  where one is installed (the local runner's console); elsewhere a plain line
+  is logged at most every `log_seconds` seconds, and one at every eval.
+  """
+
+  def __init__(self, plan: TrainingPlan, clock=time.monotonic,
+               log_seconds: float = PROGRESS_LOG_SECONDS):
+    super().__init__()
+    self._plan = plan
+    self._clock = clock
+    self._log_seconds = log_seconds
+    self._logger = python_logging.getLogger(PROGRESS_LOGGER)
+    self._passes = math.ceil(plan.total_steps / plan.steps_per_epoch)
+    self._keras_epoch = 0
+    self._step = 0
+    # Shown after the step: epoch, running loss, the last eval loss.
+    self._fields = {}
+    self._first = None
+    self._logged = None
+
+  def _send(self, kind: str, message: str, **values):
+    self._logger.info(message, extra={'progress': dict(
+        kind=kind, task='Training', unit='steps', **values)})
+
+  def _epoch(self) -> str:
+    current = min(max(1, math.ceil(self._step / self._plan.steps_per_epoch)),
+                  self._passes)
+    return f'{current}/{self._passes}'
+
+  def _send_update(self):
+    self._send('update', f'Training: step {self._step}', done=self._step,
+               total=self._plan.total_steps,
+               rate=(self._plan.batch_size, 'examples'),
+               fields=dict(self._fields))
+
+  def line(self, now: float) -> str:
+    """The plain progress line at `now` (the fallback's)."""
+    text = 'Training: ' + ', '.join(
+        [f'step {self._step}/{self._plan.total_steps}'] +
+        [f'{k} {v}' for k, v in self._fields.items()])
+    started, first_step = self._first
+    if now > started and self._step > first_step:
+      steps_per_second = (self._step - first_step) / (now - started)
+      left = (self._plan.total_steps - self._step) / steps_per_second
+      text += (f', {steps_per_second * self._plan.batch_size:.0f} examples/s,'
+               f' {int(left) // 60}:{int(left) % 60:02d} left')
+    return text
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._keras_epoch = epoch
+
+  def on_train_batch_end(self, batch, logs=None):
+    # With several steps per execution, `batch` is the last step's index.
+    self._step = self._keras_epoch * self._plan.keras_steps_per_epoch + batch + 1
+    self._fields.update(epoch=self._epoch(), loss=f'{float(logs["loss"]):.4f}')
+    now = self._clock()
+    if self._first is None:
+      self._first = self._logged = (now, self._step)
+    if self._logger.handlers:
+      self._send_update()
+    elif now - self._logged[0] >= self._log_seconds:
+      self._logged = (now, self._step)
+      logging.info('%s', self.line(now))
+
+  def on_epoch_end(self, epoch, logs=None):
+    if not logs or 'val_loss' not in logs:
+      return
+    self._fields['eval loss'] = f'{float(logs["val_loss"]):.4f}'
+    if self._logger.handlers:
+      self._send_update()
+    else:
+      logging.info('Training: epoch %s, eval loss %s (train loss %.4f)',
+                   self._epoch(), self._fields['eval loss'],
+                   float(logs['loss']))
+
+  def close(self):
+    """Ends the progress line: after the last phase (one `fit` each)."""
+    if self._logger.handlers:
+      self._send('close', 'Training: done')
+
+
 def run_fn(fn_args: FnArgs):
   """Trains the dual encoder and exports it with the Transform graph inside.
 
@@ -894,6 +1026,8 @@ def run_fn(fn_args: FnArgs):
   tensorboard = keras.callbacks.TensorBoard(
       log_dir=fn_args.model_run_dir, update_freq='epoch')
   started = time.time()
+  # One callback across the phases: their steps count as one run.
+  progress = TrainingProgress(plan)
   losses, eval_losses, phase_records = [], [], []
   first = 0
   for number, ((phase, epochs), last) in enumerate(zip(phases, phase_ends), 1):
@@ -926,11 +1060,12 @@ def run_fn(fn_args: FnArgs):
         validation_data=eval_dataset,
         validation_steps=eval_steps,
         validation_freq=eval_epochs,
-        callbacks=[tensorboard],
+        callbacks=[tensorboard, progress],
         verbose=2)
     losses += history.history['loss']
     eval_losses += history.history.get('val_loss', [])
     first = last
+  progress.close()
   steps = keras_epochs * plan.keras_steps_per_epoch
   training = {
       'train_images': plan.train_images,
@@ -990,9 +1125,8 @@ def make_serving_signatures(model: DualEncoder,
   # The size the image tower was built for.
   size = int(model.image_tower.input_shape[1])
 
-  # autograph=False: as for train_step, AutoGraph would rewrite every
-  # tf_keras layer on the way (~12 s of the export), and nothing here branches
-  # on a tensor.
+  # autograph=False: as for train_step, AutoGraph would slowly rewrite every
+  # tf_keras layer on the way, and nothing here branches on a tensor.
   @tf.function(input_signature=[
       tf.TensorSpec(shape=[None], dtype=tf.string, name='examples')
   ], autograph=False)

@@ -8,8 +8,10 @@ setuptools.setup(
     description='A TFX pipeline for image-caption data in the MS COCO '
     'captions format: ingest, validate, transform, train a dual encoder.',
     packages=['coco_captions'],
-    # Facets and its polyfill, inlined into every run report.
-    package_data={'coco_captions': ['vendor/README.md', 'vendor/*/*']},
+    # Facets and its polyfill, inlined into every run report, and the
+    # report's templates.
+    package_data={'coco_captions': ['vendor/README.md', 'vendor/*/*',
+                                   'templates/*']},
     # TFX 1.16's own metadata says < 3.11, yet the stack runs on 3.11.
     python_requires='>=3.9,<3.12',
     install_requires=[
@@ -18,6 +20,8 @@ setuptools.setup(
         'dill',
         # Streams the official COCO annotations JSON (coco_captions.ingest).
         'ijson',
+        # The run report's HTML templates (coco_captions/templates/).
+        'jinja2',
         'pillow',
         'tqdm',
     ],

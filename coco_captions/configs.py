@@ -1,7 +1,7 @@
 """Names, paths, hyper-parameters and Beam options, in one place.
 
-Runners (`coco_captions_local.py`, and later one per orchestrator) read their
-defaults from here and hand them to `coco_captions.pipeline.create_pipeline`.
+`coco_captions.settings` reads the runners' defaults from here; the runners
+hand the settings to `coco_captions.pipeline.create_pipeline`.
 """
 
 import os
@@ -49,10 +49,13 @@ SERVING_SUBDIR = 'serving_model'
 
 # Beam options for a local run when the user passes none: none, so Beam's
 # default applies, the in-memory DirectRunner. It starts no worker processes,
-# each of which would import TensorFlow (about 15 s here), and that dominates
-# on small data. An empty list also spares every Beam component TFX's habit of
+# each of which would import TensorFlow, a cost that dominates on small data. An empty list also spares every Beam component TFX's habit of
 # building an sdist of TFX itself for remote workers, which it does whenever
 # beam_pipeline_args is non-empty and names no --extra_package/--setup_file.
 # For large data pass e.g.
 #   --direct_running_mode=multi_processing --direct_num_workers=0
 LOCAL_BEAM_PIPELINE_ARGS = ()
+
+# What GroupCaptionsByImage does with rows whose image Transform could not
+# read: stop the run before Transform, or leave them out and count them.
+BAD_IMAGES_CHOICES = ('fail', 'drop')

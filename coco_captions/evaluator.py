@@ -19,6 +19,7 @@ import json
 import os
 from typing import Dict, List, Optional, Tuple
 
+from absl import logging
 import tensorflow as tf
 from tfx.dsl.component.experimental.annotations import (InputArtifact,
                                                         OutputArtifact,
@@ -26,7 +27,7 @@ from tfx.dsl.component.experimental.annotations import (InputArtifact,
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
-from coco_captions import query, retrieval
+from coco_captions import paths, retrieval, serving_model
 
 METRICS_FILE = 'metrics.json'
 DEFAULT_METRIC = 'text_to_image_recall@5'
@@ -48,8 +49,7 @@ def load_pool(split_uri: str, max_images: int) -> EvalPool:
   """Reads raw examples of one split; keeps the `max_images` lowest image ids."""
   files = sorted(tf.io.gfile.glob(os.path.join(split_uri, '*')))
   # In batches, parsing only the two features the pool needs: the split holds
-  # every caption (82,930 at COCO train2014 scale), and one record at a time
-  # through Python's protobuf took ~9 s there.
+  # every caption, too many to parse one at a time through Python's protobuf.
   features = {'image_id': tf.io.FixedLenFeature([], tf.int64),
               'image_name': tf.io.FixedLenFeature([], tf.string)}
   image_ids, image_names, serialized = [], [], []
@@ -73,14 +73,49 @@ def load_pool(split_uri: str, max_images: int) -> EvalPool:
                   [names[i] for i in pool_ids])
 
 
-def evaluate(model_dir: str, pool: EvalPool,
-             images_root: str) -> Dict[str, float]:
-  """Recall@K both ways of the SavedModel at `model_dir` over `pool`."""
-  model = query.RetrievalModel(model_dir)
-  captions = model.embed_examples(pool.serialized_examples)
-  images = model.embed_images(query.read_images(images_root, pool.image_names))
-  return retrieval.retrieval_metrics(captions, pool.caption_image_ids, images,
-                                     pool.image_ids)
+def evaluate(model_dir: str, pool: EvalPool, images_root: str,
+             skipped: Optional[List[str]] = None) -> Dict[str, float]:
+  """Recall@K both ways of the SavedModel at `model_dir` over `pool`.
+
+  Images that cannot be read (named outside `images_root` too) or decoded,
+  which GroupCaptionsByImage dropped with bad_images='drop', leave the pool
+  with their captions; their names are appended to `skipped`.
+  """
+  model = serving_model.RetrievalModel(model_dir)
+  usable, images = _usable_images(model, pool, images_root, skipped)
+  captions = model.embed_examples(usable.serialized_examples)
+  return retrieval.retrieval_metrics(captions, usable.caption_image_ids,
+                                     images, usable.image_ids)
+
+
+def _usable_images(model, pool: EvalPool, images_root: str,
+                   skipped: Optional[List[str]]):
+  """(the pool without unusable images, embeddings of the usable ones)."""
+  readable, image_bytes = [], []
+  for i, name in enumerate(pool.image_names):
+    try:
+      image_bytes.extend(serving_model.read_images(images_root, [name]))
+      readable.append(i)
+    except (OSError, tf.errors.OpError, paths.UnsafeImageNameError):
+      pass
+  kept, embeddings, _ = model.embed_images_or_skip(image_bytes)
+  kept = [readable[i] for i in kept]
+  if len(kept) == len(pool.image_ids):
+    return pool, embeddings
+  if skipped is not None:
+    kept_set = set(kept)
+    skipped.extend(n for i, n in enumerate(pool.image_names)
+                   if i not in kept_set)
+  if not kept:
+    raise ValueError(f'None of the {len(pool.image_ids)} eval images under '
+                     f'{images_root} can be read: nothing to evaluate on.')
+  ids = {pool.image_ids[i] for i in kept}
+  rows = [r for r, image_id in enumerate(pool.caption_image_ids)
+          if image_id in ids]
+  return EvalPool([pool.serialized_examples[r] for r in rows],
+                  [pool.caption_image_ids[r] for r in rows],
+                  [pool.image_ids[i] for i in kept],
+                  [pool.image_names[i] for i in kept]), embeddings
 
 
 def decide(metric: str, threshold: float, current: Dict[str, float],
@@ -139,7 +174,12 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
     baseline_model: the latest blessed model, if any.
   """
   pool = load_pool(artifact_utils.get_split_uri([examples], split), max_images)
-  current = evaluate(_serving_dir(model), pool, images_root)
+  skipped = []
+  current = evaluate(_serving_dir(model), pool, images_root, skipped)
+  if skipped:
+    logging.warning('Evaluated without %d unusable image(s), e.g. %s',
+                    len(skipped), skipped[0])
+  evaluation.set_int_custom_property('skipped_images', len(skipped))
   same = baseline_model is not None and baseline_model.id == model.id
   baseline = None
   if baseline_model is not None:

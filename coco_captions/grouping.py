@@ -11,21 +11,39 @@ hold distinct images. Output features, per image:
   captions     bytes, one per caption, ordered by caption id
   caption_ids  int64, the caption ids in the same order
 
+Captions are NFKC-normalised on the way (coco_captions/text.py).
+
+Before Transform reads a single image, the component checks every distinct
+image file once (`CheckImages`): a name that could leave the images root
+(coco_captions/paths.py) is refused without being opened; every other file is
+read and decoded with the module file's own `decode_and_resize_images`, the
+ops Transform will run. Each bad image is reported with its reason and the
+rows that use it, in `bad_images/SPLIT.jsonl` of the output artifact. With
+`bad_images='fail'` (the default) the run stops here naming them
+(`BadImagesError`); with `'drop'` their rows are left out and counted in the
+artifact's `SPLIT_dropped_images` and `SPLIT_dropped_rows` properties. Data
+without an image in each of train and eval stops the run here too
+(`NotEnoughImagesError`).
+
 The component also writes the schema of its output, which Transform reads.
 """
 
+import concurrent.futures
+import json
 import os
-from typing import Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
 from tfx.components.util import examples_utils
 from tfx.dsl.component.experimental.annotations import (
-    BeamComponentParameter, InputArtifact, OutputArtifact)
+    BeamComponentParameter, InputArtifact, OutputArtifact, Parameter)
 from tfx.dsl.component.experimental.decorators import component
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
-from tfx.utils import io_utils
+from tfx.utils import import_utils, io_utils
+
+from coco_captions import configs, paths, progress, text
 
 # Raw caption rows (CsvExampleGen's features).
 RAW_IMAGE_ID = 'image_id'
@@ -40,13 +58,31 @@ CAPTIONS = 'captions'
 CAPTION_IDS = 'caption_ids'
 
 SCHEMA_FILE = 'schema.pbtxt'
+# The name its progress is shown under (coco_captions.progress).
+PROGRESS_TASK = 'GroupCaptionsByImage'
 _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
+# Images checked side by side, a thread per core.
+_CHECK_BATCH = 64
 # The file name CsvExampleGen gives its output shards.
 _FILE_PREFIX = 'data_tfrecord'
+# Where the bad images of each split are listed, under the output artifact.
+BAD_IMAGES_DIR = 'bad_images'
+# What to do with rows whose image is bad.
+BAD_IMAGES_CHOICES = configs.BAD_IMAGES_CHOICES
+# The most bad images an error message names; the file lists all.
+_NAMED_IN_MESSAGE = 5
 
 
 class ConflictingImageNameError(ValueError):
   """Rows of one image_id name different image files."""
+
+
+class BadImagesError(ValueError):
+  """Images that Transform could not read; the message names them and rows."""
+
+
+class NotEnoughImagesError(ValueError):
+  """Too few images for a train and an eval split."""
 
 
 def feature_spec():
@@ -83,12 +119,8 @@ def image_example(image_id: int,
                   captions: Iterable[Tuple[int, bytes, bytes]]
                   ) -> tf.train.Example:
   """The per-image example of `image_id` from its (id, caption, name) rows."""
-  rows: List[Tuple[int, bytes, bytes]] = sorted(captions)
-  names = sorted({name for _, _, name in rows})
-  if len(names) > 1:
-    raise ConflictingImageNameError(
-        f'image_id {image_id} names {len(names)} different image files: '
-        + ', '.join(n.decode('utf-8', 'replace') for n in names))
+  _, name, rows = image_rows((image_id, captions))
+  names = [name]
 
   def int64s(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
@@ -99,27 +131,254 @@ def image_example(image_id: int,
   return tf.train.Example(features=tf.train.Features(feature={
       IMAGE_ID: int64s([image_id]),
       IMAGE_NAME: strings(names),
-      CAPTIONS: strings([caption for _, caption, _ in rows]),
+      CAPTIONS: strings([text.normalize_caption(caption)
+                         for _, caption, _ in rows]),
       CAPTION_IDS: int64s([caption_id for caption_id, _, _ in rows]),
   }))
+
+
+def image_rows(keyed) -> Tuple[int, bytes, List[Tuple[int, bytes, bytes]]]:
+  """(image_id, image_name, rows in caption id order) of one grouped image."""
+  image_id, captions = keyed
+  rows = sorted(captions)
+  names = sorted({name for _, _, name in rows})
+  if len(names) > 1:
+    raise ConflictingImageNameError(
+        f'image_id {image_id} names {len(names)} different image files: '
+        + ', '.join(n.decode('utf-8', 'replace') for n in names))
+  return image_id, names[0], rows
+
+
+class GroupRows(beam.PTransform):
+  """Serialized caption-row tf.Examples -> `image_rows` tuples per image."""
+
+  def __init__(self, split: str = ''):
+    super().__init__()
+    # Beam counters are read when the pipeline ends; these counts are shown
+    # while it runs (coco_captions.progress).
+    self._split = split
+
+  def _keyed(self, serialized: bytes):
+    progress.count(PROGRESS_TASK, 'caption rows', self._split)
+    return keyed_caption(serialized)
+
+  def expand(self, serialized_rows):
+    return (serialized_rows
+            | 'KeyByImage' >> beam.Map(self._keyed)
+            | 'GroupByKey' >> beam.GroupByKey()
+            | 'ImageRows' >> beam.Map(image_rows))
+
+
+class _ToExample(beam.DoFn):
+  """`image_rows` tuple -> serialized per-image tf.Example, counted."""
+
+  def __init__(self, counter_namespace: str, split: str = ''):
+    super().__init__()
+    self._images = beam.metrics.Metrics.counter(counter_namespace, 'images')
+    self._split = split
+
+  def process(self, grouped):
+    image_id, _, rows = grouped
+    self._images.inc()
+    progress.count(PROGRESS_TASK, 'images', self._split)
+    yield image_example(image_id, rows).SerializeToString()
 
 
 class GroupByImage(beam.PTransform):
   """Serialized caption-row tf.Examples -> serialized per-image tf.Examples."""
 
-  def __init__(self, counter_namespace: str = 'GroupCaptionsByImage'):
+  def __init__(self, counter_namespace: str = 'GroupCaptionsByImage',
+               split: str = ''):
     super().__init__()
-    self._images = beam.metrics.Metrics.counter(counter_namespace, 'images')
-
-  def _example(self, keyed) -> bytes:
-    self._images.inc()
-    return image_example(*keyed).SerializeToString()
+    self._counter_namespace = counter_namespace
+    self._split = split
 
   def expand(self, serialized_rows):
     return (serialized_rows
-            | 'KeyByImage' >> beam.Map(keyed_caption)
-            | 'GroupByKey' >> beam.GroupByKey()
-            | 'ToExample' >> beam.Map(self._example))
+            | 'GroupRows' >> GroupRows(self._split)
+            | 'ToExample' >> beam.ParDo(
+                _ToExample(self._counter_namespace, self._split)))
+
+
+# --- Checking the images -------------------------------------------------------
+
+
+def image_problem(images_root: str, name: bytes,
+                  decode) -> Optional[Tuple[str, str]]:
+  """(reason, detail) if Transform could not use image `name`, else None.
+
+  An unsafe name is refused without touching storage. `decode(data)` raises
+  tf.errors.OpError where Transform's decoding would.
+  """
+  problem = paths.image_name_problem(name)
+  if problem:
+    return 'unsafe_name', f'the name {problem}'
+  path = paths.image_path(images_root, name)
+  try:
+    if not tf.io.gfile.exists(path):
+      return 'missing', f'{path} does not exist'
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      data = f.read()
+  except (OSError, tf.errors.OpError) as e:
+    return 'unreadable', f'{path}: {_first_line(str(e))}'
+  if not data:
+    return 'empty_file', f'{path} is empty (0 bytes)'
+  try:
+    decode(data)
+  except tf.errors.OpError as e:
+    return 'undecodable', f'{path}: {_first_line(e.message)}'
+  return None
+
+
+def _first_line(message: str) -> str:
+  lines = [line for line in message.strip().splitlines() if line.strip()]
+  return lines[0].strip() if lines else 'unknown error'
+
+
+def transform_decoder(module_file: str, image_size: int = 0,
+                      image_encoder: str = ''):
+  """`decode(data)` with the module file's `decode_and_resize_images`.
+
+  The same function and image size Transform uses (`image_size` 0: the
+  module file's default for `image_encoder`), so an image passes here exactly
+  when it passes there.
+  """
+  decode_images = import_utils.import_func_from_source(
+      module_file, 'decode_and_resize_images')
+  if not image_size:
+    image_size = _default_image_size(module_file, image_encoder)
+
+  @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+  def decode(data):
+    return decode_images(tf.reshape(data, [1]), int(image_size))
+
+  return lambda data: decode(tf.constant(data))
+
+
+def _default_image_size(module_file: str, image_encoder: str) -> int:
+  """The size Transform stores images at when the pipeline sets none."""
+  try:
+    settings_of = import_utils.import_func_from_source(
+        module_file, 'image_encoder_settings')
+  except AttributeError:  # A module file without encoders: its DEFAULTS.
+    return int(import_utils.import_func_from_source(
+        module_file, 'DEFAULTS')['image_size'])
+  config = {'image_encoder': image_encoder} if image_encoder else {}
+  return settings_of(config, for_model=False).image_size
+
+
+class _CheckImages(beam.DoFn):
+  """A batch of (image_name, [(image_id, caption_ids)]) -> bad-image records.
+
+  Decoding releases the GIL: a thread per core checks a batch's images side
+  by side, as Transform's own decoding uses every core.
+  """
+
+  def __init__(self, images_root: str, module_file: str, image_size: int,
+               image_encoder: str = ''):
+    super().__init__()
+    self._images_root = images_root
+    self._module_file = module_file
+    self._image_size = image_size
+    self._image_encoder = image_encoder
+    self._decode = None
+    self._threads = None
+
+  def setup(self):
+    self._decode = transform_decoder(self._module_file, self._image_size,
+                                     self._image_encoder)
+    self._threads = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
+
+  def teardown(self):
+    if self._threads:
+      self._threads.shutdown()
+
+  def process(self, batch):
+    problems = self._threads.map(
+        lambda keyed: image_problem(self._images_root, keyed[0], self._decode),
+        batch)
+    for (name, users), problem in zip(batch, problems):
+      progress.count(PROGRESS_TASK, 'images checked')
+      if problem:
+        users = sorted(users)
+        yield {'image_name': name, 'reason': problem[0], 'detail': problem[1],
+               'image_ids': [image_id for image_id, _ in users],
+               'caption_ids': [c for _, ids in users for c in ids]}
+
+
+class CheckImages(beam.PTransform):
+  """`image_rows` tuples -> one record per bad image file (read once each).
+
+  A record: image_name (bytes), reason (`unsafe_name`, `missing`,
+  `unreadable`, `empty_file`, `undecodable`), detail, and the image_ids and
+  caption ids of the rows that use it.
+  """
+
+  def __init__(self, images_root: str, module_file: str, image_size: int = 0,
+               image_encoder: str = ''):
+    super().__init__()
+    self._check = _CheckImages(images_root, module_file, image_size,
+                               image_encoder)
+
+  def expand(self, grouped):
+    return (grouped
+            | 'KeyByName' >> beam.Map(
+                lambda g: (g[1], (g[0], [c for c, _, _ in g[2]])))
+            | 'GroupByName' >> beam.GroupByKey()
+            | 'Batch' >> beam.BatchElements(
+                min_batch_size=1, max_batch_size=_CHECK_BATCH)
+            | 'Check' >> beam.ParDo(self._check))
+
+
+def _bad_image_line(record) -> str:
+  return json.dumps(
+      {**record,
+       'image_name': record['image_name'].decode('utf-8', 'backslashreplace')},
+      sort_keys=True, ensure_ascii=False)
+
+
+def read_bad_images(image_examples_uri: str, split: str) -> List[dict]:
+  """The bad-image records of `split` as written by GroupCaptionsByImage."""
+  path = os.path.join(image_examples_uri, BAD_IMAGES_DIR, f'{split}.jsonl')
+  if not tf.io.gfile.exists(path):
+    return []
+  with tf.io.gfile.GFile(path) as f:
+    return sorted((json.loads(line) for line in f if line.strip()),
+                  key=lambda r: r['image_name'])
+
+
+def bad_images_message(bad: Dict[str, List[dict]], listing: str) -> str:
+  """One line naming the bad images (the first few) and the rows using them."""
+  records = sorted((r for rs in bad.values() for r in rs),
+                   key=lambda r: r['image_name'])
+  rows = sum(len(r['caption_ids']) for r in records)
+  named = []
+  for r in records[:_NAMED_IN_MESSAGE]:
+    ids = ', '.join(map(str, r['caption_ids'][:3])) + (
+        ', ...' if len(r['caption_ids']) > 3 else '')
+    named.append(f"{r['image_name']!r} ({r['reason']}: {r['detail']}; "
+                 f"image_id {', '.join(map(str, r['image_ids']))}, "
+                 f'caption ids {ids})')
+  more = (f' and {len(records) - _NAMED_IN_MESSAGE} more'
+          if len(records) > _NAMED_IN_MESSAGE else '')
+  return (f'{len(records)} image(s) cannot be used, by {rows} caption '
+          f'row(s): ' + '; '.join(named) + more +
+          f'. All are listed in {listing}. Fix or remove them, or run with '
+          "--bad_images=drop to leave their rows out.")
+
+
+def split_count_problem(counts: Dict[str, int]) -> Optional[str]:
+  """Why the images per split cannot train and evaluate a model, or None."""
+  total = sum(counts.values())
+  if total < 2:
+    return (f'the data has {total} usable image(s); retrieval needs at least '
+            'two: one to train on and one to evaluate')
+  empty = [split for split, count in sorted(counts.items()) if not count]
+  if empty:
+    return (f'the {" and ".join(empty)} split has no images, of {total}: '
+            'images are split by a hash of image_id, about 1 in 5 to eval, '
+            'so add images')
+  return None
 
 
 @component(use_beam=True)
@@ -127,6 +386,12 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     examples: InputArtifact[standard_artifacts.Examples],
     image_examples: OutputArtifact[standard_artifacts.Examples],
     image_schema: OutputArtifact[standard_artifacts.Schema],
+    images_root: Parameter[str],
+    module_file: Parameter[str],
+    image_size: Parameter[int] = 0,
+    image_encoder: Parameter[str] = '',
+    bad_images: Parameter[str] = 'fail',
+    images_fingerprint: Parameter[str] = '',
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
   """Groups the caption rows of every split of `examples` by image.
@@ -134,33 +399,99 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
   Args:
     examples: caption rows, one tf.Example each (CsvExampleGen's output).
     image_examples: output; one tf.Example per image, same splits, gzipped
-      TFRecords.
+      TFRecords; `bad_images/SPLIT.jsonl` lists the bad images.
     image_schema: output; the schema of `image_examples` (schema.pbtxt).
       Its own output name: TFX's Airflow runner names artifacts by output
       name and run, and ImportSchemaGen's Schema is `schema`.
+    images_root: directory or URI that `image_name` is relative to.
+    module_file: the module file whose `decode_and_resize_images` Transform
+      runs; the images are checked with it.
+    image_size: Transform's image size (0: the module file's default for
+      `image_encoder`).
+    image_encoder: Transform's `image_encoder` ('': the module file's).
+    bad_images: 'fail' stops the run on any bad image, naming them; 'drop'
+      leaves their rows out and counts them.
+    images_fingerprint: not read; changes when an image changes, so that
+      TFX's cache checks the images again.
     beam_pipeline: the pipeline's Beam options apply (TFX supplies it).
+
+  Raises:
+    BadImagesError: with bad_images='fail', an image cannot be used.
+    NotEnoughImagesError: a split has no images, or there is only one.
   """
+  del images_fingerprint
+  if bad_images not in BAD_IMAGES_CHOICES:
+    raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, '
+                     f'not {bad_images!r}')
   splits = artifact_utils.decode_split_names(examples.split_names)
   image_examples.split_names = artifact_utils.encode_split_names(splits)
   examples_utils.set_payload_format(
       image_examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
   pipeline = beam_pipeline
+  bad_dir = os.path.join(image_examples.uri, BAD_IMAGES_DIR)
   for split in splits:
     source = artifact_utils.get_split_uri([examples], split)
     target = artifact_utils.get_split_uri([image_examples], split)
-    _ = (pipeline
-         | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
-             os.path.join(source, '*'),
-             compression_type=beam.io.filesystem.CompressionTypes.GZIP)
-         | f'Group[{split}]' >> GroupByImage(_COUNTER_NAMESPACE + split)
+    grouped = (pipeline
+               | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
+                   os.path.join(source, '*'),
+                   compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+               | f'Group[{split}]' >> GroupRows(split))
+    bad = grouped | f'Check[{split}]' >> CheckImages(
+        images_root, module_file, image_size, image_encoder)
+    if bad_images == 'drop':
+      grouped = grouped | f'Drop[{split}]' >> beam.Filter(
+          lambda g, bad_names: g[1] not in bad_names,
+          bad_names=beam.pvalue.AsDict(
+              bad | f'BadNames[{split}]' >> beam.Map(
+                  lambda r: (r['image_name'], True))))
+    _ = (grouped
+         | f'ToExample[{split}]' >> beam.ParDo(
+             _ToExample(_COUNTER_NAMESPACE + split, split))
          | f'Write[{split}]' >> beam.io.WriteToTFRecord(
              os.path.join(target, _FILE_PREFIX), file_name_suffix='.gz'))
-  result = pipeline.run()
-  result.wait_until_finish()
-  for split, count in _image_counts(result, splits).items():
-    image_examples.set_int_custom_property(f'{split}_images', count)
+    _ = (bad
+         | f'BadLines[{split}]' >> beam.Map(_bad_image_line)
+         | f'WriteBad[{split}]' >> beam.io.WriteToText(
+             os.path.join(bad_dir, split), file_name_suffix='.jsonl',
+             num_shards=1, shard_name_template=''))
+  try:
+    result = pipeline.run()
+    result.wait_until_finish()
+  finally:
+    progress.finish(PROGRESS_TASK)
+
+  bad = {split: read_bad_images(image_examples.uri, split) for split in splits}
+  for split, records in bad.items():
+    image_examples.set_int_custom_property(f'{split}_bad_images',
+                                           len(records))
+    image_examples.set_int_custom_property(
+        f'{split}_dropped_rows',
+        sum(len(r['caption_ids']) for r in records)
+        if bad_images == 'drop' else 0)
+  if bad_images == 'fail' and any(bad.values()):
+    raise BadImagesError(bad_images_message(bad, bad_dir))
+
+  counts = _image_counts(result, splits)
+  for split in splits:
+    if split not in counts:
+      counts[split] = _count_records(
+          artifact_utils.get_split_uri([image_examples], split))
+    image_examples.set_int_custom_property(f'{split}_images', counts[split])
+  problem = split_count_problem(counts)
+  if problem:
+    raise NotEnoughImagesError(f'Not enough images to train and evaluate: '
+                               f'{problem}.')
   io_utils.write_pbtxt_file(os.path.join(image_schema.uri, SCHEMA_FILE),
                             per_image_schema())
+
+
+def _count_records(split_uri: str) -> int:
+  files = tf.io.gfile.glob(os.path.join(split_uri, '*'))
+  if not files:
+    return 0
+  return int(tf.data.TFRecordDataset(files, compression_type='GZIP').reduce(
+      tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 def _image_counts(result, splits):

@@ -2,8 +2,8 @@
 
 CsvExampleGen -> StatisticsGen -> ExampleValidator (against the imported,
 curated schema) -> AnomaliesGate -> GroupCaptionsByImage (one example per
-image) -> Transform -> Trainer -> RetrievalEvaluator (against the latest
-blessed model) -> Pusher.
+image; every image checked) -> Transform -> Trainer -> RetrievalEvaluator
+(against the latest blessed model) -> Pusher.
 """
 
 from typing import Any, Dict, List, Optional, Sequence
@@ -11,7 +11,6 @@ from typing import Any, Dict, List, Optional, Sequence
 # The modules behind `tfx.v1`, not `tfx.v1` itself: importing `tfx.v1` also
 # imports its Google Cloud extensions (google.cloud.aiplatform), a third of
 # TFX's import time, which every run, cached or not, would pay for nothing.
-from tfx.components.example_gen.csv_example_gen.component import CsvExampleGen
 from tfx.components.example_validator.component import ExampleValidator
 from tfx.components.pusher.component import Pusher
 from tfx.components.schema_gen.import_schema_gen.component import (
@@ -28,9 +27,10 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import configs, up_to_date
+from coco_captions import configs
+from coco_captions.csv_example_gen import CsvExampleGen
 from coco_captions.evaluator import RetrievalEvaluator
-from coco_captions.grouping import GroupCaptionsByImage
+from coco_captions.grouping import BAD_IMAGES_CHOICES, GroupCaptionsByImage
 from coco_captions.validation import AnomaliesGate
 
 
@@ -41,6 +41,7 @@ def create_pipeline(
     images_root: str,
     module_file: str,
     serving_model_dir: str,
+    images_fingerprint: Optional[str] = None,
     train_epochs: Optional[int] = None,
     train_steps: Optional[int] = None,
     eval_steps: Optional[int] = None,
@@ -53,20 +54,22 @@ def create_pipeline(
     blessing_metric: str = configs.BLESSING_METRIC,
     blessing_threshold: float = configs.BLESSING_THRESHOLD,
     schema_file: str = configs.SCHEMA_FILE,
+    bad_images: str = 'fail',
 ) -> Pipeline:
-  """Builds the TFX pipeline.
+  """Builds the TFX pipeline from its arguments alone; touches no files.
 
   Args:
     pipeline_name: name recorded in ML Metadata.
     pipeline_root: where component outputs are written.
     data_root: directory of COCO captions CSV files (`*.csv` only is read).
     images_root: directory or URI that the CSV's `image_name` is relative to;
-      anything TensorFlow reads (local path, `gs://...`). A local one is
-      listed (names, sizes, modification times) so that replacing an image
-      invalidates Transform's cache; a remote one is not.
+      anything TensorFlow reads (local path, `gs://...`).
     module_file: the TFX module file with `preprocessing_fn` and `run_fn`.
     serving_model_dir: where Pusher writes blessed models, one numbered
       version each, as TF Serving expects.
+    images_fingerprint: `up_to_date.directory_fingerprint(images_root)`, or
+      None for a remote root: part of Transform's settings, so that
+      replacing an image in place invalidates Transform's cache.
     train_epochs: passes over the train split's images (the module file's
       default when None).
     train_steps: an exact number of training steps instead of epochs.
@@ -90,10 +93,18 @@ def create_pipeline(
     blessing_threshold: the lowest value of `blessing_metric` to bless.
     schema_file: the curated schema (schema.pbtxt) the data must match; any
       anomaly stops the run before Transform.
+    bad_images: what to do with rows whose image is missing, empty,
+      undecodable or named outside `images_root`, all found before
+      Transform: 'fail' stops the run naming them; 'drop' leaves those rows
+      out and counts them (GroupCaptionsByImage's `bad_images/` listing and
+      `SPLIT_dropped_rows` properties).
 
   Returns:
     The TFX `Pipeline` (`tfx.v1.dsl.Pipeline`).
   """
+  if bad_images not in BAD_IMAGES_CHOICES:
+    raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, not '
+                     f'{bad_images!r}')
   example_gen = CsvExampleGen(
       input_base=data_root,
       input_config=example_gen_pb2.Input(splits=[
@@ -123,18 +134,26 @@ def create_pipeline(
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'])
 
-  # The caption rows passed the schema; from here on, one example per image.
+  transform_config = _set(transform_config)
+
+  # The caption rows passed the schema; from here on, one example per image,
+  # and only images that Transform can read.
   group_by_image = GroupCaptionsByImage(
-      examples=example_gen.outputs['examples'])
+      examples=example_gen.outputs['examples'],
+      images_root=images_root,
+      module_file=module_file,
+      image_size=int(transform_config.get('image_size') or 0),
+      image_encoder=transform_config.get('image_encoder') or '',
+      bad_images=bad_images,
+      images_fingerprint=images_fingerprint or '')
   group_by_image.add_upstream_node(anomalies_gate)
 
-  transform_config = _set(transform_config)
   transform_custom_config = {
       'images_root': images_root,
       # Not read by preprocessing_fn: the custom_config is part of what TFX's
       # cache compares, and the CSV that ExampleGen fingerprints names the
       # images without changing when one of them is replaced in place.
-      'images_fingerprint': up_to_date.directory_fingerprint(images_root),
+      'images_fingerprint': images_fingerprint,
       **transform_config,
   }
   transform = Transform(

@@ -12,7 +12,11 @@ beyond this file. That is the proof that the export is self-contained.
 `--model` is a SavedModel directory or a serving directory of numbered
 versions (as Pusher writes for TF Serving), in which case the newest is used.
 Images are embedded once per run; `--index FILE` keeps those embeddings for
-later runs with the same model.
+later runs with the same model and the same image files (names, sizes and
+modification times). An image of `--images_root` that cannot be read or
+decoded is skipped with a warning naming it; every other problem (no images,
+a model that is not one, a missing `--image`, an empty caption, `--top_k`
+below 1) is one `error:` line and exit status 2.
 """
 
 import argparse
@@ -20,108 +24,103 @@ import csv
 import json
 import os
 import sys
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
+if __name__ == '__main__':
+  # TensorFlow's C++ start-up notices would bury the command's own lines.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+# pylint: disable=wrong-import-position
 import numpy as np
 import tensorflow as tf
+
+from coco_captions import paths, up_to_date
+# resolve_model_dir and RetrievalModel are part of this module's API too.
+from coco_captions.serving_model import (ModelError, RetrievalModel, first_line,
+                                         read_images, resolve_model_dir, top_k)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
 
-def resolve_model_dir(path: str) -> str:
-  """`path` itself if it is a SavedModel, else its highest numbered version."""
-  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
-    return path
-  versions = [v.rstrip('/') for v in tf.io.gfile.listdir(path)
-              if v.rstrip('/').isdigit()] if tf.io.gfile.isdir(path) else []
-  if not versions:
-    raise FileNotFoundError(
-        f'{path} is neither a SavedModel nor a directory of numbered versions')
-  return os.path.join(path, max(versions, key=int))
+class QueryError(Exception):
+  """A problem with the command's input, told in one line."""
 
 
-def caption_example(caption: str) -> bytes:
-  """A serialized tf.Example with the raw caption, as the signature expects."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      'caption': tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[caption.encode('utf-8')]))
-  })).SerializeToString()
-
-
-def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
-  for start in range(0, len(items), size):
-    yield items[start:start + size]
-
-
-class RetrievalModel:
-  """The exported dual encoder, through its serving signatures only."""
-
-  def __init__(self, model_dir: str):
-    self.model_dir = resolve_model_dir(model_dir)
-    loaded = tf.saved_model.load(self.model_dir)
-    self._embed_captions = loaded.signatures['embed_captions']
-    self._embed_images = loaded.signatures['embed_images']
-    self._loaded = loaded  # Keeps the signatures' variables alive.
-
-  def embed_examples(self, serialized: Sequence[bytes],
-                     batch_size: int = 256) -> np.ndarray:
-    """[n, dim] embeddings of serialized tf.Examples holding a `caption`."""
-    return np.concatenate([
-        self._embed_captions(examples=tf.constant(list(batch)))[
-            'caption_embedding'].numpy()
-        for batch in _batches(list(serialized), batch_size)])
-
-  def embed_captions(self, captions: Sequence[str]) -> np.ndarray:
-    return self.embed_examples([caption_example(c) for c in captions])
-
-  def embed_images(self, image_bytes: Sequence[bytes],
-                   batch_size: int = 64) -> np.ndarray:
-    """[n, dim] embeddings of encoded JPEG/PNG images."""
-    return np.concatenate([
-        self._embed_images(image_bytes=tf.constant(list(batch)))[
-            'image_embedding'].numpy()
-        for batch in _batches(list(image_bytes), batch_size)])
-
-
-def read_images(images_root: str, names: Sequence[str]) -> List[bytes]:
+def read_query_images(files: Sequence[str]) -> List[bytes]:
+  """The bytes of each `--image` file; QueryError naming a missing one."""
   images = []
-  for name in names:
-    with tf.io.gfile.GFile(os.path.join(images_root, name), 'rb') as f:
-      images.append(f.read())
+  for path in files:
+    try:
+      with tf.io.gfile.GFile(path, 'rb') as f:
+        images.append(f.read())
+    except (OSError, tf.errors.OpError) as e:
+      raise QueryError(f'--image {path}: cannot be read: '
+                       f'{first_line(str(e))}') from e
   return images
 
 
 def list_images(images_root: str) -> List[str]:
+  """The image files directly under `images_root`, by name."""
+  if not tf.io.gfile.isdir(images_root):
+    raise QueryError(f'--images_root {images_root}: no such directory')
   return sorted(n for n in tf.io.gfile.listdir(images_root)
                 if n.lower().endswith(IMAGE_EXTENSIONS))
 
 
+def _readable_images(images_root: str, names: Sequence[str],
+                     skipped: List[Tuple[str, str]]
+                     ) -> Tuple[List[str], List[bytes]]:
+  """The names and bytes of the images that can be read; the rest skipped."""
+  kept, images = [], []
+  for name in names:
+    try:
+      images.extend(read_images(images_root, [name]))
+      kept.append(name)
+    except (OSError, tf.errors.OpError, paths.UnsafeImageNameError) as e:
+      skipped.append((name, f'cannot be read: {first_line(str(e))}'))
+  return kept, images
+
+
 def image_index(model: RetrievalModel, images_root: str,
-                index_path: Optional[str] = None) -> Tuple[List[str], np.ndarray]:
-  """(image names, embeddings) of every image under `images_root`.
+                index_path: Optional[str] = None,
+                skipped: Optional[List[Tuple[str, str]]] = None
+                ) -> Tuple[List[str], np.ndarray]:
+  """(image names, embeddings) of every usable image under `images_root`.
 
-  With `index_path`, embeddings saved by an earlier run with the same model
-  and images are reused, and fresh ones are saved there.
+  Images that cannot be read or decoded are left out and appended to
+  `skipped` as (name, reason). With `index_path`, embeddings saved by an
+  earlier run with the same model and the same files (names, sizes,
+  modification times) are reused, and fresh ones are saved there.
+
+  Raises:
+    QueryError: the directory is missing or holds no usable image.
   """
-  names = list_images(images_root)
-  key = json.dumps([model.model_dir, images_root, names])
+  skipped = [] if skipped is None else skipped
+  listed = names = list_images(images_root)
+  if not names:
+    raise QueryError(f'--images_root {images_root}: no {"/".join(IMAGE_EXTENSIONS)} '
+                     'images to search')
+  key = json.dumps([model.model_dir, images_root, names,
+                    up_to_date.files_fingerprint(images_root, names)])
   if index_path and os.path.exists(index_path):
-    saved = np.load(index_path, allow_pickle=False)
-    if str(saved['key']) == key:
-      return names, saved['embeddings']
-  embeddings = model.embed_images(read_images(images_root, names))
+    try:
+      saved = np.load(index_path, allow_pickle=False)
+      if str(saved['key']) == key:
+        skipped.extend(json.loads(str(saved['skipped'])))
+        return [str(n) for n in saved['names']], saved['embeddings']
+    except (OSError, ValueError, KeyError):
+      pass  # Unreadable or of an older format: rebuilt below.
+  readable, image_bytes = _readable_images(images_root, names, skipped)
+  kept, embeddings, failed = model.embed_images_or_skip(image_bytes)
+  skipped.extend((readable[i], why) for i, why in failed)
+  names = [readable[i] for i in kept]
+  if not names:
+    raise QueryError(f'--images_root {images_root}: none of its '
+                     f'{len(listed)} images could be read and decoded')
   if index_path:
-    np.savez(index_path, key=np.array(key), embeddings=embeddings)
+    np.savez(index_path, key=np.array(key), names=np.array(names),
+             skipped=np.array(json.dumps(skipped)), embeddings=embeddings)
   return names, embeddings
-
-
-def top_k(query_embeddings: np.ndarray, candidate_embeddings: np.ndarray,
-          k: int) -> List[List[Tuple[int, float]]]:
-  """For each query, the k best (candidate index, cosine score), best first."""
-  scores = query_embeddings @ candidate_embeddings.T
-  order = np.argsort(-scores, axis=1, kind='stable')[:, :k]
-  return [[(int(i), float(scores[q, i])) for i in row]
-          for q, row in enumerate(order)]
 
 
 def search_images(model: RetrievalModel, captions: Sequence[str],
@@ -142,8 +141,26 @@ def search_captions(model: RetrievalModel, image_bytes: Sequence[bytes],
 
 
 def _read_captions(csv_path: str) -> List[str]:
-  with tf.io.gfile.GFile(csv_path) as f:
-    return [row['caption'] for row in csv.DictReader(f)]
+  try:
+    with tf.io.gfile.GFile(csv_path) as f:
+      captions = [row.get('caption') or '' for row in csv.DictReader(f)]
+  except (UnicodeDecodeError, csv.Error) as e:
+    raise QueryError(f'--captions_csv {csv_path}: not a UTF-8 CSV: {e}') from e
+  captions = [c for c in captions if c.strip()]
+  if not captions:
+    raise QueryError(f'--captions_csv {csv_path}: no captions (a "caption" '
+                     'column with text) to search')
+  return captions
+
+
+def _caption_problem(caption: str) -> Optional[str]:
+  if not caption.strip():
+    return 'is empty'
+  try:
+    caption.encode('utf-8')
+  except UnicodeEncodeError:
+    return 'is not valid text (undecodable bytes)'
+  return None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -161,7 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser.add_argument('--captions_csv',
                       help='COCO captions CSV whose captions to search '
                       '(with --image).')
-  parser.add_argument('--top_k', type=int, default=5)
+  parser.add_argument('--top_k', type=int, default=5,
+                      help='How many results per query (at least 1).')
   parser.add_argument('--json', action='store_true',
                       help='Print results as JSON.')
   args = parser.parse_args(argv)
@@ -171,24 +189,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.error('--caption needs --images_root')
   if args.image and not args.captions_csv:
     parser.error('--image needs --captions_csv')
-
-  model = RetrievalModel(args.model)
-  results = []
-  if args.caption:
-    names, embeddings = image_index(model, args.images_root, args.index)
-    for caption, hits in zip(args.caption, search_images(
-        model, args.caption, names, embeddings, args.top_k)):
-      results.append({'caption': caption, 'images': hits})
-  if args.image:
-    image_bytes = read_images('', args.image)
-    for image, hits in zip(args.image, search_captions(
-        model, image_bytes, _read_captions(args.captions_csv), args.top_k)):
-      results.append({'image': image, 'captions': hits})
+  try:
+    results, model_dir = _search(args)
+  except (QueryError, ModelError, FileNotFoundError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
 
   if args.json:
-    print(json.dumps({'model': model.model_dir, 'results': results}, indent=2))
+    print(json.dumps({'model': model_dir, 'results': results}, indent=2))
     return 0
-  print(f'Model: {model.model_dir}')
+  print(f'Model: {model_dir}')
   for result in results:
     query = result.get('caption') or result.get('image')
     print(f'\n{query}')
@@ -196,6 +206,44 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         result.get('images') or result.get('captions'), start=1):
       print(f'  {rank}. {score:+.3f}  {match}')
   return 0
+
+
+def _search(args) -> Tuple[List[dict], str]:
+  """(results, model directory) of the command's queries."""
+  if args.top_k < 1:
+    raise QueryError(f'--top_k must be at least 1, not {args.top_k}')
+  for caption in args.caption:
+    problem = _caption_problem(caption)
+    if problem:
+      raise QueryError(f'--caption {caption!r} {problem}')
+  for image in args.image:
+    if not tf.io.gfile.exists(image) or tf.io.gfile.isdir(image):
+      raise QueryError(f'--image {image}: no such file')
+  if args.captions_csv and not tf.io.gfile.exists(args.captions_csv):
+    raise QueryError(f'--captions_csv {args.captions_csv}: no such file')
+  model = RetrievalModel(args.model)
+  results = []
+  if args.caption:
+    skipped = []
+    names, embeddings = image_index(model, args.images_root, args.index,
+                                    skipped)
+    for name, why in skipped:
+      print(f'warning: skipped {name!r} in {args.images_root}: {why}',
+            file=sys.stderr)
+    for caption, hits in zip(args.caption, search_images(
+        model, args.caption, names, embeddings, args.top_k)):
+      results.append({'caption': caption, 'images': hits})
+  if args.image:
+    image_bytes = read_query_images(args.image)
+    _, _, failed = model.embed_images_or_skip(image_bytes, batch_size=1)
+    if failed:
+      index, why = failed[0]
+      raise QueryError(f'--image {args.image[index]}: {why}')
+    captions = _read_captions(args.captions_csv)
+    for image, hits in zip(args.image, search_captions(
+        model, image_bytes, captions, args.top_k)):
+      results.append({'image': image, 'captions': hits})
+  return results, model.model_dir
 
 
 if __name__ == '__main__':

@@ -2,9 +2,8 @@
 
 A re-run of the pipeline with the same data, code, settings and metadata store
 is served entirely from TFX's cache, but only after importing TensorFlow and
-TFX and writing the run report: 11-13 s on 2 cores with the bytecode
-compiled (half a minute more without it). This module lets the CLI know the
-answer in well under a second instead, the way `make` does:
+TFX and writing the run report. This module lets the CLI know the answer
+without them, the way `make` does:
 
   * At the end of a successful run, `record` writes `PIPELINE_ROOT/last_run.json`:
     a fingerprint of everything the run's results depend on, the state of the
@@ -41,6 +40,8 @@ import json
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
+
+from coco_captions import paths
 
 RECORD_FILENAME = 'last_run.json'
 _FORMAT = 2  # 2: the images part.
@@ -85,8 +86,8 @@ def directory_fingerprint(root: str) -> Optional[str]:
 
   For the images root: the CSV names the images, and Transform reads them by
   name, so an image replaced in place changes none of the CSV files. Also for
-  artifacts read back (the run report). Stat-based like the data part: ~0.6 s
-  for 82,800 images (COCO train2014 has 82,783) on this project's machines.
+  artifacts read back (the run report). Stat-based like the data part, so
+  cheap enough for COCO-sized image folders.
   """
   if '://' in root or not os.path.isdir(root):
     return None
@@ -96,26 +97,29 @@ def directory_fingerprint(root: str) -> Optional[str]:
     prefix, directory = pending.pop()
     with os.scandir(directory) as found:
       for entry in found:
-        if entry.is_dir():
+        if entry.is_dir(follow_symlinks=False):
           pending.append((prefix + entry.name + '/', entry.path))
         else:
-          entries.append(_stat_entry(prefix + entry.name, entry.stat()))
+          # A linked directory is not walked (it may lead anywhere, or loop).
+          stat = entry.stat(follow_symlinks=not entry.is_dir())
+          entries.append(_stat_entry(prefix + entry.name, stat))
   return _digest('\n'.join(sorted(entries)))
 
 
 def files_fingerprint(root: str, names: Sequence[str]) -> Optional[str]:
   """`directory_fingerprint` of the files `names` under `root` only.
 
-  None for a remote root or when one of them is missing. For a few files of a
-  large directory: the run report's 1,000 eval images of 82,800.
+  None for a remote root, or when one of them is missing or named outside
+  `root` (coco_captions/paths.py). For a few files of a large directory: the
+  run report's 1,000 eval images of 82,800.
   """
   if '://' in root:
     return None
   entries = []
   for name in names:
     try:
-      entries.append(_stat_entry(name, os.stat(os.path.join(root, name))))
-    except OSError:
+      entries.append(_stat_entry(name, os.stat(paths.image_path(root, name))))
+    except (OSError, paths.UnsafeImageNameError):
       return None
   return _digest('\n'.join(sorted(entries)))
 

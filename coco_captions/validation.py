@@ -10,7 +10,7 @@ from tfx.dsl.component.experimental.annotations import InputArtifact
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
-from coco_captions import run_summary
+from coco_captions import artifacts
 
 
 class DataAnomaliesError(RuntimeError):
@@ -27,7 +27,7 @@ def describe(found) -> str:
 def AnomaliesGate(  # pylint: disable=invalid-name
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies]):
   """Raises DataAnomaliesError if `anomalies` (ExampleValidator's) has any."""
-  found = run_summary.anomalies(anomalies.uri)
+  found = artifacts.anomalies(anomalies.uri)
   if any(found.values()):
     raise DataAnomaliesError(
         'The data does not match the schema:\n' + describe(found))

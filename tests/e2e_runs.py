@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 
-from coco_captions import configs, run_summary
+from coco_captions import configs, mlmd, run_summary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = 'coco_e2e'
@@ -32,7 +32,7 @@ def run_cli(paths, *flags):
 
 def summaries(metadata_path):
   """Every run's summary, oldest first."""
-  store = run_summary.connect(metadata_path)
+  store = mlmd.connect(metadata_path)
   runs = sorted(store.get_contexts_by_type('pipeline_run'),
                 key=lambda c: (c.create_time_since_epoch, c.id))
   return [run_summary.summarize_run(metadata_path, PIPELINE_NAME, run.name)

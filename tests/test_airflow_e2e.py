@@ -2,17 +2,23 @@
 
 A real apache-airflow install (the `airflow` extra) loads
 coco_captions_airflow.py through a DagBag, as the scheduler does, and runs the
-DAG twice with `dag.test()` (no scheduler needed) on a tiny dataset.
+DAG twice with `dag.test()` (no scheduler needed) on a tiny dataset. Then
+`python -m coco_captions.report` writes the report of the last run from the
+Airflow runner's metadata, which headless Chromium opens.
 """
 
+import html
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
+import markupsafe
 import pytest
 
-from coco_captions import run_summary, synthetic_data
+from coco_captions import mlmd, synthetic_data
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +97,7 @@ def test_beam_options_reach_every_task_unchanged(airflow_run):
 
 def _executions(metadata_path):
   """run id -> {component id: state}, from the legacy launchers' records."""
-  store = run_summary.connect(metadata_path)
+  store = mlmd.connect(metadata_path)
   runs = {}
   for execution in store.get_executions():
     props = execution.properties
@@ -127,3 +133,92 @@ def test_airflow_runs_the_pipeline_then_reuses_it(airflow_run):
   assert len(versions) == 1
   assert os.path.isfile(
       work / 'pipeline' / 'serving_model' / versions[0] / 'saved_model.pb')
+
+
+@pytest.fixture(scope='module')
+def airflow_report(airflow_run):
+  """(the report CLI's output, the page it wrote) after both DAG runs."""
+  _, work = airflow_run
+  result = subprocess.run(
+      [sys.executable, '-m', 'coco_captions.report', '--pipeline_root',
+       str(work / 'pipeline')],
+      cwd=ROOT, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stdout + result.stderr
+  (line,) = [l for l in result.stdout.splitlines() if l.startswith('Report:')]
+  with open(line.split(None, 1)[1], encoding='utf-8') as f:
+    return result.stdout, f.read()
+
+
+def _section(page, anchor):
+  match = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.S)
+  assert match, anchor
+  return match.group(1)
+
+
+def _latest_properties(store, type_name):
+  """Custom properties of the newest artifact of `type_name`, read raw."""
+  artifact = max(store.get_artifacts_by_type(type_name), key=lambda a: a.id)
+  return {k: getattr(v, v.WhichOneof('value'))
+          for k, v in artifact.custom_properties.items()
+          if v.WhichOneof('value') in ('int_value', 'double_value',
+                                       'string_value')}, artifact.uri
+
+
+def test_report_after_airflow_shows_the_figures_in_ml_metadata(
+    airflow_run, airflow_report):
+  from coco_captions import report
+  from tensorflow_metadata.proto.v0 import statistics_pb2
+  seen, work = airflow_run
+  output, page = airflow_report
+  first, second = (run['run_id'] for run in seen['runs'])
+  reports = work / 'pipeline' / report.REPORTS_SUBDIR
+  assert f'Report:              {reports / report.report_filename(second)}' in (
+      output)
+  assert '(partial)' not in output and 'Not available' not in page
+
+  store = mlmd.connect(str(work / 'pipeline' / 'metadata.sqlite'))
+  evaluation, _ = _latest_properties(store, 'ModelEvaluation')
+  metrics = _section(page, 'metrics')
+  for direction in ('text_to_image', 'image_to_text'):
+    for k in (1, 5, 10):
+      assert f'{evaluation[f"{direction}_recall@{k}"]:.3f}' in metrics
+  blessing, _ = _latest_properties(store, 'ModelBlessing')
+  assert str(markupsafe.escape(blessing['reason'])) in _section(page, 'blessing')
+  assert 'unchanged' in _section(page, 'blessing')
+  _, statistics_uri = _latest_properties(store, 'ExampleStatistics')
+  for split in ('train', 'eval'):
+    stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(
+        (Path(statistics_uri) / f'Split-{split}' / 'FeatureStats.pb')
+        .read_bytes())
+    count = sum(d.num_examples for d in stats.datasets)
+    assert f'<td class="num">{count}</td>' in _section(page, 'statistics')
+  # The second run's cached Trainer points at the first run's model.
+  assert re.search(rf'Model #\d+</td><td>run {re.escape(first)}</td>',
+                   _section(page, 'lineage'))
+
+  history = (reports / 'index.html').read_text()
+  assert [html.unescape(r) for r in re.findall(
+      r'<tr data-run-id="([^"]*)">', history)] == [second, first]
+  assert f'version {os.listdir(work / "pipeline" / "serving_model")[0]}' in (
+      history)
+
+
+def test_report_after_airflow_opens_offline_in_chromium(
+    airflow_report, tmp_path):
+  import headless_chromium
+  import report_checks
+  _, page = airflow_report
+  assert report_checks.remote_references(page) == []
+  thumbnails = page.count('class="thumb"')
+  assert thumbnails > 0 and page.count('<img ') == thumbnails
+  path = tmp_path / 'airflow_report.html'
+  path.write_text(page, encoding='utf-8')
+  if not headless_chromium.available():
+    pytest.fail(f'{headless_chromium.CHROMIUM} is missing; .ci/run installs it')
+  with headless_chromium.render(path.as_uri()) as browser:
+    assert browser.wait_for(report_checks.FACETS_RENDERED, 90), browser.errors()
+    assert browser.evaluate(report_checks.IMAGES) == {
+        'total': thumbnails, 'rendered': thumbnails}
+    assert 'image_id' in browser.evaluate(report_checks.FACETS_TEXT)
+    assert browser.errors() == []
+    assert report_checks.non_local_requests(browser.requested_urls()) == []

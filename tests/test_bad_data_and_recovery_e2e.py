@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from coco_captions import run_summary, synthetic_data
+from coco_captions import mlmd, run_summary, synthetic_data
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def _command(base, data_root):
 
 
 def _executions_by_state(metadata_path):
-  store = run_summary.connect(metadata_path)
+  store = mlmd.connect(metadata_path)
   from ml_metadata.proto import metadata_store_pb2
   return [(e.id, metadata_store_pb2.Execution.State.Name(e.last_known_state))
           for e in store.get_executions()]

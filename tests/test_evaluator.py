@@ -192,3 +192,31 @@ def test_the_trained_model_is_evaluated_on_raw_examples(tiny_model,
                                            pool.image_names)),
       pool.image_ids)
   assert metrics == expected
+
+
+def test_unusable_eval_images_leave_the_pool_with_their_captions(
+    tiny_data, eval_split, tmp_path):
+  import shutil
+  pool = evaluator.load_pool(eval_split, max_images=1000)
+  images_root = str(tmp_path / 'images')
+  shutil.copytree(os.path.join(tiny_data, 'images'), images_root)
+  image_bytes = query.read_images(images_root, pool.image_names)
+  captions = {}
+  for serialized, image_id in zip(pool.serialized_examples,
+                                  pool.caption_image_ids):
+    caption = tf.train.Example.FromString(serialized).features.feature[
+        'caption'].bytes_list.value[0]
+    captions[caption] = pool.image_ids.index(image_id)
+  model_dir = _lookup_model(str(tmp_path / 'model'), captions,
+                            {b: i for i, b in enumerate(image_bytes)}, dim=4)
+  # Image 20 is gone (as GroupCaptionsByImage's bad_images='drop' drops it);
+  # image 5 is named outside the root: neither is read.
+  os.remove(os.path.join(images_root, pool.image_names[3]))
+  shutil.copy(os.path.join(images_root, pool.image_names[0]),
+              tmp_path / 'outside.jpg')
+  pool.image_names[0] = '../outside.jpg'
+  skipped = []
+  metrics = evaluator.evaluate(model_dir, pool, images_root, skipped)
+  assert skipped == [pool.image_names[0], pool.image_names[3]]
+  assert metrics['num_images'] == 2 and metrics['num_captions'] == 10
+  assert metrics['text_to_image_recall@1'] == 1.0

@@ -87,3 +87,220 @@ def test_image_counts_are_read_per_split_from_the_runners_counters():
       'query': lambda self, _: {'counters': counters}})()})()
   assert grouping._image_counts(result, ['train', 'eval']) == {  # pylint: disable=protected-access
       'train': 240, 'eval': 60}
+
+
+# --- The image check -------------------------------------------------------------
+
+from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
+
+from coco_captions import configs  # noqa: E402
+
+
+def _jpeg(size=(40, 30), color=(200, 30, 30)):
+  import io
+  from PIL import Image
+  out = io.BytesIO()
+  Image.new('RGB', size, color).save(out, 'JPEG')
+  return out.getvalue()
+
+
+def _encoded(image_format):
+  import io
+  from PIL import Image
+  out = io.BytesIO()
+  Image.new('RGB', (20, 20), (0, 90, 200)).save(out, image_format)
+  return out.getvalue()
+
+
+@pytest.fixture
+def images_root(tmp_path):
+  """Good and bad images, and a good image just outside the root."""
+  root = tmp_path / 'images'
+  root.mkdir()
+  (root / 'sub').mkdir()
+  (root / 'good.jpg').write_bytes(_jpeg())
+  (root / 'sub' / 'good.png').write_bytes(_encoded('PNG'))
+  (root / 'empty.jpg').write_bytes(b'')
+  (root / 'truncated.jpg').write_bytes(_jpeg((300, 200))[:600])
+  (root / 'text.jpg').write_bytes(b'this is not an image\n')
+  (root / 'photo.webp').write_bytes(_encoded('WEBP'))
+  (root / 'scan.tiff').write_bytes(_encoded('TIFF'))
+  (root / 'folder.jpg').mkdir()
+  (tmp_path / 'outside.jpg').write_bytes(_jpeg())
+  return str(root)
+
+
+BAD_NAMES = {
+    'missing.jpg': 'missing',
+    'empty.jpg': 'empty_file',
+    'truncated.jpg': 'undecodable',
+    'text.jpg': 'undecodable',
+    'photo.webp': 'undecodable',
+    'scan.tiff': 'undecodable',
+    'folder.jpg': 'unreadable',
+    '../outside.jpg': 'unsafe_name',
+    'sub/../../outside.jpg': 'unsafe_name',
+    '/etc/hostname': 'unsafe_name',
+    'file:../outside.jpg': 'unsafe_name',
+    '..\\outside.jpg': 'unsafe_name',
+    'good.jpg\x00.png': 'unsafe_name',
+}
+
+
+@pytest.fixture(scope='module')
+def decode():
+  return grouping.transform_decoder(configs.MODULE_FILE, 16)
+
+
+def test_every_kind_of_bad_image_gets_its_own_reason(images_root, decode):
+  for name, reason in BAD_NAMES.items():
+    found = grouping.image_problem(images_root, name.encode(), decode)
+    assert found and found[0] == reason, (name, found)
+  for name in ('good.jpg', 'sub/good.png'):
+    assert grouping.image_problem(images_root, name.encode(), decode) is None
+
+
+def test_an_unsafe_name_is_refused_without_opening_anything(
+    images_root, decode, monkeypatch):
+  opened = []
+  monkeypatch.setattr(tf.io.gfile, 'exists', opened.append)
+  monkeypatch.setattr(tf.io.gfile, 'GFile', opened.append)
+  for name in ('../outside.jpg', '/etc/passwd', 'gs://bucket/x.jpg'):
+    assert grouping.image_problem(images_root, name.encode(),
+                                  decode)[0] == 'unsafe_name'
+  assert not opened
+
+
+def test_the_check_decodes_with_the_module_files_own_function(
+    images_root, monkeypatch):
+  import coco_captions_utils
+  from tfx.utils import import_utils
+  seen = []
+  monkeypatch.setattr(
+      import_utils, 'import_func_from_source',
+      lambda path, name: (seen.append((path, name)) or
+                          getattr(coco_captions_utils, name)))
+  decode = grouping.transform_decoder(configs.MODULE_FILE)
+  assert decode(_jpeg()).shape == (1, 64, 64, 3)  # The module's default size.
+  assert seen == [(configs.MODULE_FILE, 'decode_and_resize_images'),
+                  (configs.MODULE_FILE, 'image_encoder_settings')]
+  # At the size Transform stores for the encoder, unless one is given.
+  assert grouping.transform_decoder(
+      configs.MODULE_FILE, image_encoder='mobilenet_v2')(
+          _jpeg()).shape == (1, 224, 224, 3)
+  assert grouping.transform_decoder(
+      configs.MODULE_FILE, 40, 'mobilenet_v2')(_jpeg()).shape == (1, 40, 40, 3)
+
+
+def _write_split(uri, rows):
+  import os
+  os.makedirs(uri, exist_ok=True)
+  with tf.io.TFRecordWriter(os.path.join(uri, 'data.gz'), 'GZIP') as writer:
+    for row in rows:
+      writer.write(row)
+
+
+def _run_component(tmp_path, images_root, splits, bad_images='fail'):
+  """GroupCaptionsByImage's body on `splits` (split -> rows); its output."""
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / 'examples')
+  examples.split_names = artifact_utils.encode_split_names(list(splits))
+  for split, rows in splits.items():
+    _write_split(artifact_utils.get_split_uri([examples], split), rows)
+  image_examples = standard_artifacts.Examples()
+  image_examples.uri = str(tmp_path / 'image_examples')
+  image_schema = standard_artifacts.Schema()
+  image_schema.uri = str(tmp_path / 'image_schema')
+  grouping.GroupCaptionsByImage.test_call(
+      examples=examples, image_examples=image_examples,
+      image_schema=image_schema, images_root=images_root,
+      module_file=configs.MODULE_FILE, image_size=16, bad_images=bad_images,
+      images_fingerprint='', beam_pipeline=beam.Pipeline())
+  return image_examples
+
+
+def _images_written(image_examples, split):
+  import os
+  uri = artifact_utils.get_split_uri([image_examples], split)
+  files = tf.io.gfile.glob(os.path.join(uri, '*'))
+  return sorted(_parsed(r.numpy())[1] for r in tf.data.TFRecordDataset(
+      files, compression_type='GZIP'))
+
+
+SPLITS = {
+    'train': [_row(1, 10, 'a red box', 'good.jpg'),
+              _row(1, 11, 'red box', 'good.jpg'),
+              _row(2, 20, 'gone', 'missing.jpg'),
+              _row(2, 21, 'gone too', 'missing.jpg'),
+              _row(3, 30, 'sneaky', '../outside.jpg'),
+              _row(4, 40, 'same missing file, another id', 'missing.jpg')],
+    'eval': [_row(5, 50, 'blue', 'sub/good.png'),
+             _row(6, 60, 'cut short', 'truncated.jpg')],
+}
+
+
+def test_bad_images_stop_the_run_naming_each_with_its_rows(tmp_path,
+                                                           images_root):
+  with pytest.raises(grouping.BadImagesError) as raised:
+    _run_component(tmp_path, images_root, SPLITS)
+  message = str(raised.value)
+  assert '\n' not in message
+  assert message.startswith('3 image(s) cannot be used, by 5 caption row(s)')
+  assert ("'missing.jpg' (missing: " in message and
+          'image_id 2, 4, caption ids 20, 21, 40' in message)
+  assert "'../outside.jpg' (unsafe_name: the name has a \"..\" segment" in message
+  assert "'truncated.jpg' (undecodable: " in message
+  assert '--bad_images=drop' in message
+  listed = grouping.read_bad_images(str(tmp_path / 'image_examples'), 'train')
+  assert [(r['image_name'], r['reason'], r['image_ids'], r['caption_ids'])
+          for r in listed] == [
+              ('../outside.jpg', 'unsafe_name', [3], [30]),
+              ('missing.jpg', 'missing', [2, 4], [20, 21, 40])]
+
+
+def test_with_drop_the_bad_rows_are_left_out_and_counted(tmp_path,
+                                                         images_root):
+  out = _run_component(tmp_path, images_root, {
+      **SPLITS, 'eval': SPLITS['eval'] + [_row(7, 70, 'x', 'good.jpg')]},
+                       bad_images='drop')
+  assert _images_written(out, 'train') == ['good.jpg']
+  assert _images_written(out, 'eval') == ['good.jpg', 'sub/good.png']
+  props = {k: out.get_int_custom_property(k) for k in (
+      'train_images', 'train_bad_images', 'train_dropped_rows',
+      'eval_images', 'eval_bad_images', 'eval_dropped_rows')}
+  assert props == {'train_images': 1, 'train_bad_images': 2,
+                   'train_dropped_rows': 4, 'eval_images': 2,
+                   'eval_bad_images': 1, 'eval_dropped_rows': 1}
+  assert [r['image_name'] for r in grouping.read_bad_images(
+      out.uri, 'eval')] == ['truncated.jpg']
+
+
+@pytest.mark.parametrize('splits, expected', [
+    ({'train': [_row(1, 10, 'a', 'good.jpg'), _row(2, 20, 'b', 'good.jpg')],
+      'eval': []},
+     r'the eval split has no images, of 2'),
+    ({'train': [_row(1, 10, 'a', 'good.jpg')], 'eval': []},
+     r'the data has 1 usable image\(s\)'),
+    ({'train': [], 'eval': [_row(1, 10, 'a', 'good.jpg'),
+                            _row(2, 20, 'b', 'sub/good.png')]},
+     r'the train split has no images, of 2'),
+])
+def test_too_few_images_is_one_plain_error_before_transform(
+    tmp_path, images_root, splits, expected):
+  with pytest.raises(grouping.NotEnoughImagesError, match=expected):
+    _run_component(tmp_path, images_root, splits)
+
+
+def test_dropping_every_eval_image_leaves_an_empty_split_error(tmp_path,
+                                                               images_root):
+  with pytest.raises(grouping.NotEnoughImagesError,
+                     match='the eval split has no images'):
+    _run_component(tmp_path, images_root, {
+        'train': SPLITS['train'] + [_row(8, 80, 'y', 'sub/good.png')],
+        'eval': SPLITS['eval'][1:]}, bad_images='drop')
+
+
+def test_captions_are_normalised_before_tokenisation():
+  example = grouping.image_example(
+      3, [(30, 'cafe\u0301 \ufb01sh'.encode(), b'a.png')])
+  assert _parsed(example.SerializeToString())[2] == ['caf\u00e9 fish']

@@ -173,3 +173,222 @@ def test_command_prints_counts_and_exits_2_on_bad_files(coco, tmp_path, capsys):
                       '--images_root', images_root,
                       '--output_dir', output_dir]) == 2
   assert capsys.readouterr().err.startswith('error: ')
+
+
+# --- Hostile input: every accepted row passes the pipeline's schema -----------
+
+
+def _hostile(tmp_path, licenses=LICENSES, extra_images=(), annotations=None):
+  """Four good images on disk, an images table with planted faults."""
+  images_root = tmp_path / 'train2014'
+  images_root.mkdir(parents=True)
+  names = [f'COCO_train2014_{i:012d}.jpg' for i in range(1, 5)]
+  for i, name in enumerate(names, start=1):
+    (images_root / name).write_bytes(_as_jpeg(synthetic_data.make_scene(0, i)))
+  (tmp_path / 'outside.jpg').write_bytes((images_root / names[0]).read_bytes())
+  images = [_image(1, names[0]), _image(2, names[1], license_id=None),
+            {**_image(3, names[2]), 'coco_url': None, 'flickr_url': None},
+            _image(4, names[3], license_id=7)]
+  images += list(extra_images)
+  path = tmp_path / 'hostile.json'
+  _coco_file(path, images, annotations if annotations is not None else [
+      {'image_id': i, 'id': 10 * i + k, 'caption': f'shape {i} view {k}'}
+      for i in range(1, 5) for k in range(2)], licenses)
+  return str(path), str(images_root), str(tmp_path / 'out')
+
+
+def test_missing_licence_or_url_is_filled_with_the_documented_value(tmp_path):
+  result = ingest.ingest(*_hostile(tmp_path))
+  rows = {r['image_id']: r for r in _read_csv(result.captions_csv)}
+  assert rows['2']['image_license'] == ingest.FILL_VALUE == 'unknown'
+  assert rows['4']['image_license'] == 'unknown'  # Licence id 7 not listed.
+  assert rows['3']['image_url'] == 'unknown'
+  assert rows['1']['image_license'] == 'Attribution License'
+  assert result.filled == {'image_license': 4, 'image_url': 2}
+  result = ingest.ingest(*_hostile(tmp_path / 'nolicences', licenses=[]))
+  assert {r['image_license'] for r in _read_csv(result.captions_csv)} == {
+      'unknown'}
+
+
+BAD_ANNOTATIONS = [
+    (42, 'malformed_annotation', 'annotation is a JSON int, not an object'),
+    ('text', 'malformed_annotation', 'JSON str, not an object'),
+    ([1, 2], 'malformed_annotation', 'JSON list, not an object'),
+    ({'image_id': True, 'id': 1, 'caption': 'x'}, 'malformed_annotation',
+     'image_id True is not a JSON integer'),
+    ({'image_id': 1, 'id': False, 'caption': 'x'}, 'malformed_annotation',
+     'id False is not a JSON integer'),
+    ({'image_id': 1, 'id': 2**63, 'caption': 'x'}, 'malformed_annotation',
+     'id 9223372036854775808 is beyond the 64-bit integer range'),
+    ({'image_id': -2**63 - 1, 'id': 3, 'caption': 'x'},
+     'malformed_annotation', 'beyond the 64-bit integer range'),
+    ({'image_id': 1.5, 'id': 4, 'caption': 'x'}, 'malformed_annotation',
+     'image_id 1.5 is not a JSON integer'),
+    ({'image_id': 1, 'id': 5.0, 'caption': 'x'}, 'malformed_annotation',
+     'id 5.0 is not a JSON integer'),
+    ({'image_id': 1, 'caption': 'x'}, 'malformed_annotation', 'no id'),
+    ({'image_id': 1, 'id': 6, 'caption': 7}, 'malformed_annotation',
+     'caption 7 is not a string'),
+]
+
+
+def test_malformed_annotations_are_rejected_with_what_is_wrong(tmp_path):
+  good = {'image_id': 1, 'id': 100, 'caption': 'a good one'}
+  result = ingest.ingest(*_hostile(
+      tmp_path, annotations=[a for a, _, _ in BAD_ANNOTATIONS] + [good]))
+  assert (result.read, result.accepted) == (len(BAD_ANNOTATIONS) + 1, 1)
+  rejects = _read_csv(result.rejects_csv)
+  assert [(r['reason'], r['annotation_index']) for r in rejects] == [
+      (reason, str(i)) for i, (_, reason, _) in enumerate(BAD_ANNOTATIONS)]
+  for row, (_, _, detail) in zip(rejects, BAD_ANNOTATIONS):
+    assert detail in row['detail'], (row, detail)
+
+
+def test_bad_image_entries_reject_their_rows_with_their_own_reason(tmp_path):
+  names = {5: '../outside.jpg', 6: '/etc/hostname', 7: 'file:x.jpg',
+           8: 'sub\\x.jpg', 9: '', 10: 'bad\udc80name.jpg'}
+  extra = [_image(i, n) for i, n in names.items()]
+  extra += [{**_image(11, 'COCO_train2014_000000000001.jpg'),
+             'coco_url': 'http://x/\udc81'},
+            _image(12, 'COCO_train2014_000000000002.jpg'),
+            _image(12, 'COCO_train2014_000000000003.jpg'),
+            {**_image(True, 'COCO_train2014_000000000001.jpg')},
+            {**_image(13.5, 'COCO_train2014_000000000001.jpg')},
+            'not an object']
+  annotations = [{'image_id': i, 'id': 100 + i, 'caption': f'image {i}'}
+                 for i in list(names) + [11, 12, 1]]
+  for check_images in (True, False):
+    result = ingest.ingest(*_hostile(tmp_path / str(check_images),
+                                     extra_images=extra,
+                                     annotations=annotations),
+                           check_images=check_images)
+    reasons = {r['image_id']: (r['reason'], r['detail'])
+               for r in _read_csv(result.rejects_csv)}
+    for i in (5, 6, 7, 8, 9):
+      assert reasons[str(i)][0] == 'unsafe_image_name', reasons[str(i)]
+    assert reasons['5'][1] == "file_name '../outside.jpg' has a \"..\" segment"
+    assert reasons['10'][0] == 'invalid_utf8' and 'file_name' in reasons['10'][1]
+    assert reasons['11'][0] == 'invalid_utf8' and 'coco_url' in reasons['11'][1]
+    assert reasons['12'][0] == 'duplicate_image_id'
+    assert result.accepted == 1 and result.ignored_images == 3
+
+
+def test_a_licence_name_with_a_lone_surrogate_rejects_its_rows(tmp_path):
+  licences = [{'id': 1, 'name': 'CC \udc80 BY'}] + LICENSES[1:]
+  result = ingest.ingest(*_hostile(tmp_path, licenses=licences))
+  rejects = _read_csv(result.rejects_csv)
+  assert {r['image_id'] for r in rejects} == {'1', '3'}  # Licence 1.
+  assert all(r['reason'] == 'invalid_utf8' and 'licence name' in r['detail']
+             for r in rejects)
+  assert result.accepted == 4
+
+
+def test_one_file_under_two_image_ids_is_reported(tmp_path, capsys):
+  shared = _image(5, 'COCO_train2014_000000000001.jpg')
+  annotations = [{'image_id': i, 'id': i, 'caption': 'x'} for i in (1, 2, 5)]
+  args = _hostile(tmp_path, extra_images=[shared], annotations=annotations)
+  result = ingest.ingest(*args)
+  assert result.shared_files == {'COCO_train2014_000000000001.jpg': [1, 5]}
+  assert ingest.main(['--annotations', args[0], '--images_root', args[1],
+                      '--output_dir', args[2]]) == 0
+  out = capsys.readouterr().out
+  assert ("warning: 1 image file(s) are listed under more than one image_id, "
+          "e.g. 'COCO_train2014_000000000001.jpg' under 1, 5") in out
+
+
+@pytest.mark.parametrize('document, message', [
+    ({'images': [_image(1, 'a.jpg')], 'annotations': {'id': 1}},
+     '"annotations" is not a list'),
+    ({'images': {'id': 1}, 'annotations': []}, '"images" is not a list'),
+    ({'images': [_image(1, 'a.jpg')], 'annotations': [],
+      'licenses': 'CC'}, '"licenses" is not a list'),
+    ({'images': [_image(1, 'a.jpg')]}, 'no "annotations" list'),
+    ([1, 2, 3], 'no "annotations" list'),
+    ({'images': [{'id': 'one', 'file_name': 'a.jpg'}], 'annotations': []},
+     'no "images" table with integer ids'),
+    ({'images': [_image(1, 'a.jpg')],
+      'annotations': [{'image_id': 1, 'id': 1, 'caption': ' '}]},
+     'none of its 1 annotations can be used'),
+])
+def test_whole_file_shapes_are_one_error_and_no_output(tmp_path, document,
+                                                       message):
+  path = tmp_path / 'a.json'
+  path.write_text(json.dumps(document))
+  out = tmp_path / 'out'
+  with pytest.raises(ingest.IngestError, match=message):
+    ingest.ingest(str(path), str(tmp_path), str(out))
+  found = sorted(os.listdir(out)) if out.exists() else []
+  assert 'captions.csv' not in found
+  assert not [f for f in found if f.endswith('.tmp')]
+
+
+def test_a_failure_half_way_leaves_no_output(coco, monkeypatch):
+  annotations, images_root, output_dir = coco
+  calls = []
+  real_clean = ingest._clean
+
+  def interrupted(text):
+    calls.append(text)
+    if len(calls) == 3:
+      raise KeyboardInterrupt  # Ctrl-C while rows are being written.
+    return real_clean(text)
+
+  monkeypatch.setattr(ingest, '_clean', interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    ingest.ingest(annotations, images_root, output_dir)
+  left = [os.path.join(d, f) for d, _, fs in os.walk(output_dir) for f in fs]
+  assert left == []
+
+
+def test_rejects_are_not_among_the_csv_files_the_pipeline_reads(coco):
+  import glob
+  from coco_captions import configs
+  result = ingest.ingest(*coco)
+  _, _, output_dir = coco
+  assert glob.glob(os.path.join(output_dir, configs.CSV_PATTERN)) == [
+      result.captions_csv]
+  assert result.rejects_csv == os.path.join(output_dir, 'rejects',
+                                            'rejects.csv')
+
+
+def test_a_rejects_file_where_older_versions_wrote_it_is_removed(coco):
+  _, _, output_dir = coco
+  os.makedirs(output_dir)
+  old = os.path.join(output_dir, 'rejects.csv')
+  with open(old, 'w') as f:
+    f.write(','.join(ingest.REJECT_COLUMNS) + '\n0,1,1,empty_caption,x,\n')
+  mine = os.path.join(output_dir, 'other.csv')
+  with open(mine, 'w') as f:
+    f.write('image_id,id\n')
+  ingest.ingest(*coco)
+  assert not os.path.exists(old) and os.path.exists(mine)
+
+
+def test_every_accepted_row_passes_the_pipelines_schema(tmp_path):
+  import tensorflow_data_validation as tfdv
+  from coco_captions import configs
+  extra = [_image(5, '../outside.jpg'), _image(6, 'x\udc80.jpg'),
+           {**_image(7, 'COCO_train2014_000000000004.jpg'),
+            'coco_url': '', 'license': None}]
+  annotations = [a for a, _, _ in BAD_ANNOTATIONS] + [
+      {'image_id': i, 'id': 100 + i, 'caption': f'a\x00b "{i}",\nnew line'}
+      for i in range(1, 8)]
+  result = ingest.ingest(*_hostile(tmp_path, extra_images=extra,
+                                   annotations=annotations))
+  assert result.accepted == 5
+  stats = tfdv.generate_statistics_from_csv(result.captions_csv)
+  schema = tfdv.load_schema_text(configs.SCHEMA_FILE)
+  anomalies = tfdv.validate_statistics(stats, schema)
+  assert not anomalies.anomaly_info, anomalies
+  assert {r['caption'] for r in _read_csv(result.captions_csv)} == {
+      f'a b "{i}", new line' for i in range(1, 8) if i not in (5, 6)}
+
+
+def test_the_command_refuses_a_caption_limit_below_one(coco, capsys):
+  annotations, images_root, output_dir = coco
+  assert ingest.main(['--annotations', annotations, '--images_root',
+                      images_root, '--output_dir', output_dir,
+                      '--max_caption_chars', '0']) == 2
+  assert capsys.readouterr().err == (
+      'error: --max_caption_chars must be at least 1, not 0\n')
+  assert not os.path.exists(output_dir)

@@ -1,10 +1,12 @@
 """create_pipeline(): components, wiring and settings, without running it."""
 
 import json
+import os
 
+import pytest
 from tfx import v1 as tfx
 
-from coco_captions import configs, pipeline, up_to_date
+from coco_captions import configs, pipeline, session, settings, up_to_date
 
 BEAM_ARGS = ['--runner=DirectRunner', '--direct_num_workers=2',
              '--temp_location=/tmp/beam']
@@ -70,9 +72,9 @@ def test_unset_settings_are_left_to_the_module_files_defaults():
   assert json.loads(trainer.exec_properties['custom_config']) == {
       'train_epochs': 7}
   assert 'num_steps' not in trainer.exec_properties['train_args']
-  assert set(json.loads(
-      components['Transform'].exec_properties['custom_config'])) == {
-          'images_root', 'images_fingerprint'}
+  assert json.loads(
+      components['Transform'].exec_properties['custom_config']) == {
+          'images_root': 'gs://bucket/images', 'images_fingerprint': None}
 
 
 def test_transform_reads_one_example_per_image():
@@ -90,34 +92,97 @@ def test_transform_reads_one_example_per_image():
       'GroupCaptionsByImage')
 
 
-def test_a_replaced_image_changes_transforms_cache_key(tmp_path):
+def test_images_are_checked_before_transform_as_transform_reads_them():
+  group = _by_id(_pipeline(transform_config={'image_size': 48}))[
+      'GroupCaptionsByImage']
+  assert {k: group.exec_properties[k] for k in (
+      'images_root', 'module_file', 'image_size', 'bad_images')} == {
+          'images_root': 'gs://bucket/images', 'module_file': '/m/module.py',
+          'image_size': 48, 'bad_images': 'fail'}
+  assert _by_id(_pipeline())['GroupCaptionsByImage'].exec_properties[
+      'image_size'] == 0  # The module file's default.
+  dropping = _by_id(_pipeline(bad_images='drop'))['GroupCaptionsByImage']
+  assert dropping.exec_properties['bad_images'] == 'drop'
+  with pytest.raises(ValueError, match="bad_images must be one of .'fail', "
+                     "'drop'., not 'skip'"):
+    _pipeline(bad_images='skip')
+
+
+def test_the_image_check_carries_the_images_fingerprint_given():
+  # Its cache key, like Transform's: a replaced image must be checked again.
+  def fingerprint_of(**kwargs):
+    return _by_id(_pipeline(**kwargs))['GroupCaptionsByImage'].exec_properties[
+        'images_fingerprint']
+
+  assert fingerprint_of(images_fingerprint='abc') == 'abc'
+  assert fingerprint_of() == ''
+
+
+def test_transform_settings_carry_the_images_fingerprint_given():
   # TFX's cache compares exec properties; ExampleGen's input fingerprint
   # covers the CSV only, which names the images but does not change with them.
+  def fingerprint_of(**kwargs):
+    return json.loads(_by_id(_pipeline(**kwargs))['Transform'].exec_properties[
+        'custom_config'])['images_fingerprint']
+
+  assert fingerprint_of(images_fingerprint='abc') == 'abc'
+  assert fingerprint_of() is None
+
+
+def test_create_pipeline_touches_no_files(tmp_path, monkeypatch):
   images = tmp_path / 'images'
   images.mkdir()
   (images / 'a.jpg').write_bytes(b'first')
 
+  def refuse(*args, **kwargs):
+    raise AssertionError(f'create_pipeline touched the filesystem: {args}')
+
+  for name in ('scandir', 'listdir', 'stat', 'lstat', 'open'):
+    monkeypatch.setattr(os, name, refuse)
+  monkeypatch.setattr('builtins.open', refuse)
+  p = pipeline.create_pipeline(
+      pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
+      data_root=str(tmp_path), images_root=str(images),
+      module_file=str(tmp_path / 'module.py'), serving_model_dir='/serving',
+      images_fingerprint='given')
+  monkeypatch.undo()
+  assert json.loads(_by_id(p)['Transform'].exec_properties['custom_config'])[
+      'images_fingerprint'] == 'given'
+
+
+def test_a_replaced_image_changes_the_pipeline_a_session_builds(tmp_path):
+  images = tmp_path / 'images'
+  images.mkdir()
+  (images / 'a.jpg').write_bytes(b'first')
+  found = settings.parse_flags(['--images_root', str(images)], environ={})
+
   def transform_properties():
-    p = _pipeline_with_images(str(images))
+    p = session.create_pipeline(
+        found, up_to_date.directory_fingerprint(str(images)))
     return _by_id(p)['Transform'].exec_properties['custom_config']
 
   before = transform_properties()
   assert transform_properties() == before
   (images / 'a.jpg').write_bytes(b'second!')
-  after = transform_properties()
-  assert after != before
-  assert json.loads(after)['images_fingerprint'] == (
-      up_to_date.directory_fingerprint(str(images)))
-  # A remote root is not listed.
-  assert json.loads(_by_id(_pipeline())['Transform'].exec_properties[
-      'custom_config'])['images_fingerprint'] is None
+  assert transform_properties() != before
 
 
-def _pipeline_with_images(images_root):
-  return pipeline.create_pipeline(
-      pipeline_name='p', pipeline_root='/tmp/root', data_root='/data',
-      images_root=images_root, module_file='/m/module.py',
-      serving_model_dir='/serving')
+def test_example_gen_reads_a_csv_with_a_byte_order_mark(tmp_path):
+  """The executor TFX's CsvExampleGen runs, on a CSV from a spreadsheet."""
+  import apache_beam as beam
+  from apache_beam.testing import util
+  from coco_captions import csv_example_gen
+  (tmp_path / 'captions.csv').write_bytes(
+      '\ufeffimage_id,id,caption\n7,70,a caf\u00e9\n'.encode())
+  with beam.Pipeline() as p:
+    examples = p | csv_example_gen.Executor().GetInputSourceToExamplePTransform(
+    )({'input_base': str(tmp_path)}, '*.csv')
+    util.assert_that(
+        examples | beam.Map(lambda e: (
+            sorted(e.features.feature),
+            e.features.feature['image_id'].int64_list.value[0],
+            e.features.feature['caption'].bytes_list.value[0].decode())),
+        util.equal_to([(['caption', 'id', 'image_id'], 7, 'a caf\u00e9')]))
 
 
 def test_trainer_builds_the_model_for_the_size_transform_stores():

@@ -20,6 +20,7 @@ import csv
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -134,6 +135,37 @@ def test_console_shows_progress_and_an_actionable_summary(runs):
   logs = glob.glob(os.path.join(paths['pipeline_root'], 'logs', '*.log'))
   assert len(logs) == 4
   assert any('Component Transform is running' in open(p).read() for p in logs)
+
+
+# A line of Trainer progress where the console is not a terminal; the last
+# one, at the end, has no time left.
+_TRAINING = re.compile(
+    r'Training: (?P<step>[\d,]+)/(?P<total>[\d,]+) steps \((?P<pct>\d+)%\), '
+    r'epoch \d+/\d+, loss \d+\.\d{4}(, eval loss \d+\.\d{4})?, '
+    r'[\d,.]+ examples/s, \d+:\d\d elapsed(, \d+:\d\d left)?')
+
+
+def test_console_shows_training_progress_as_plain_lines(runs):
+  _, (cold, *_), _ = runs
+  # Captured, the console is no terminal: plain lines, never redrawn.
+  assert '\r' not in cold and '\x1b' not in cold
+  lines = cold.splitlines()
+  trainer = lines[lines.index('[9/11] Trainer started') + 1:
+                  next(i for i, line in enumerate(lines)
+                       if line.startswith('[9/11] Trainer finished in'))]
+  # Before the first step, the Trainer's elapsed time every 10 s.
+  training = [line for line in trainer if line.startswith('Training: ')]
+  waiting = [line for line in trainer if line not in training]
+  assert all(re.fullmatch(r'Trainer: \d+:\d\d elapsed', line)
+             for line in waiting), waiting
+  matches = [_TRAINING.fullmatch(line) for line in training]
+  assert all(matches), [l for l, m in zip(training, matches) if not m]
+  steps = [int(m['step'].replace(',', '')) for m in matches]
+  total = int(matches[0]['total'].replace(',', ''))
+  # A line at every 10 % at least, the last at the end.
+  assert steps == sorted(steps) and steps[-1] == total
+  assert {int(m['pct']) // 10 for m in matches} >= set(range(1, 11))
+  assert ' left' in training[0] and any('eval loss' in l for l in training)
 
 
 def test_artifacts_are_written(runs):

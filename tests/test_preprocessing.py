@@ -279,3 +279,44 @@ def test_clean_captions_handles_unicode_and_punctuation():
       tf.constant(['CAFÉ — Ünder the  sign: "two-for-one"!', "Don’t   stop"]))
   assert [c.decode() for c in cleaned.numpy()] == [
       'café ünder the sign two for one', 'dont stop']
+
+
+# Hand-computed: what each caption must become, code point by code point.
+TOKENISATION = [
+    # Combining marks are part of their word (decomposed "é", Devanagari
+    # vowel signs and virama, the dot that lower-casing "İ" leaves).
+    ('cafe\u0301 au lait', ['cafe\u0301', 'au', 'lait']),
+    ('\u0130stanbul at night', ['i\u0307stanbul', 'at', 'night']),
+    ('\u0928\u092e\u0938\u094d\u0924\u0947 \u0926\u0941\u0928\u093f\u092f\u093e',
+     ['\u0928\u092e\u0938\u094d\u0924\u0947',
+      '\u0926\u0941\u0928\u093f\u092f\u093e']),
+    # A NUL or another control character separates words; it ends nothing.
+    ('a dog\x00on a\tsofa\x7fbed', ['a', 'dog', 'on', 'a', 'sofa', 'bed']),
+    # Scripts without spaces: one word per run; emoji separate words.
+    ('\u6771\u4eac\u30bf\u30ef\u30fc, at dusk', [
+        '\u6771\u4eac\u30bf\u30ef\u30fc', 'at', 'dusk']),
+    ('\U0001F600dog\U0001F436cat \u2764', ['dog', 'cat']),
+]
+
+
+@pytest.mark.parametrize('caption, words', TOKENISATION)
+def test_tokenisation_keeps_words_whole(caption, words):
+  cleaned = module.clean_captions(tf.constant([caption.encode()]))
+  assert cleaned.numpy()[0].decode().split(' ') == words
+
+
+def test_equivalent_spellings_give_the_same_token_ids(tmp_path, images_root):
+  from coco_captions import text
+  # Composed and decomposed accents, a ligature, full-width letters.
+  spellings = [('caf\u00e9 fish dog', 'cafe\u0301 \ufb01sh \uff24\uff4f\uff47'),
+               ('na\u00efve \u00c5ngstr\u00f6m',
+                'nai\u0308ve \u212bngstro\u0308m')]
+  rows = [_image(i, [i], [text.normalize_caption(c.encode())], b'red.png')
+          for i, c in enumerate(s for pair in spellings for s in pair)]
+  transformed, _, output = _analyze_and_transform(tmp_path, images_root, rows)
+  ids = [_token_ids(r, 1, 3) for r in transformed]
+  assert ids[0] == ids[1] and ids[2] == ids[3]
+  vocabulary = [w.decode() for w in output.vocabulary_by_name(
+      module.CAPTION_VOCABULARY)]
+  assert sorted(vocabulary) == sorted(
+      ['caf\u00e9', 'fish', 'dog', 'na\u00efve', '\u00e5ngstr\u00f6m'])

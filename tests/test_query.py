@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from coco_captions import query
 
@@ -95,6 +96,14 @@ def test_the_image_index_is_reused_and_rebuilt_when_images_change(
   os.remove(os.path.join(images_root, names[0]))
   names_now, now = query.image_index(model, images_root, index)
   assert names_now == names[1:] and now.shape == (19, 16)
+  # Replaced in place under the same name: the size and mtime differ.
+  stamp = os.path.getmtime(index)
+  replaced = os.path.join(images_root, names[1])
+  shutil.copy(os.path.join(images_root, names[2]), replaced)
+  os.utime(replaced, ns=(1, 1))
+  names_now, now = query.image_index(model, images_root, index)
+  assert os.path.getmtime(index) != stamp  # Rebuilt.
+  np.testing.assert_allclose(now[0], now[1], rtol=1e-5, atol=1e-6)
 
 
 def test_image_search_returns_distinct_captions(serving_dir, tiny_model):
@@ -113,3 +122,102 @@ def test_query_needs_something_to_search_for(serving_dir, capsys):
   with pytest.raises(SystemExit):
     query.main(['--model', serving_dir, '--caption', 'x'])
   assert '--caption needs --images_root' in capsys.readouterr().err
+
+
+def test_corrupt_images_are_skipped_with_a_warning_naming_them(
+    serving_dir, tiny_model, tmp_path):
+  _, data_dir = tiny_model
+  images_root = tmp_path / 'images'
+  shutil.copytree(os.path.join(data_dir, 'images'), images_root)
+  (images_root / 'text.jpg').write_text('not an image')
+  (images_root / 'empty.png').write_bytes(b'')
+  good = (images_root / 'COCO_synthetic_000000000001.jpg').read_bytes()
+  (images_root / 'cut.jpg').write_bytes(good[:len(good) // 3])
+  (images_root / 'dir.jpg').mkdir()
+  out, err = _run_query_raw(['--model', serving_dir, '--images_root',
+                             str(images_root), '--caption', 'a red circle',
+                             '--top_k', '30', '--json'])
+  assert out.returncode == 0, err
+  names = [n for n, _ in json.loads(out.stdout)['results'][0]['images']]
+  assert len(names) == 20 and not {'text.jpg', 'empty.png', 'cut.jpg',
+                                   'dir.jpg'} & set(names)
+  warnings = [l for l in err.splitlines() if l.startswith('warning:')]
+  assert sorted(w.split("'")[1] for w in warnings) == [
+      'cut.jpg', 'dir.jpg', 'empty.png', 'text.jpg']
+  assert all(str(images_root) in w for w in warnings)
+
+
+def _run_query_raw(args):
+  result = subprocess.run(
+      [sys.executable, '-m', 'coco_captions.query'] + args,
+      capture_output=True, text=True, timeout=300, cwd=ROOT)
+  return result, result.stderr
+
+
+@pytest.mark.parametrize('make_args, message', [
+    (lambda d, m, t: ['--images_root', str(t), '--caption', 'x'],
+     'no .jpg/.jpeg/.png images to search'),
+    (lambda d, m, t: ['--images_root', str(t / 'nope'), '--caption', 'x'],
+     'no such directory'),
+    (lambda d, m, t: ['--images_root', d, '--caption', 'x', '--top_k', '0'],
+     '--top_k must be at least 1, not 0'),
+    (lambda d, m, t: ['--images_root', d, '--caption', 'x', '--top_k', '-3'],
+     '--top_k must be at least 1, not -3'),
+    (lambda d, m, t: ['--images_root', d, '--caption', '  '],
+     "--caption '  ' is empty"),
+    (lambda d, m, t: ['--image', str(t / 'missing.jpg'), '--captions_csv',
+                      os.path.join(os.path.dirname(d), 'captions.csv')],
+     'missing.jpg: no such file'),
+])
+def test_bad_query_input_is_one_error_line(serving_dir, tiny_model, tmp_path,
+                                           make_args, message, capsys):
+  _, data_dir = tiny_model
+  args = make_args(os.path.join(data_dir, 'images'), serving_dir, tmp_path)
+  assert query.main(['--model', serving_dir] + args) == 2
+  err = capsys.readouterr().err
+  assert _error_lines(err) == [_error_lines(err)[0]] and 'Traceback' not in err
+  assert message in _error_lines(err)[0]
+
+
+def _error_lines(err):
+  return [line for line in err.splitlines() if line.startswith('error: ')]
+
+
+def test_a_model_path_that_is_not_a_model_is_one_error_line(tmp_path,
+                                                            tiny_model,
+                                                            capsys):
+  (tmp_path / 'junk').mkdir()
+  (tmp_path / 'junk' / 'saved_model.pb').write_bytes(b'garbage')
+  other = tmp_path / 'other'
+  module = tf.Module()
+  module.f = tf.function(lambda x: x, input_signature=[
+      tf.TensorSpec([None], tf.float32)])
+  tf.saved_model.save(module, str(other))
+  _, data_dir = tiny_model
+  for model, message in ((tmp_path / 'empty', 'neither a SavedModel'),
+                         (tmp_path / 'junk', 'not a SavedModel TensorFlow can load'),
+                         (other, 'without the embed_captions and embed_images')):
+    assert query.main([
+        '--model', str(model), '--images_root',
+        os.path.join(data_dir, 'images'), '--caption', 'x']) == 2
+    err = capsys.readouterr().err
+    assert len(_error_lines(err)) == 1 and message in err, err
+
+
+def test_a_corrupt_query_image_is_one_error_line(serving_dir, tiny_model,
+                                                 tmp_path):
+  _, data_dir = tiny_model
+  (tmp_path / 'bad.jpg').write_text('not an image')
+  result, err = _run_query_raw([
+      '--model', serving_dir, '--image', str(tmp_path / 'bad.jpg'),
+      '--captions_csv', os.path.join(data_dir, 'captions.csv')])
+  assert result.returncode == 2 and 'Traceback' not in err
+  (line,) = _error_lines(err)
+  assert line.startswith('error: --image ') and 'not a decodable image' in line
+
+
+def test_equivalent_spellings_of_a_caption_embed_the_same(serving_dir):
+  model = query.RetrievalModel(serving_dir)
+  composed, decomposed = model.embed_captions(
+      ['a caf\u00e9 \ufb01sh', 'a cafe\u0301 fish'])
+  np.testing.assert_array_equal(composed, decomposed)

@@ -18,13 +18,13 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 import headless_chromium
 import report_checks
-from coco_captions import evaluator, report
+from coco_captions import charts, evaluator, facets, report, report_data
 from test_evaluator import _write_raw_split
 
 
 def test_token_stats_count_lengths_and_out_of_vocabulary_tokens():
   # Vocabulary ids 1..5; 6 and 7 are OOV buckets; 0 pads.
-  stats = report.token_stats([[1, 2, 3, 0, 0], [4, 6, 0, 0, 0], [7, 5, 2]], 5)
+  stats = report_data.token_stats([[1, 2, 3, 0, 0], [4, 6, 0, 0, 0], [7, 5, 2]], 5)
   assert stats.captions == 3
   assert stats.lengths == {2: 1, 3: 2}
   assert stats.tokens == 8 and stats.oov_tokens == 2
@@ -33,9 +33,9 @@ def test_token_stats_count_lengths_and_out_of_vocabulary_tokens():
 
 def test_names_match_the_module_file():
   import coco_captions_utils
-  assert report.CAPTION_TOKEN_IDS == coco_captions_utils.CAPTION_TOKEN_IDS
-  assert report.CAPTION_VOCABULARY == coco_captions_utils.CAPTION_VOCABULARY
-  assert report.PAD_ID == coco_captions_utils.PAD_ID
+  assert report_data.CAPTION_TOKEN_IDS == coco_captions_utils.CAPTION_TOKEN_IDS
+  assert report_data.CAPTION_VOCABULARY == coco_captions_utils.CAPTION_VOCABULARY
+  assert report_data.PAD_ID == coco_captions_utils.PAD_ID
 
 
 def _words(caption):
@@ -46,7 +46,7 @@ def _words(caption):
 def test_caption_statistics_agree_with_the_raw_captions(tiny_model):
   fn_args, data_dir = tiny_model
   examples_uri = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
-  vocabulary, stats = report.caption_statistics(fn_args.transform_output,
+  vocabulary, stats = report_data.caption_statistics(fn_args.transform_output,
                                                 examples_uri)
   assert list(stats) == ['train', 'eval']
   with open(vocabulary.path) as f:
@@ -83,14 +83,14 @@ def test_caption_statistics_are_remembered_for_the_same_artifacts(
       os.path.dirname(os.path.dirname(fn_args.train_files[0])), examples)
   graph = fn_args.transform_output
   memo = str(tmp_path / 'reports')
-  fresh = report.caption_statistics(graph, examples)
+  fresh = report_data.caption_statistics(graph, examples)
   reads = []
-  read = report.caption_statistics
-  monkeypatch.setattr(report, 'caption_statistics',
+  read = report_data.caption_statistics
+  monkeypatch.setattr(report_data, 'caption_statistics',
                       lambda *args: reads.append(args) or read(*args))
 
   def remembered(memo_dir=memo):
-    return report.remembered_caption_statistics(memo_dir, graph, examples)
+    return report_data.remembered_caption_statistics(memo_dir, graph, examples)
 
   assert remembered() == remembered() == fresh
   assert len(reads) == 1
@@ -100,7 +100,7 @@ def test_caption_statistics_are_remembered_for_the_same_artifacts(
   assert remembered() == fresh
   assert len(reads) == 2
   # An unreadable memo is read past; without a memo dir nothing is kept.
-  with open(os.path.join(memo, report.CAPTION_STATISTICS_MEMO), 'w') as f:
+  with open(os.path.join(memo, report_data.CAPTION_STATISTICS_MEMO), 'w') as f:
     f.write('{"key": ')
   assert remembered() == fresh
   assert remembered(None) == remembered(None) == fresh
@@ -109,7 +109,7 @@ def test_caption_statistics_are_remembered_for_the_same_artifacts(
 
 def test_loss_curves_of_a_real_training_run(tiny_model):
   fn_args, _ = tiny_model
-  curves = report.loss_curves(fn_args.model_run_dir)
+  curves = report_data.loss_curves(fn_args.model_run_dir)
   assert set(curves) == {'train', 'validation'}
   with open(os.path.join(fn_args.model_run_dir, 'training.json')) as f:
     training = json.load(f)
@@ -127,15 +127,15 @@ def test_loss_curves_read_every_epoch(tmp_path):
         tf.summary.scalar('epoch_loss', loss, step=epoch)
         tf.summary.scalar('epoch_learning_rate', 0.001, step=epoch)
     writer.close()
-  curves = report.loss_curves(str(tmp_path))
+  curves = report_data.loss_curves(str(tmp_path))
   assert curves['train'] == [(0, 3.0), (1, 2.0), (2, 1.5)]
   assert curves['validation'] == [(0, pytest.approx(3.2)),
                                   (1, pytest.approx(2.6))]
-  assert report.loss_curves(str(tmp_path / 'absent')) == {}
+  assert report_data.loss_curves(str(tmp_path / 'absent')) == {}
 
 
 def test_line_chart_is_svg_with_every_point():
-  svg = report.svg_line_chart({'training': [(1, 4.2), (2, 3.1), (3, 0.9)],
+  svg = charts.svg_line_chart({'training': [(1, 4.2), (2, 3.1), (3, 0.9)],
                                'eval': [(1, 4.0), (2, 3.7), (3, 3.9)]},
                               'epoch', 'loss')
   root = ET.fromstring(svg)
@@ -145,11 +145,11 @@ def test_line_chart_is_svg_with_every_point():
               if t.text and re.fullmatch(r'[\d.]+', t.text)]
   assert max(y_labels) >= 4.2
   with pytest.raises(ValueError, match='nothing to plot'):
-    report.svg_line_chart({}, 'x', 'y')
+    charts.svg_line_chart({}, 'x', 'y')
 
 
 def test_histogram_has_a_bar_per_group_and_value():
-  svg = report.svg_histogram({'train': {3: 2, 5: 6}, 'eval': {4: 1}},
+  svg = charts.svg_histogram({'train': {3: 2, 5: 6}, 'eval': {4: 1}},
                              'tokens per caption')
   root = ET.fromstring(svg)
   bars = [r for r in root.findall('rect') if r.find('title') is not None]
@@ -162,7 +162,7 @@ def test_histogram_has_a_bar_per_group_and_value():
 def test_thumbnail_is_a_small_png_data_uri():
   source = io.BytesIO()
   Image.new('RGB', (640, 480), (200, 10, 10)).save(source, format='JPEG')
-  uri = report.thumbnail_uri(source.getvalue())
+  uri = report_data.thumbnail_uri(source.getvalue())
   assert uri.startswith('data:image/png;base64,')
   image = Image.open(io.BytesIO(base64.b64decode(uri.split(',', 1)[1])))
   assert image.format == 'PNG' and image.size == (96, 72)
@@ -181,7 +181,7 @@ def _statistics(name, count):
 
 
 def test_facets_proto_is_tfdvs_train_against_eval():
-  proto = report.facets_proto(_statistics('', 12), _statistics('', 3))
+  proto = facets.facets_proto(_statistics('', 12), _statistics('', 3))
   combined = statistics_pb2.DatasetFeatureStatisticsList.FromString(
       base64.b64decode(proto))
   assert [(d.name, d.num_examples) for d in combined.datasets] == [
@@ -190,15 +190,15 @@ def test_facets_proto_is_tfdvs_train_against_eval():
 
 def test_vendored_browser_code_is_unmodified():
   # The vendor README lists each file's sha256; the files are never edited.
-  vendor = os.path.dirname(os.path.dirname(report.FACETS_BUNDLE))
+  vendor = os.path.dirname(os.path.dirname(facets.FACETS_BUNDLE))
   with open(os.path.join(vendor, 'README.md')) as f:
     readme = f.read()
-  for path in (report.FACETS_BUNDLE, report.WEBCOMPONENTS_POLYFILL):
+  for path in (facets.FACETS_BUNDLE, facets.WEBCOMPONENTS_POLYFILL):
     with open(path, 'rb') as f:
       digest = hashlib.sha256(f.read()).hexdigest()
     assert f'{digest}  {os.path.relpath(path, vendor)}' in readme
   # Fonts it would fetch are dropped when it is inlined.
-  assert '@font-face' not in report._facets_bundle()  # pylint: disable=protected-access
+  assert '@font-face' not in facets.facets_bundle()
 
 
 @pytest.fixture(scope='module')
@@ -215,7 +215,7 @@ def test_retrieval_examples_mark_the_true_image_and_own_captions(
     tiny_model, eval_pool):
   fn_args, data_dir = tiny_model
   pool, rows, _ = eval_pool
-  captions, images, image_bytes = report.retrieval_examples(
+  captions, images, image_bytes = report_data.retrieval_examples(
       fn_args.serving_model_dir, pool, os.path.join(data_dir, 'images'),
       num_captions=2, num_images=2, top_images=3, top_captions=4)
   image_of = {r['caption']: r['image_name'] for r in rows}
@@ -246,12 +246,12 @@ def test_retrieval_examples_are_remembered_for_the_same_model_and_images(
   shutil.copytree(fn_args.serving_model_dir, model)
   memo = str(tmp_path / 'reports')
   calls = []
-  compute = report.retrieval_examples
-  monkeypatch.setattr(report, 'retrieval_examples',
+  compute = report_data.retrieval_examples
+  monkeypatch.setattr(report_data, 'retrieval_examples',
                       lambda *args: calls.append(args) or compute(*args))
 
   def remembered(memo_dir=memo):
-    return report.remembered_retrieval_examples(
+    return report_data.remembered_retrieval_examples(
         memo_dir, model, split_dir, pool, images)
 
   first = remembered()
@@ -307,14 +307,14 @@ def _chromium_or_skip():
 def test_report_pieces_render_offline_in_chromium(tmp_path):
   """Facets Overview from the vendored build, thumbnails and charts, offline."""
   _chromium_or_skip()
-  proto = report.facets_proto(_statistics('', 12), _statistics('', 3))
+  proto = facets.facets_proto(_statistics('', 12), _statistics('', 3))
   source = io.BytesIO()
   Image.new('RGB', (64, 48), (10, 120, 200)).save(source, format='PNG')
-  thumb = report.thumbnail_uri(source.getvalue())
+  thumb = report_data.thumbnail_uri(source.getvalue())
   page = ('<!doctype html><html><head><meta charset="utf-8"><title>t</title>'
-          '</head><body>' + report.facets_overview_html(proto) +
+          '</head><body>' + facets.overview_html(proto) +
           f'<img src="{thumb}"><img src="{thumb}">' +
-          report.svg_line_chart({'a': [(1, 1.0), (2, 0.5)]}, 'x', 'y') +
+          charts.svg_line_chart({'a': [(1, 1.0), (2, 0.5)]}, 'x', 'y') +
           '</body></html>')
   assert report_checks.remote_references(page) == []
   path = tmp_path / 'pieces.html'
@@ -330,61 +330,79 @@ def test_report_pieces_render_offline_in_chromium(tmp_path):
     assert shot.format == 'PNG' and shot.size[0] >= 800
 
 
-def _put_execution(store, types, node, run, inputs, outputs, state):
-  """One execution of `node` in `run` reading and writing artifact ids."""
-  from ml_metadata.proto import metadata_store_pb2 as mlmd
-  execution = mlmd.Execution(type_id=types['execution'],
-                             last_known_state=state)
-  (execution_id,) = store.put_executions([execution])
-  events = [mlmd.Event(artifact_id=a, execution_id=execution_id, type=kind,
-                       path=mlmd.Event.Path(steps=[
-                           mlmd.Event.Path.Step(key=key)]))
-            for kind, refs in ((mlmd.Event.INPUT, inputs),
-                               (mlmd.Event.OUTPUT, outputs))
-            for key, a in refs]
-  store.put_events(events)
-  store.put_attributions_and_associations([], [
-      mlmd.Association(context_id=c, execution_id=execution_id)
-      for c in (node, run)])
-  return execution_id
+EVIL = '<script>alert(1)</script>'
+ESCAPED = '&lt;script&gt;alert(1)&lt;/script&gt;'
 
 
-def test_lineage_names_the_run_that_made_each_artifact(tmp_path):
-  from ml_metadata import metadata_store
-  from ml_metadata.proto import metadata_store_pb2 as mlmd
-  config = mlmd.ConnectionConfig()
-  config.sqlite.filename_uri = str(tmp_path / 'mlmd.sqlite')  # Created.
-  store = metadata_store.MetadataStore(config)
-  types = {
-      'execution': store.put_execution_type(mlmd.ExecutionType(name='Trainer')),
-      'run': store.put_context_type(mlmd.ContextType(name='pipeline_run')),
-      'node': store.put_context_type(mlmd.ContextType(name='node')),
-  }
-  examples_type = store.put_artifact_type(mlmd.ArtifactType(name='Examples'))
-  model_type = store.put_artifact_type(mlmd.ArtifactType(name='Model'))
-  examples, model = store.put_artifacts([
-      mlmd.Artifact(type_id=examples_type, uri='/p/examples/1'),
-      mlmd.Artifact(type_id=model_type, uri='/p/model/2')])
-  node, first, second = store.put_contexts([
-      mlmd.Context(type_id=types['node'], name='p.Trainer'),
-      mlmd.Context(type_id=types['run'], name='run-1'),
-      mlmd.Context(type_id=types['run'], name='run-2')])
-  made = _put_execution(store, types, node, first, [('examples', examples)],
-                        [('model', model)], mlmd.Execution.COMPLETE)
-  cached = _put_execution(store, types, node, second, [('examples', examples)],
-                          [('model', model)], mlmd.Execution.CACHED)
+def _evil_record():
+  """A run whose every name and text is markup: a split, a component, the
+  blessing's reason, artifact URIs."""
+  from coco_captions import run_record
+  ref = run_record.ArtifactRef('anomalies', 'ExampleAnomalies', 3, EVIL, EVIL)
+  return run_record.RunRecord(
+      pipeline_name=EVIL, run_id=EVIL,
+      components=[
+          run_record.ComponentRun('ExampleValidator', 1, 'COMPLETE', 1.0,
+                                  {'anomalies': [EVIL]}),
+          run_record.ComponentRun(EVIL, 2, 'FAILED', 1.0, {})],
+      split_counts={EVIL: 3}, training=None, anomalies={EVIL: [EVIL]},
+      evaluation={'text_to_image_recall@1': 0.5,
+                  'text_to_image_chance@1': 0.25, 'num_images': 4.0,
+                  'num_captions': 20.0, 'blessing_metric': EVIL,
+                  'blessing_threshold': 0.3},
+      blessing={'blessed': 1, 'current_model_id': 9, 'reason': EVIL,
+                'baseline_model': EVIL},
+      pushed={'pushed': 1, 'pushed_destination': EVIL, 'pushed_version': EVIL},
+      lineage=[run_record.LineageRow(EVIL, 'COMPLETE', 1, [ref], [ref])])
 
-  (row,) = report.lineage(store, 'p', 'run-2')
-  assert (row.component, row.state, row.execution_id) == (
-      'Trainer', 'CACHED', cached)
-  assert [(r.key, r.type_name, r.artifact_id, r.uri, r.made_in_run)
-          for r in row.outputs] == [('model', 'Model', model, '/p/model/2',
-                                     'run-1')]
-  # Nothing in this store made the examples: unknown, not guessed.
-  assert [(r.key, r.type_name, r.made_in_run) for r in row.inputs] == [
-      ('examples', 'Examples', '')]
-  (first_row,) = report.lineage(store, 'p', 'run-1')
-  assert first_row.execution_id == made
-  assert first_row.outputs[0].made_in_run == 'run-1'
-  with pytest.raises(LookupError, match="No run 'run-3'"):
-    report.lineage(store, 'p', 'run-3')
+
+def test_every_text_of_the_report_is_escaped():
+  page, missing = report.render(_evil_record(), EVIL)
+  sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', page,
+                             re.S))
+  assert EVIL not in page and '<script' not in page
+  assert ESCAPED in page.split('<section')[0]  # Title and status.
+  for anchor, times in (('run', 3), ('anomalies', 2), ('metrics', 0),
+                        ('blessing', 4), ('lineage', 3)):
+    assert sections[anchor].count(ESCAPED) >= times, anchor
+  assert 'Model: blessing' not in missing and 'Lineage' not in missing
+  assert missing['Data: statistics'] == 'StatisticsGen did not run in this run'
+
+
+def test_captions_and_image_names_in_the_examples_are_escaped():
+  from coco_captions import pages
+  thumbnail = 'data:image/png;base64,AA=='
+  examples = report.Section('examples', 'Examples', {
+      'pool_images': 2, 'top_images': 1, 'top_captions': 1,
+      'caption_queries': [{'caption': EVIL, 'true_image': EVIL, 'rank': None,
+                           'hits': [('a.jpg', 0.5)]}],
+      'image_queries': [report_data.ImageQuery(EVIL, [(EVIL, 0.25, True)])],
+      'thumbnails': {EVIL: thumbnail, 'a.jpg': thumbnail}})
+  page = pages.render('report.html.j2', record=_evil_record(),
+                      sections=[examples], history='', title=EVIL,
+                      generated='now')
+  assert '<script' not in page
+  body = page.split('<section id="examples">')[1]
+  # The caption, the true image's name (alt, title), the image query's name
+  # (alt, title, label) and caption.
+  assert body.count(ESCAPED) == 1 + 2 + 3 + 1
+  assert body.count('class="thumb"') == 3
+  assert '<li class="own">' + ESCAPED in body
+
+
+def test_report_defaults_to_the_one_pipeline_in_the_store(tmp_path, capsys):
+  # An Airflow DAG's pipeline is named after its DAG id.
+  import hand_built_mlmd as hb
+  store = hb.sqlite_store(str(tmp_path / 'metadata.sqlite'))
+  first = hb.HandBuiltStore(store, 'airflow', 'dag_id')
+  first.execute(first.run('manual__1'), 'Trainer', 'FAILED')
+  assert report.main(['--pipeline_root', str(tmp_path), '--verbose']) == 0
+  out = capsys.readouterr().out
+  assert out.startswith(
+      f'Report:              {tmp_path / "reports" / "run-manual__1.html"}\n')
+  assert (tmp_path / 'reports' / 'index.html').is_file()
+  hb.HandBuiltStore(store, 'airflow', 'other')
+  assert report.main(['--pipeline_root', str(tmp_path), '--verbose']) == 2
+  assert capsys.readouterr().err == (
+      'error: ML Metadata holds the pipelines dag_id, other; pass '
+      '--pipeline_name\n')

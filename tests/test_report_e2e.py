@@ -15,7 +15,7 @@ from PIL import Image
 
 import headless_chromium
 import report_checks
-from coco_captions import report
+from coco_captions import report, report_data
 
 pytestmark = pytest.mark.e2e
 
@@ -95,8 +95,8 @@ def test_report_opens_offline_in_chromium_with_every_image(
   assert report_checks.remote_references(page) == []
   examples = _section(page, 'examples')
   missed = examples.count('true image not in the top')
-  expected = (report.EXAMPLE_CAPTIONS * report.TOP_IMAGES + missed +
-              report.EXAMPLE_IMAGES)
+  expected = (report_data.EXAMPLE_CAPTIONS * report_data.TOP_IMAGES + missed +
+              report_data.EXAMPLE_IMAGES)
   assert examples.count('class="thumb"') == expected
   assert page.count('<img ') == expected
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import coco_captions_local as cli
-from coco_captions import configs, up_to_date
+from coco_captions import configs, recovery, session, settings, up_to_date
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,30 +35,27 @@ def project(tmp_path):
   return tmp_path
 
 
-def _args(project, *flags):
-  args, beam_args = cli.parse_args([
+def _settings(project, *flags, orchestrator='local'):
+  return settings.parse_flags([
       '--data_root', str(project / 'data'),
       '--pipeline_root', str(project / 'root'),
       '--module_file', str(project / 'code' / 'coco_captions_utils.py'),
-      *flags])
-  return args, beam_args
+      *flags], orchestrator, environ={})
 
 
 def _record(project, *flags):
   """What the CLI records after a successful run with `flags`."""
-  args, beam_args = _args(project, *flags)
+  found = _settings(project, *flags)
   up_to_date.record(
-      args.pipeline_root, cli._fingerprint(args, beam_args, 'local'),
-      args.metadata_path, 'run-1',
-      [str(project / 'root' / 'Trainer' / 'model' / '8')],
+      found.pipeline_root, session.fingerprint(found), found.metadata_path,
+      'run-1', [str(project / 'root' / 'Trainer' / 'model' / '8')],
       'Pipeline coco_captions, run run-1\nReport: r.html')
 
 
 def _check(project, *flags, orchestrator='local'):
-  args, beam_args = _args(project, *flags)
-  return up_to_date.check(args.pipeline_root,
-                          cli._fingerprint(args, beam_args, orchestrator),
-                          args.metadata_path)
+  found = _settings(project, *flags, orchestrator=orchestrator)
+  return up_to_date.check(found.pipeline_root, session.fingerprint(found),
+                          found.metadata_path)
 
 
 def test_the_same_run_again_is_unchanged(project):
@@ -151,6 +148,20 @@ def test_files_fingerprint_covers_the_named_files_only(project):
   assert up_to_date.files_fingerprint('gs://bucket/images', first) is None
 
 
+def test_no_fingerprint_looks_outside_the_images_root(project):
+  images = project / 'data' / 'images'
+  (images / 'a.jpg').write_bytes(b'a')
+  (project / 'data' / 'outside.jpg').write_bytes(b'o')
+  for name in ('../outside.jpg', str(project / 'data' / 'outside.jpg'),
+               'file:../outside.jpg'):
+    assert up_to_date.files_fingerprint(str(images), ['a.jpg', name]) is None
+  # A symlinked directory is not walked into (it could be the whole disk).
+  os.symlink(str(project), str(images / 'loop'))
+  before = up_to_date.directory_fingerprint(str(images))
+  (project / 'elsewhere.txt').write_text('changed')
+  assert up_to_date.directory_fingerprint(str(images)) == before
+
+
 def test_a_record_of_an_older_format_is_not_trusted(project):
   _record(project)
   path = up_to_date.record_path(str(project / 'root'))
@@ -200,10 +211,11 @@ def test_a_run_clears_the_record_before_it_starts(project):
 
 
 def test_remote_data_is_never_answered_without_tfx(project):
-  args, beam_args = cli.parse_args(['--data_root', 'gs://bucket/coco'])
-  assert cli._fingerprint(args, beam_args, 'local') is None
+  found = settings.parse_flags(['--data_root', 'gs://bucket/coco'],
+                               environ={})
+  assert session.fingerprint(found) is None
   assert not up_to_date.check(str(project / 'root'), None,
-                              args.metadata_path).unchanged
+                              found.metadata_path).unchanged
 
 
 def test_an_unreadable_record_is_ignored(project):
@@ -238,14 +250,13 @@ def test_cli_says_why_it_runs_again(project, capsys, monkeypatch):
   """A changed input is named before the run starts (the run itself is
   stopped at the run lock, which another process holds)."""
   _record(project)
-  # Held by a live process, so main() stops before importing TFX.
-  lock = project / 'root' / '.run.lock'
-  lock.write_text(str(os.getppid()))
-  code = cli.main([
-      '--data_root', str(project / 'data'),
-      '--pipeline_root', str(project / 'root'),
-      '--module_file', str(project / 'code' / 'coco_captions_utils.py'),
-      '--train_steps=5'])
+  # Held by another run, so main() stops before importing TFX.
+  with recovery.RunLock(str(project / 'root')):
+    code = cli.main([
+        '--data_root', str(project / 'data'),
+        '--pipeline_root', str(project / 'root'),
+        '--module_file', str(project / 'code' / 'coco_captions_utils.py'),
+        '--train_steps=5'])
   out, err = capsys.readouterr()
   assert 'Since run run-1: the settings changed.' in out
   assert code == 2 and 'another run' in err
@@ -255,14 +266,13 @@ def test_cli_says_why_it_runs_again(project, capsys, monkeypatch):
 
 def test_force_run_and_no_cache_skip_the_check(project, capsys):
   _record(project)
-  lock = project / 'root' / '.run.lock'
-  lock.write_text(str(os.getppid()))
   for flag in ('--force_run', '--no_cache'):
-    code = cli.main([
-        '--data_root', str(project / 'data'),
-        '--pipeline_root', str(project / 'root'),
-        '--module_file', str(project / 'code' / 'coco_captions_utils.py'),
-        flag])
+    with recovery.RunLock(str(project / 'root')):
+      code = cli.main([
+          '--data_root', str(project / 'data'),
+          '--pipeline_root', str(project / 'root'),
+          '--module_file', str(project / 'code' / 'coco_captions_utils.py'),
+          flag])
     out, err = capsys.readouterr()
     assert code == 2 and 'another run' in err, (flag, out, err)
     assert 'Nothing changed' not in out

@@ -1,0 +1,69 @@
+"""The run history: every run of a pipeline on one page, newest first.
+
+Written beside the per-run reports (PIPELINE_ROOT/reports/index.html). Each
+row is a run: when it started, whether it completed, the fingerprints of the
+data, images and code it read, its settings, its metrics, the blessing
+verdict and the version it pushed, linking to the run's report. For any
+pushed version it answers: what data was this model trained on, with which
+parameters, when was it pushed and what did it score.
+"""
+
+import dataclasses
+import datetime
+from typing import Any, Callable, Dict, List, Optional, Set
+
+from coco_captions import artifacts, mlmd, pages, run_record
+
+INDEX = 'index.html'
+
+
+@dataclasses.dataclass
+class HistoryRow:
+  """One run as the history page shows it."""
+  record: run_record.RunRecord
+  # The Trainer's plan (training.json), None without a trained model.
+  training: Optional[Dict[str, Any]]
+  # The model the run evaluated: (artifact id, run that made it, '' unknown).
+  model: Optional[run_record.ArtifactRef]
+
+  @property
+  def pushed_version(self) -> str:
+    return (str(self.record.pushed.get('pushed_version', ''))
+            if self.record.was_pushed else '')
+
+  @property
+  def pushed_at(self) -> Optional[datetime.datetime]:
+    """When Pusher pushed: TFX names a version by the Unix time it pushed."""
+    version = self.pushed_version
+    return (datetime.datetime.fromtimestamp(int(version))
+            if version.isdigit() else None)
+
+
+def history(store, pipeline_name: str) -> List[HistoryRow]:
+  """Every run of `pipeline_name` in `store`, newest first."""
+  rows = []
+  for record in run_record.read_runs(
+      store, pipeline_name, mlmd.runs(store, pipeline_name)[::-1],
+      read_artifacts=False):
+    models = [r for row in record.lineage if row.component == 'Trainer'
+              for r in row.outputs if r.key == 'model']
+    rows.append(HistoryRow(
+        record, artifacts.training(record.output('Trainer', 'model_run')),
+        models[0] if models else None))
+  return rows
+
+
+def render(rows: List[HistoryRow], existing_reports: Set[str],
+           report_filename: Callable[[str], str]) -> str:
+  """The history page of `rows`; a run links to its report where
+  `report_filename(run id)` is among `existing_reports`."""
+  links = {row.record.run_id: report_filename(row.record.run_id)
+           for row in rows}
+  links = {run_id: name for run_id, name in links.items()
+           if name in existing_reports}
+  pipeline = rows[0].record.pipeline_name if rows else ''
+  return pages.render(
+      'history.html.j2', rows=rows, links=links, pipeline_name=pipeline,
+      recall_ks=run_record.RECALL_KS,
+      generated=datetime.datetime.now().astimezone().strftime(
+          '%Y-%m-%d %H:%M:%S %Z'))

@@ -1,0 +1,397 @@
+"""One pipeline run, read from ML Metadata and its artifacts once.
+
+`read_run` returns a `RunRecord`: each component's execution (state, time,
+parameters, outputs), the row and image counts, the anomalies, the Trainer's
+plan and losses, the evaluation, the blessing verdict, what was pushed and the
+lineage of every artifact. The console summary (run_summary) and the HTML
+report (report) render the same record; the run history (run_history) lists
+one per run. Both of TFX's metadata layouts are read (see mlmd).
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import re
+from typing import Any, Dict, List, Optional
+
+from ml_metadata.proto import metadata_store_pb2
+
+from coco_captions import artifacts, mlmd
+
+_OK_STATES = ('COMPLETE', 'CACHED')
+_EVENT = metadata_store_pb2.Event
+_INPUTS = (_EVENT.INPUT, _EVENT.DECLARED_INPUT)
+_OUTPUTS = (_EVENT.OUTPUT, _EVENT.DECLARED_OUTPUT)
+# The user-code wheel TFX builds from the module file and the .py files
+# beside it: its version is a digest of that code.
+_USER_CODE_WHEEL = re.compile(r'tfx_user_code_\w+-0\.0\+([0-9a-f]+)-')
+# The recall@K the evaluator computes, and how each direction reads.
+RECALL_KS = (1, 5, 10)
+DIRECTIONS = (('text_to_image', 'caption → image'),
+              ('image_to_text', 'image → caption'))
+
+
+@dataclasses.dataclass
+class ComponentRun:
+  """One component's execution in a run."""
+  component_id: str
+  execution_id: int
+  state: str  # COMPLETE, CACHED, FAILED, RUNNING...
+  seconds: float
+  # Output key -> artifact URIs.
+  outputs: Dict[str, List[str]]
+  # Output key -> custom properties of each artifact, in the same order.
+  output_properties: Dict[str, List[Dict[str, Any]]] = dataclasses.field(
+      default_factory=dict)
+  # The parameters it ran with (execution properties).
+  parameters: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class ArtifactRef:
+  key: str
+  type_name: str
+  artifact_id: int
+  uri: str
+  # The run whose execution made the artifact, '' when unknown.
+  made_in_run: str
+
+
+@dataclasses.dataclass
+class LineageRow:
+  component: str
+  state: str
+  execution_id: int
+  inputs: List[ArtifactRef]
+  outputs: List[ArtifactRef]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+  """The RetrievalEvaluator's decision on a run's model."""
+  # 'blessed', 'not blessed', or 'unchanged' (the model is already the
+  # latest blessed one).
+  name: str
+  reason: str
+
+  @property
+  def label(self) -> str:
+    """How the console and the report show it."""
+    return 'unchanged' if self.name == 'unchanged' else self.name.upper()
+
+  @property
+  def ok(self) -> bool:
+    return self.name != 'not blessed'
+
+
+def verdict(blessing: Optional[Dict[str, Any]]) -> Optional[Verdict]:
+  """The verdict a ModelBlessing's properties record; None without one."""
+  if not blessing:
+    return None
+  if blessing.get('baseline_model_id') == blessing.get('current_model_id'):
+    name = 'unchanged'
+  elif blessing.get('blessed') == 1:
+    name = 'blessed'
+  else:
+    name = 'not blessed'
+  return Verdict(name, blessing.get('reason', ''))
+
+
+@dataclasses.dataclass(frozen=True)
+class Recall:
+  """One recall@K of the evaluation beside its chance rate."""
+  direction: str  # text_to_image or image_to_text
+  label: str  # caption → image, image → caption
+  k: int
+  value: float
+  chance: Optional[float]
+
+  @property
+  def value_text(self) -> str:
+    return f'{self.value:.3f}'
+
+  @property
+  def chance_text(self) -> str:
+    return '' if self.chance is None else f'{self.chance:.3f}'
+
+  @property
+  def lift_text(self) -> str:
+    """How many times chance, '' where chance is 0 or unknown."""
+    return f'{self.value / self.chance:.1f}×' if self.chance else ''
+
+
+def recalls(evaluation: Optional[Dict[str, Any]],
+            direction: Optional[str] = None) -> List[Recall]:
+  """The recall@K an evaluation recorded, both directions (or `direction`)."""
+  found = []
+  for name, label in DIRECTIONS:
+    if direction not in (None, name):
+      continue
+    for k in RECALL_KS:
+      value = (evaluation or {}).get(f'{name}_recall@{k}')
+      if value is not None:
+        found.append(Recall(name, label, k, value,
+                            evaluation.get(f'{name}_chance@{k}')))
+  return found
+
+
+@dataclasses.dataclass
+class RunRecord:
+  """What a run did, as ML Metadata and the artifacts it points at say."""
+  pipeline_name: str
+  run_id: str
+  components: List[ComponentRun]
+  # Split name -> number of examples (captions); splits in name order.
+  split_counts: Dict[str, int]
+  # The Trainer's plan and losses (run_fn's training.json), or None when
+  # there is no trained model.
+  training: Optional[Dict[str, Any]]
+  anomalies: Dict[str, List[str]]
+  # Split name -> number of images (GroupCaptionsByImage's counts).
+  image_counts: Dict[str, int] = dataclasses.field(default_factory=dict)
+  # RetrievalEvaluator's metrics, blessing and Pusher's result.
+  evaluation: Optional[Dict[str, Any]] = None
+  blessing: Optional[Dict[str, Any]] = None
+  pushed: Optional[Dict[str, Any]] = None
+  # When the run started (its context was made), local time.
+  started: Optional[datetime.datetime] = None
+  # 'ir' or 'airflow': which metadata layout the run was read from.
+  layout: str = 'ir'
+  lineage: List[LineageRow] = dataclasses.field(default_factory=list)
+  # Split name -> StatisticsGen's DatasetFeatureStatisticsList.
+  statistics: Dict[str, Any] = dataclasses.field(default_factory=dict,
+                                                 repr=False)
+
+  def component(self, component_id: str) -> ComponentRun:
+    for component in self.components:
+      if component.component_id == component_id:
+        return component
+    raise KeyError(f'No execution of {component_id} in run {self.run_id}')
+
+  def ran(self, component_id: str) -> bool:
+    return any(c.component_id == component_id for c in self.components)
+
+  def output(self, component_id: str, key: str) -> Optional[str]:
+    if not self.ran(component_id):
+      return None
+    uris = self.component(component_id).outputs.get(key) or []
+    return uris[0] if uris else None
+
+  def properties(self, component_id: str, key: str) -> Optional[Dict[str, Any]]:
+    """Custom properties of a component's (first) output artifact."""
+    if not self.ran(component_id):
+      return None
+    found = self.component(component_id).output_properties.get(key) or []
+    return found[0] if found else None
+
+  def parameters(self, component_id: str) -> Dict[str, Any]:
+    """The parameters `component_id` ran with; {} when it did not run."""
+    return (self.component(component_id).parameters
+            if self.ran(component_id) else {})
+
+  @property
+  def failed(self) -> List[str]:
+    """Components that did not complete (failed, still running, canceled)."""
+    return [c.component_id for c in self.components
+            if c.state not in _OK_STATES]
+
+  @property
+  def status(self) -> str:
+    """'complete', or which components did not complete."""
+    if not self.failed:
+      return 'complete'
+    return ', '.join(self.failed) + ' did not complete'
+
+  @property
+  def verdict(self) -> Optional[Verdict]:
+    return verdict(self.blessing)
+
+  def recalls_of(self, direction: Optional[str] = None) -> List[Recall]:
+    return recalls(self.evaluation, direction)
+
+  @property
+  def was_pushed(self) -> bool:
+    return bool(self.pushed) and self.pushed.get('pushed') == 1
+
+  @property
+  def seconds(self) -> float:
+    return sum(c.seconds for c in self.components)
+
+  def fingerprints(self) -> Dict[str, str]:
+    """Short digests of what the run read: 'data' (the CSV files, as
+    CsvExampleGen fingerprinted them), 'images' and 'code' (the user-code
+    wheel TFX built); a part the run did not record is absent."""
+    found = {}
+    data = self.parameters('CsvExampleGen').get('input_fingerprint')
+    if data:
+      found['data'] = hashlib.sha256(str(data).encode()).hexdigest()[:12]
+    images = _json(self.parameters('Transform').get('custom_config')).get(
+        'images_fingerprint')
+    if images:
+      found['images'] = images[:12]
+    for component in ('Trainer', 'Transform'):
+      match = _USER_CODE_WHEEL.search(
+          str(self.parameters(component).get('module_path', '')))
+      if match:
+        found['code'] = match.group(1)[:12]
+        break
+    return found
+
+  def settings(self) -> Dict[str, Any]:
+    """The training and blessing settings the run's executions recorded."""
+    found = {}
+    trainer = self.parameters('Trainer')
+    for name, key in (('train_args', 'train_steps'),
+                      ('eval_args', 'eval_steps')):
+      steps = _json(trainer.get(name)).get('num_steps')
+      if steps:
+        found[key] = steps
+    found.update(_json(trainer.get('custom_config')))
+    evaluator = self.parameters('RetrievalEvaluator')
+    for name, key in (('metric', 'blessing_metric'),
+                      ('threshold', 'blessing_threshold'),
+                      ('max_images', 'eval_images')):
+      if name in evaluator:
+        found[key] = _number(evaluator[name])
+    return found
+
+
+def _number(value: Any) -> Any:
+  """'1000' -> 1000 and '0.3' -> 0.3 (the Airflow runner records strings)."""
+  if isinstance(value, str):
+    for kind in (int, float):
+      try:
+        return kind(value)
+      except ValueError:
+        pass
+  return value
+
+
+def _json(text: Any) -> Dict[str, Any]:
+  try:
+    found = json.loads(text) if isinstance(text, str) else None
+  except ValueError:
+    return {}
+  return found if isinstance(found, dict) else {}
+
+
+def _component_runs(store, executions, node_of) -> List[ComponentRun]:
+  events = store.get_events_by_execution_ids([e.id for e in executions])
+  outputs = [e for e in events if e.type in _OUTPUTS and e.path.steps]
+  found = {a.id: a for a in store.get_artifacts_by_id(
+      sorted({e.artifact_id for e in outputs}))}
+  result = []
+  for execution in executions:
+    component = ComponentRun(
+        component_id=node_of.get(execution.id, execution.type),
+        execution_id=execution.id,
+        state=mlmd.state_name(execution),
+        seconds=(execution.last_update_time_since_epoch -
+                 execution.create_time_since_epoch) / 1000.0,
+        outputs={}, output_properties={},
+        parameters=mlmd.parameters(execution))
+    for event in outputs:
+      if event.execution_id == execution.id:
+        key = mlmd.event_key(event)
+        artifact = found[event.artifact_id]
+        component.outputs.setdefault(key, []).append(artifact.uri)
+        component.output_properties.setdefault(key, []).append(
+            mlmd.custom_properties(artifact))
+    result.append(component)
+  return result
+
+
+def lineage(store, run: mlmd.Run, node_of: Dict[int, str]) -> List[LineageRow]:
+  """What each execution of `run` read and wrote, and which run made each
+  artifact (a cached component points at an earlier run's)."""
+  executions = mlmd.executions(store, run)
+  events = store.get_events_by_execution_ids([e.id for e in executions])
+  artifact_ids = sorted({e.artifact_id for e in events})
+  found = {a.id: a for a in store.get_artifacts_by_id(artifact_ids)}
+  type_names = {t.id: t.name for t in store.get_artifact_types_by_id(
+      sorted({a.type_id for a in found.values()}))}
+  # The first execution that output an artifact made it; cached ones reuse it.
+  maker = {}
+  for event in store.get_events_by_artifact_ids(artifact_ids):
+    if event.type in _OUTPUTS:
+      maker[event.artifact_id] = min(
+          maker.get(event.artifact_id, event.execution_id), event.execution_id)
+  run_of = mlmd.run_of_executions(store, sorted(set(maker.values())))
+  rows = {e.id: LineageRow(node_of.get(e.id, e.type), mlmd.state_name(e),
+                           e.id, [], []) for e in executions}
+  for event in sorted(events, key=lambda e: (e.execution_id, e.artifact_id)):
+    artifact = found[event.artifact_id]
+    ref = ArtifactRef(
+        mlmd.event_key(event),
+        type_names.get(artifact.type_id, str(artifact.type_id)), artifact.id,
+        artifact.uri, run_of.get(maker.get(artifact.id), ''))
+    if event.type in _INPUTS:
+      rows[event.execution_id].inputs.append(ref)
+    elif event.type in _OUTPUTS:
+      rows[event.execution_id].outputs.append(ref)
+  return [rows[e.id] for e in executions]
+
+
+def train_first(splits: Dict[str, Any]) -> Dict[str, Any]:
+  """`splits` with train, then eval, then the rest by name."""
+  order = {'train': 0, 'eval': 1}
+  return dict(sorted(splits.items(),
+                     key=lambda kv: (order.get(kv[0], 2), kv[0])))
+
+
+def read_run(store, pipeline_name: str, run_id: Optional[str] = None,
+             read_artifacts: bool = True) -> RunRecord:
+  """Run `run_id` (default: the latest) of `pipeline_name`.
+
+  Args:
+    store: an ML Metadata store (mlmd.connect).
+    read_artifacts: also read the statistics, anomalies and training.json the
+      run points at; False reads ML Metadata only.
+
+  Raises:
+    LookupError: the store has no such pipeline or run.
+  """
+  run = mlmd.find_run(store, pipeline_name, run_id)
+  return read_runs(store, pipeline_name, [run], read_artifacts)[0]
+
+
+def read_runs(store, pipeline_name: str, runs: List[mlmd.Run],
+              read_artifacts: bool = True) -> List[RunRecord]:
+  """`read_run` of each of `runs` (mlmd.runs), in the same order."""
+  node_of = mlmd.component_ids(store, pipeline_name)
+  return [_read(store, pipeline_name, run, node_of, read_artifacts)
+          for run in runs]
+
+
+def _read(store, pipeline_name: str, run: mlmd.Run, node_of: Dict[int, str],
+          read_artifacts: bool) -> RunRecord:
+  components = _component_runs(store, mlmd.executions(store, run), node_of)
+  record = RunRecord(
+      pipeline_name, run.run_id, components, {}, None, {},
+      started=datetime.datetime.fromtimestamp(run.created_ms / 1000),
+      layout=run.layout, lineage=lineage(store, run, node_of))
+  images = record.properties('GroupCaptionsByImage', 'image_examples') or {}
+  record.evaluation = record.properties('RetrievalEvaluator', 'evaluation')
+  record.blessing = record.properties('RetrievalEvaluator', 'blessing')
+  record.pushed = record.properties('Pusher', 'pushed_model')
+  if read_artifacts:
+    record.statistics = artifacts.statistics(
+        record.output('StatisticsGen', 'statistics'))
+    record.anomalies = artifacts.anomalies(
+        record.output('ExampleValidator', 'anomalies'))
+    record.training = artifacts.training(record.output('Trainer', 'model_run'))
+  record.split_counts = {
+      split: artifacts.example_count(stats)
+      for split, stats in record.statistics.items()}
+  splits = record.split_counts or sorted(
+      k[:-len('_images')] for k in images if k.endswith('_images'))
+  record.image_counts = {split: int(images[f'{split}_images'])
+                         for split in splits if f'{split}_images' in images}
+  return record
+
+
+def read(metadata_path: str, pipeline_name: str,
+         run_id: Optional[str] = None) -> RunRecord:
+  """`read_run` on the SQLite store at `metadata_path`."""
+  return read_run(mlmd.connect(metadata_path), pipeline_name, run_id)

@@ -1,0 +1,84 @@
+"""The console summary's lines for each kind of run."""
+
+import pytest
+
+import hand_built_mlmd as hb
+from coco_captions import run_summary
+
+
+@pytest.fixture
+def metadata_path(tmp_path):
+  path = str(tmp_path / 'metadata.sqlite')
+  hb.two_runs(hb.HandBuiltStore(hb.sqlite_store(path), 'ir'),
+              str(tmp_path / 'artifacts'))
+  return path
+
+
+def _lines(summary, log_path=None):
+  return run_summary.format_summary(summary, '/m.sqlite', log_path).split('\n')
+
+
+def test_blessed_and_pushed(metadata_path):
+  summary = run_summary.summarize_run(metadata_path, 'p', 'run-1')
+  lines = _lines(summary, '/logs/run.log')
+  assert lines[0] == 'Pipeline p, run run-1'
+  assert lines[1].split() == ['component', 'status', 'seconds']
+  assert [line.split()[:2] for line in lines[2:11]] == [
+      [c, 'complete'] for c in (
+          'CsvExampleGen', 'ImportSchemaGen', 'StatisticsGen',
+          'ExampleValidator', 'GroupCaptionsByImage', 'Transform', 'Trainer',
+          'RetrievalEvaluator', 'Pusher')]
+  assert lines[11].split()[0] == 'total'
+  text = '\n'.join(lines[12:])
+  assert text.startswith(
+      'Rows (captions): 20 eval, 80 train\n'
+      'Data anomalies: \n'
+      f'  eval: {hb.EVAL_ANOMALY}\n'
+      'Images: 4 eval, 16 train\n'
+      'Trainer: 5 epochs over 16 train images, 5 steps of 16 distinct images, '
+      'in 3 s\n'
+      'Loss: train 2.500, eval 1.300 (first epoch: train 3.700)\n'
+      'Evaluation of the exported model on 4 eval images and their 20 '
+      'captions:\n'
+      '  text to image: R@1 0.250 (chance 0.125), R@5 0.750 (chance 0.500)\n'
+      '  image to text: R@1 0.500 (chance 0.200)\n'
+      'Model BLESSED: text_to_image_recall@5 0.750 clears the threshold 0.300\n'
+      f'Pushed to:           /serving/{hb.PUSHED_VERSION}\n'
+      'Model (SavedModel):  ')
+  assert lines[-3].startswith('Schema:')
+  assert lines[-2:] == ['ML Metadata:         /m.sqlite',
+                        'Log:                 /logs/run.log']
+
+
+def test_unchanged_model_is_not_pushed_again(metadata_path):
+  lines = _lines(run_summary.summarize_run(metadata_path, 'p'))
+  assert lines[0] == 'Pipeline p, run run-2'
+  assert 'Model unchanged: this model is already the latest blessed model' in (
+      lines)
+  assert 'Not pushed again: the serving directory already has it.' in lines
+  assert not any(line.startswith('Pushed to:') for line in lines)
+  assert lines[-1] == 'ML Metadata:         /m.sqlite'
+
+
+def test_not_blessed_model_is_kept_as_an_artifact(metadata_path):
+  summary = run_summary.summarize_run(metadata_path, 'p', 'run-1')
+  summary.blessing = dict(summary.blessing, blessed=0, reason='too low')
+  summary.pushed = {'pushed': 0}
+  lines = _lines(summary)
+  assert 'Model NOT BLESSED: too low' in lines
+  assert 'Not pushed: the model is kept as an artifact only.' in lines
+
+
+def test_failed_run_lists_its_components_and_no_model(tmp_path):
+  path = str(tmp_path / 'metadata.sqlite')
+  built = hb.HandBuiltStore(hb.sqlite_store(path), 'ir')
+  run = built.run('r')
+  built.execute(run, 'CsvExampleGen', 'COMPLETE',
+                outputs=[('examples', built.artifact('Examples', '/x'))])
+  built.execute(run, 'Trainer', 'FAILED')
+  lines = _lines(run_summary.summarize_run(path, 'p'))
+  assert [line.split()[:2] for line in lines[2:4]] == [
+      ['CsvExampleGen', 'complete'], ['Trainer', 'failed']]
+  # Nothing past the table but where the metadata is: no counts, no model.
+  assert lines[4].split()[0] == 'total'
+  assert lines[5:] == ['ML Metadata:         /m.sqlite']

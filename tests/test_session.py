@@ -1,0 +1,102 @@
+"""The session's parts that need no pipeline run: failures by kind, run ids,
+TFX CLI detection, and Ctrl-C (exit 130, one line, no traceback)."""
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from coco_captions import session, settings, synthetic_data
+from coco_captions.validation import DataAnomaliesError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _settings(*argv):
+  return settings.parse_flags(list(argv), 'local', environ={})
+
+
+def test_the_datas_failures_are_shown_whole_with_what_to_do():
+  error = DataAnomaliesError('The data does not match the schema:\n'
+                             'train: id: Expected data of type: INT')
+  found = _settings('--schema_file', '/s/schema.pbtxt')
+  assert session.failure_lines('AnomaliesGate', error, found) == [
+      'error: The data does not match the schema:\n'
+      '  train: id: Expected data of type: INT',
+      'Transform and Trainer did not run. Fix the data, or change '
+      '/s/schema.pbtxt if the change is intended.']
+  # The kind counts, not the component or how the orchestrator wrapped it.
+  try:
+    try:
+      raise error
+    except DataAnomaliesError as e:
+      raise RuntimeError('Beam step failed') from e
+  except RuntimeError as wrapped:
+    assert session.failure_lines('some step', wrapped, found)[1].startswith(
+        'Transform and Trainer did not run.')
+  # BeamDagRunner raises the same kind with its step appended.
+  rewrapped = DataAnomaliesError(
+      str(error) + " [while running 'Run[AnomaliesGate]']")
+  assert session.failure_lines('AnomaliesGate', rewrapped, found) == (
+      session.failure_lines('AnomaliesGate', error, found))
+
+
+def test_any_other_failure_names_the_component_and_the_last_line():
+  error = ValueError('Fetching the values\nfor the following keys: image')
+  assert session.failure_lines('Transform', error, _settings()) == [
+      'error: Transform failed: ValueError: for the following keys: image']
+  assert session.failure_lines('Trainer', KeyError(), _settings()) == [
+      'error: Trainer failed: KeyError: ']
+
+
+def test_run_ids_look_like_the_runners_own():
+  local, beam = session.new_run_id('local'), session.new_run_id('beam')
+  assert datetime.datetime.fromisoformat(local)
+  assert datetime.datetime.strptime(beam, '%Y%m%d-%H%M%S.%f')
+
+
+def test_outside_tfx_cli_nothing_is_handed_over():
+  assert not session.handed_to_tfx_cli('local')
+
+
+def test_ctrl_c_exits_130_with_one_line_saying_how_to_resume(tmp_path):
+  synthetic_data.generate(str(tmp_path / 'data'), 12, seed=1)
+  runner = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
+       '--data_root', str(tmp_path / 'data'),
+       '--pipeline_root', str(tmp_path / 'pipeline')],
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  for line in runner.stdout:
+    if line.startswith('Loading TensorFlow'):
+      break
+  time.sleep(0.5)
+  runner.send_signal(signal.SIGINT)
+  out, err = runner.communicate(timeout=120)
+  assert runner.returncode == 130, (out, err)
+  assert err == ('\nInterrupted. To resume, run the same command again: '
+                 'finished components are reused from cache.\n')
+  assert 'Traceback' not in out
+  # The run lock is released.
+  assert not (tmp_path / 'pipeline' / '.run.lock').exists()
+
+
+def test_under_tfx_cli_the_runner_file_hands_over_its_pipeline(tmp_path):
+  """What `tfx pipeline create --engine=local` does with the file, in-process."""
+  from tfx.tools.cli.handler import local_dag_runner_patcher
+  import coco_captions_local
+  from coco_captions import recovery
+  root = tmp_path / 'root'
+  patcher = local_dag_runner_patcher.LocalDagRunnerPatcher()
+  # Held by another run: a session would stop with exit 2; handing over
+  # takes no lock.
+  with recovery.RunLock(str(root)), patcher.patch() as context:
+    assert session.handed_to_tfx_cli('local')
+    code = coco_captions_local.main(['--pipeline_root', str(root),
+                                     '--pipeline_name', 'handed'])
+  assert code == 0 and patcher.run_called
+  assert (context['pipeline_name'], context['pipeline_root']) == (
+      'handed', str(root))
+  assert sorted(os.listdir(root)) == []  # No log, metadata or record.
+  assert not session.handed_to_tfx_cli('local')
