@@ -15,7 +15,8 @@ import time
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import run_summary, synthetic_data
+from coco_captions import mlmd, run_summary, synthetic_data
+from test_session import ctrl_c_as_at_a_terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,7 @@ def _command(data_root, pipeline_root, metadata_path=None):
 
 
 def _states(metadata_path):
-  store = run_summary.connect(str(metadata_path))
+  store = mlmd.connect(str(metadata_path))
   return {e.id: metadata_store_pb2.Execution.State.Name(e.last_known_state)
           for e in store.get_executions()}
 
@@ -59,7 +60,7 @@ def test_two_roots_sharing_one_store_keep_their_own_runs(tmp_path):
   assert 'CANCELED' not in second.stdout
   assert 'CANCELED' not in set(_states(metadata_path).values())
 
-  store = run_summary.connect(str(metadata_path))
+  store = mlmd.connect(str(metadata_path))
   run_ids = sorted(c.name for c in store.get_contexts_by_type('pipeline_run'))
   assert len(run_ids) == 2
   printed = [next(line for line in text.splitlines()
@@ -77,7 +78,8 @@ def test_ctrl_c_during_transform_then_the_same_command_resumes(tmp_path):
   synthetic_data.generate(str(tmp_path / 'data'), 20, seed=5)
   command = _command(tmp_path / 'data', tmp_path / 'pipeline')
   first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                           stderr=subprocess.PIPE, text=True,
+                           preexec_fn=ctrl_c_as_at_a_terminal)
   for line in first.stdout:
     if 'Transform started' in line:
       break

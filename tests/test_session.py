@@ -61,13 +61,23 @@ def test_outside_tfx_cli_nothing_is_handed_over():
   assert not session.handed_to_tfx_cli('local')
 
 
+def ctrl_c_as_at_a_terminal():
+  """In the child: SIGINT's default action, whatever this process inherited.
+
+  A shell starts background jobs (`.ci/run &`, nohup) with SIGINT ignored,
+  and Python then never turns it into KeyboardInterrupt.
+  """
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_with_one_line_saying_how_to_resume(tmp_path):
   synthetic_data.generate(str(tmp_path / 'data'), 12, seed=1)
   runner = subprocess.Popen(
       [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
        '--data_root', str(tmp_path / 'data'),
        '--pipeline_root', str(tmp_path / 'pipeline')],
-      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      preexec_fn=ctrl_c_as_at_a_terminal)
   for line in runner.stdout:
     if line.startswith('Loading TensorFlow'):
       break
