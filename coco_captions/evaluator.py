@@ -27,7 +27,7 @@ from tfx.dsl.component.experimental.annotations import (InputArtifact,
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
-from coco_captions import paths, retrieval, serving_model
+from coco_captions import retrieval, serving_model
 
 METRICS_FILE = 'metrics.json'
 DEFAULT_METRIC = 'text_to_image_recall@5'
@@ -91,13 +91,8 @@ def evaluate(model_dir: str, pool: EvalPool, images_root: str,
 def _usable_images(model, pool: EvalPool, images_root: str,
                    skipped: Optional[List[str]]):
   """(the pool without unusable images, embeddings of the usable ones)."""
-  readable, image_bytes = [], []
-  for i, name in enumerate(pool.image_names):
-    try:
-      image_bytes.extend(serving_model.read_images(images_root, [name]))
-      readable.append(i)
-    except (OSError, tf.errors.OpError, paths.UnsafeImageNameError):
-      pass
+  readable, image_bytes, _ = serving_model.read_images_or_skip(
+      images_root, pool.image_names)
   kept, embeddings, _ = model.embed_images_or_skip(image_bytes)
   kept = [readable[i] for i in kept]
   if len(kept) == len(pool.image_ids):

@@ -43,7 +43,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import import_utils, io_utils
 
-from coco_captions import configs, paths, progress, text
+from coco_captions import configs, paths, progress, serving_model, text
 
 # Raw caption rows (CsvExampleGen's features).
 RAW_IMAGE_ID = 'image_id'
@@ -220,19 +220,14 @@ def image_problem(images_root: str, name: bytes,
     with tf.io.gfile.GFile(path, 'rb') as f:
       data = f.read()
   except (OSError, tf.errors.OpError) as e:
-    return 'unreadable', f'{path}: {_first_line(str(e))}'
+    return 'unreadable', f'{path}: {serving_model.first_line(str(e))}'
   if not data:
     return 'empty_file', f'{path} is empty (0 bytes)'
   try:
     decode(data)
   except tf.errors.OpError as e:
-    return 'undecodable', f'{path}: {_first_line(e.message)}'
+    return 'undecodable', f'{path}: {serving_model.first_line(e.message)}'
   return None
-
-
-def _first_line(message: str) -> str:
-  lines = [line for line in message.strip().splitlines() if line.strip()]
-  return lines[0].strip() if lines else 'unknown error'
 
 
 def transform_decoder(module_file: str, image_size: int = 0,

@@ -34,10 +34,11 @@ if __name__ == '__main__':
 import numpy as np
 import tensorflow as tf
 
-from coco_captions import paths, up_to_date
-# resolve_model_dir and RetrievalModel are part of this module's API too.
+from coco_captions import up_to_date
+# Also this module's API: read_images, resolve_model_dir, RetrievalModel.
 from coco_captions.serving_model import (ModelError, RetrievalModel, first_line,
-                                         read_images, resolve_model_dir, top_k)
+                                         read_images, read_images_or_skip,
+                                         resolve_model_dir, top_k)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
@@ -65,20 +66,6 @@ def list_images(images_root: str) -> List[str]:
     raise QueryError(f'--images_root {images_root}: no such directory')
   return sorted(n for n in tf.io.gfile.listdir(images_root)
                 if n.lower().endswith(IMAGE_EXTENSIONS))
-
-
-def _readable_images(images_root: str, names: Sequence[str],
-                     skipped: List[Tuple[str, str]]
-                     ) -> Tuple[List[str], List[bytes]]:
-  """The names and bytes of the images that can be read; the rest skipped."""
-  kept, images = [], []
-  for name in names:
-    try:
-      images.extend(read_images(images_root, [name]))
-      kept.append(name)
-    except (OSError, tf.errors.OpError, paths.UnsafeImageNameError) as e:
-      skipped.append((name, f'cannot be read: {first_line(str(e))}'))
-  return kept, images
 
 
 def image_index(model: RetrievalModel, images_root: str,
@@ -110,10 +97,11 @@ def image_index(model: RetrievalModel, images_root: str,
         return [str(n) for n in saved['names']], saved['embeddings']
     except (OSError, ValueError, KeyError):
       pass  # Unreadable or of an older format: rebuilt below.
-  readable, image_bytes = _readable_images(images_root, names, skipped)
+  readable, image_bytes, unread = read_images_or_skip(images_root, names)
+  skipped.extend((names[i], why) for i, why in unread)
   kept, embeddings, failed = model.embed_images_or_skip(image_bytes)
-  skipped.extend((readable[i], why) for i, why in failed)
-  names = [readable[i] for i in kept]
+  skipped.extend((names[readable[i]], why) for i, why in failed)
+  names = [names[readable[i]] for i in kept]
   if not names:
     raise QueryError(f'--images_root {images_root}: none of its '
                      f'{len(listed)} images could be read and decoded')

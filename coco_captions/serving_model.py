@@ -148,6 +148,23 @@ def read_images(images_root: str, names: Sequence[str]) -> List[bytes]:
   return images
 
 
+def read_images_or_skip(images_root: str, names: Sequence[str]
+                        ) -> Tuple[List[int], List[bytes], List[Tuple[int, str]]]:
+  """(indices read, their bytes, [(index, why)] of the names not read).
+
+  A missing, unreadable or unsafe name costs only itself, as in
+  `RetrievalModel.embed_images_or_skip`.
+  """
+  kept, images, skipped = [], [], []
+  for index, name in enumerate(names):
+    try:
+      images.extend(read_images(images_root, [name]))
+      kept.append(index)
+    except (OSError, tf.errors.OpError, paths.UnsafeImageNameError) as e:
+      skipped.append((index, f'cannot be read: {first_line(str(e))}'))
+  return kept, images, skipped
+
+
 def top_k(query_embeddings: np.ndarray, candidate_embeddings: np.ndarray,
           k: int) -> List[List[Tuple[int, float]]]:
   """For each query, the k best (candidate index, cosine score), best first."""
