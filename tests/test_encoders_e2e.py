@@ -73,8 +73,7 @@ def test_transform_stores_images_at_the_encoders_size(encoder_run):
       '*.gz'))
   record = next(iter(tf.data.TFRecordDataset(files, compression_type='GZIP')))
   feature = tf.train.Example.FromString(record.numpy()).features.feature
-  pixels = tf.io.parse_tensor(feature['image_pixels'].bytes_list.value[0],
-                              tf.uint8)
+  pixels = tf.io.decode_png(feature['image_pixels'].bytes_list.value[0])
   assert pixels.shape == (SIZE, SIZE, 3)
 
 

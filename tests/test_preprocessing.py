@@ -137,9 +137,10 @@ def test_images_read_decoded_and_resized_to_uint8_values(
     transformed, images_root):
   rows, _, output = transformed
   spec = output.transformed_feature_spec()['image_pixels']
-  # One string a row: the uint8 pixels, serialized; one byte a value.
+  # One string a row: the uint8 pixels as a PNG.
   assert spec.shape == [] and spec.dtype == tf.string
-  assert tf.io.parse_tensor(rows[0]['image_pixels'], tf.uint8).shape == (4, 4, 3)
+  assert rows[0]['image_pixels'].startswith(b'\x89PNG\r\n\x1a\n')
+  assert tf.io.decode_png(rows[0]['image_pixels']).shape == (4, 4, 3)
   red, blue = _pixels(rows[0]), _pixels(rows[1])
   assert red.shape == (4, 4, 3) and red.dtype == np.uint8
   # PNG is lossless: exactly red. The one-colour JPEG decodes to one colour
@@ -226,6 +227,29 @@ def test_a_scaled_jpeg_decode_gives_nearly_a_full_decodes_pixels():
   difference = np.abs(scaled.astype(np.float64) - full)
   assert difference.mean() < 1.2, difference.mean()
   assert difference.max() <= 8, difference.max()
+
+
+def test_the_analysis_pass_reads_no_image(tmp_path, images_root):
+  # The analyzers need only the captions: images named here do not exist, so
+  # any read of them in the analysis pass would fail it.
+  rows = [_image(1, [11], [b'a horse'], b'missing-1.png'),
+          _image(2, [21], [b'a man'], b'missing-2.jpg')]
+  config = {'images_root': images_root, 'image_size': 4}
+  with tft_beam.Context(temp_dir=str(tmp_path / 'tmp')):
+    transform_fn = ((rows, RAW_METADATA) | tft_beam.AnalyzeDataset(
+        functools.partial(module.preprocessing_fn, custom_config=config)))
+    _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / 'out'))
+  output = tft.TFTransformOutput(str(tmp_path / 'out'))
+  assert sorted(output.vocabulary_by_name(module.CAPTION_VOCABULARY)) == [
+      b'a', b'horse', b'man']
+  # Transforming them does read them.
+  with pytest.raises(tf.errors.NotFoundError, match='missing-1.png'):
+    output.transform_raw_features(
+        {'image_id': tf.constant([[1]], tf.int64),
+         'image_name': tf.constant([[b'missing-1.png']]),
+         'captions': tf.sparse.from_dense(tf.constant([[b'a horse']])),
+         'caption_ids': tf.sparse.from_dense(
+             tf.constant([[11]], tf.int64))})
 
 
 def test_image_id_and_name_pass_through(transformed):
