@@ -170,7 +170,7 @@ def keras_baseline(transform_graph: str, examples: str, train_steps: int,
             .map(lambda r: tf.io.parse_example(r, spec)))
   # The size Transform stored the images at, from the first stored image.
   first = next(iter(parsed))[module.IMAGE_PIXELS]
-  size = int(tf.io.parse_tensor(tf.reshape(first, [-1])[0], tf.uint8).shape[0])
+  size = int(tf.io.decode_png(tf.reshape(first, [-1])[0]).shape[0])
   inputs, image_ids = {}, []
   for batch in parsed:
     for name, tensor in module.model_inputs(batch, length, size, epoch=0,

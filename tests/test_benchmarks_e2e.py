@@ -120,3 +120,9 @@ def test_quality_is_the_evaluators_and_other_seeds_train_again(report):
       t['seconds'] / t['images_baseline_seconds'], rel=0.01)
   assert t['images_baseline_per_s'] == pytest.approx(
       r['images'] / t['images_baseline_seconds'], rel=0.01)
+  # The floor is the mean of a run before and one after the pipeline's.
+  assert t['images_baseline_seconds'] == pytest.approx(
+      (t['images_baseline_seconds_before'] +
+       t['images_baseline_seconds_after']) / 2, rel=0.01)
+  low, high = t['time_over_images_baseline_range']
+  assert low <= t['time_over_images_baseline'] <= high
