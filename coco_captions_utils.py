@@ -937,6 +937,12 @@ class TrainingProgress(keras.callbacks.Callback):
       self._logged = (now, self._step)
       logging.info('%s', self.line(now))
 
+  def on_test_begin(self, logs=None):
+    # Steps stop while the eval split is measured; say why.
+    if self._logger.handlers and self._first is not None:
+      self._fields['eval loss'] = 'computing'
+      self._send_update()
+
   def on_epoch_end(self, epoch, logs=None):
     if not logs or 'val_loss' not in logs:
       return

@@ -121,6 +121,9 @@ class Reporter:
     self._leave = leave
     self._started = clock()
     self._since: Optional[Tuple[float, float]] = None
+    # When the count reached the total: the rate stops there, while work
+    # after it (the Trainer's last evaluation) still adds to the elapsed time.
+    self._completed: Optional[float] = None
     self._last_line = self._started
     self._last_bucket = 0
     self._printed = False
@@ -148,6 +151,8 @@ class Reporter:
       if self._since is None:
         self._since = (now, done)
       self.done = done
+      if self.total and done >= self.total and self._completed is None:
+        self._completed = now
     self.fields.update(fields)
     if self._bar is not None:
       self._draw(now)
@@ -193,8 +198,9 @@ class Reporter:
     live line) puts the times first, as '0:42<1:10'."""
     rate = left = None
     if self._since is not None and self.done is not None:
-      rate, left = rate_and_seconds_left(self.done, self.total, self._since,
-                                         now)
+      rate, left = rate_and_seconds_left(
+          self.done, self.total, self._since,
+          now if self._completed is None else self._completed)
     if done:
       left = None
     elapsed = format_seconds(now - self._started)

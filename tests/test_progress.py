@@ -72,6 +72,25 @@ def test_plain_lines_every_few_percent_or_seconds_on_a_fake_clock():
   assert '\r' not in out.getvalue() and '\x1b' not in out.getvalue()
 
 
+def test_the_rate_stops_when_the_count_reaches_the_total():
+  # Work after the last step (the Trainer's final evaluation) adds to the
+  # elapsed time, not to the time the steps took.
+  clock, out = FakeClock(), io.StringIO()
+  reporter = progress.Reporter('Training', out, total=10, unit='steps',
+                               live=False, clock=clock, rate=(64, 'examples'),
+                               interval=10, step_percent=50)
+  reporter.update(0)
+  clock.now = 5
+  reporter.update(10)  # 10 steps in 5 s: 2 steps/s, 128 examples/s.
+  clock.now = 30
+  reporter.tick()  # 25 s later, still 128 examples/s.
+  reporter.close()
+  assert out.getvalue().splitlines() == [
+      'Training: 10/10 steps (100%), 128 examples/s, 0:05 elapsed, 0:00 left',
+      'Training: 10/10 steps (100%), 128 examples/s, 0:30 elapsed, 0:00 left',
+  ]
+
+
 def test_plain_counts_without_a_total_and_elapsed_time_alone():
   clock, out = FakeClock(), io.StringIO()
   counted = progress.Reporter('Grouping', out, unit='images', live=False,

@@ -232,6 +232,7 @@ def test_training_progress_reaches_an_installed_console_as_events():
     progress = module.TrainingProgress(module.TrainingPlan(160, 8, 5))
     progress.on_epoch_begin(1)
     progress.on_train_batch_end(9, {'loss': 2.5})  # Step 30, in pass 2.
+    progress.on_test_begin()
     progress.on_epoch_end(1, {'loss': 2.4, 'val_loss': 2.6})
     progress.on_epoch_end(2, {'loss': 2.3})  # No eval this epoch.
     progress.close()
@@ -242,6 +243,9 @@ def test_training_progress_reaches_an_installed_console_as_events():
             'done': 30, 'total': 100, 'rate': (8, 'examples')}
   assert events == [
       dict(update, fields={'epoch': '2/5', 'loss': '2.5000'}),
+      # While the eval split is measured, the line says so.
+      dict(update, fields={'epoch': '2/5', 'loss': '2.5000',
+                           'eval loss': 'computing'}),
       # The eval loss joins the fields when it is measured.
       dict(update, fields={'epoch': '2/5', 'loss': '2.5000',
                            'eval loss': '2.6000'}),
