@@ -61,7 +61,7 @@ SCHEMA_FILE = 'schema.pbtxt'
 # The name its progress is shown under (coco_captions.progress).
 PROGRESS_TASK = 'GroupCaptionsByImage'
 _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
-# Images checked side by side, a thread per core.
+# Images read side by side and decoded in one call.
 _CHECK_BATCH = 64
 # The file name CsvExampleGen gives its output shards.
 _FILE_PREFIX = 'data_tfrecord'
@@ -203,51 +203,66 @@ class GroupByImage(beam.PTransform):
 # --- Checking the images -------------------------------------------------------
 
 
-def image_problem(images_root: str, name: bytes,
-                  decode) -> Optional[Tuple[str, str]]:
-  """(reason, detail) if Transform could not use image `name`, else None.
-
-  An unsafe name is refused without touching storage. `decode(data)` raises
-  tf.errors.OpError where Transform's decoding would.
-  """
+def read_image(images_root: str, name: bytes
+               ) -> Tuple[Optional[bytes], Optional[Tuple[str, str]]]:
+  """(the bytes of image `name`, None), or (None, (reason, detail)) if it
+  cannot be read. An unsafe name is refused without touching storage."""
   problem = paths.image_name_problem(name)
   if problem:
-    return 'unsafe_name', f'the name {problem}'
+    return None, ('unsafe_name', f'the name {problem}')
   path = paths.image_path(images_root, name)
   try:
     if not tf.io.gfile.exists(path):
-      return 'missing', f'{path} does not exist'
+      return None, ('missing', f'{path} does not exist')
     with tf.io.gfile.GFile(path, 'rb') as f:
       data = f.read()
   except (OSError, tf.errors.OpError) as e:
-    return 'unreadable', f'{path}: {serving_model.first_line(str(e))}'
+    return None, ('unreadable', f'{path}: {serving_model.first_line(str(e))}')
   if not data:
-    return 'empty_file', f'{path} is empty (0 bytes)'
+    return None, ('empty_file', f'{path} is empty (0 bytes)')
+  return data, None
+
+
+def decode_problem(images_root: str, name: bytes, data: bytes,
+                   decode) -> Optional[Tuple[str, str]]:
+  """('undecodable', detail) if `decode([data])` fails as Transform would."""
   try:
-    decode(data)
+    decode([data])
   except tf.errors.OpError as e:
+    path = paths.image_path(images_root, name)
     return 'undecodable', f'{path}: {serving_model.first_line(e.message)}'
   return None
 
 
+def image_problem(images_root: str, name: bytes,
+                  decode) -> Optional[Tuple[str, str]]:
+  """(reason, detail) if Transform could not use image `name`, else None.
+
+  `decode(list of bytes)` raises tf.errors.OpError where Transform's
+  decoding would (`transform_decoder`).
+  """
+  data, problem = read_image(images_root, name)
+  return problem or decode_problem(images_root, name, data, decode)
+
+
 def transform_decoder(module_file: str, image_size: int = 0,
                       image_encoder: str = ''):
-  """`decode(data)` with the module file's `decode_and_resize_images`.
+  """`decode(list of bytes)` with the module file's `decode_and_resize_images`.
 
   The same function and image size Transform uses (`image_size` 0: the
   module file's default for `image_encoder`), so an image passes here exactly
-  when it passes there.
+  when it passes there. A batch decodes on every core in one call.
   """
   decode_images = import_utils.import_func_from_source(
       module_file, 'decode_and_resize_images')
   if not image_size:
     image_size = _default_image_size(module_file, image_encoder)
 
-  @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
-  def decode(data):
-    return decode_images(tf.reshape(data, [1]), int(image_size))
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  def decode(images):
+    return decode_images(images, int(image_size))
 
-  return lambda data: decode(tf.constant(data))
+  return lambda images: decode(tf.constant(images, tf.string))
 
 
 def _default_image_size(module_file: str, image_encoder: str) -> int:
@@ -265,8 +280,9 @@ def _default_image_size(module_file: str, image_encoder: str) -> int:
 class _CheckImages(beam.DoFn):
   """A batch of (image_name, [(image_id, caption_ids)]) -> bad-image records.
 
-  Decoding releases the GIL: a thread per core checks a batch's images side
-  by side, as Transform's own decoding uses every core.
+  Files are read by a thread per core; the batch's images are then decoded in
+  one call, which uses every core. Only a batch that fails is decoded again
+  image by image, to find which images fail.
   """
 
   def __init__(self, images_root: str, module_file: str, image_size: int,
@@ -288,11 +304,22 @@ class _CheckImages(beam.DoFn):
     if self._threads:
       self._threads.shutdown()
 
+  def _problems(self, batch) -> List[Optional[Tuple[str, str]]]:
+    reads = list(self._threads.map(
+        lambda keyed: read_image(self._images_root, keyed[0]), batch))
+    problems = [problem for _, problem in reads]
+    readable = [i for i, (_, problem) in enumerate(reads) if problem is None]
+    try:
+      if readable:
+        self._decode([reads[i][0] for i in readable])
+    except tf.errors.OpError:
+      for i in readable:
+        problems[i] = decode_problem(self._images_root, batch[i][0],
+                                     reads[i][0], self._decode)
+    return problems
+
   def process(self, batch):
-    problems = self._threads.map(
-        lambda keyed: image_problem(self._images_root, keyed[0], self._decode),
-        batch)
-    for (name, users), problem in zip(batch, problems):
+    for (name, users), problem in zip(batch, self._problems(batch)):
       progress.count(PROGRESS_TASK, 'images checked')
       if problem:
         users = sorted(users)

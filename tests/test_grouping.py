@@ -181,15 +181,37 @@ def test_the_check_decodes_with_the_module_files_own_function(
       lambda path, name: (seen.append((path, name)) or
                           getattr(coco_captions_utils, name)))
   decode = grouping.transform_decoder(configs.MODULE_FILE)
-  assert decode(_jpeg()).shape == (1, 64, 64, 3)  # The module's default size.
+  assert decode([_jpeg()]).shape == (1, 64, 64, 3)  # The module's default size.
   assert seen == [(configs.MODULE_FILE, 'decode_and_resize_images'),
                   (configs.MODULE_FILE, 'image_encoder_settings')]
   # At the size Transform stores for the encoder, unless one is given.
   assert grouping.transform_decoder(
       configs.MODULE_FILE, image_encoder='mobilenet_v2')(
-          _jpeg()).shape == (1, 224, 224, 3)
+          [_jpeg()]).shape == (1, 224, 224, 3)
   assert grouping.transform_decoder(
-      configs.MODULE_FILE, 40, 'mobilenet_v2')(_jpeg()).shape == (1, 40, 40, 3)
+      configs.MODULE_FILE, 40, 'mobilenet_v2')([_jpeg()]).shape == (
+          1, 40, 40, 3)
+
+
+def test_a_batch_with_bad_images_among_good_names_only_the_bad(images_root):
+  check = grouping._CheckImages(images_root, configs.MODULE_FILE, 16)
+  check.setup()
+  try:
+    names = ['good.jpg', 'truncated.jpg', 'sub/good.png', 'text.jpg',
+             'missing.jpg', '../outside.jpg']
+    records = list(check.process(
+        [(n.encode(), [(i, [10 * i])]) for i, n in enumerate(names)]))
+    # A batch of good images alone passes in one decode.
+    assert not list(check.process([(b'good.jpg', [(1, [10])]),
+                                   (b'sub/good.png', [(2, [20])])]))
+  finally:
+    check.teardown()
+  assert [(r['image_name'], r['reason'], r['image_ids'], r['caption_ids'])
+          for r in records] == [
+              (b'truncated.jpg', 'undecodable', [1], [10]),
+              (b'text.jpg', 'undecodable', [3], [30]),
+              (b'missing.jpg', 'missing', [4], [40]),
+              (b'../outside.jpg', 'unsafe_name', [5], [50])]
 
 
 def _write_split(uri, rows):
