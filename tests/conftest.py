@@ -1,9 +1,11 @@
 """Shared fixtures: a tiny dataset and a model trained on it by run_fn."""
 
+import logging
+
 import pytest
 
 import trainer_harness
-from coco_captions import synthetic_data
+from coco_captions import progress, synthetic_data
 
 TINY_IMAGES = 20
 # Enough passes over 16 train images for the model to tell them apart.
@@ -47,3 +49,22 @@ def runs(tmp_path_factory):
   """
   import e2e_runs
   return e2e_runs.bundled_runs(tmp_path_factory.mktemp('e2e'))
+
+
+@pytest.fixture
+def collected():
+  """The progress events sent while the test runs, as a console would."""
+  events = []
+
+  class Collect(logging.Handler):
+
+    def emit(self, record):
+      events.append(record.progress)
+
+  logger = logging.getLogger(progress.LOGGER)
+  handler, level = Collect(), logger.level
+  logger.addHandler(handler)
+  logger.setLevel(logging.INFO)
+  yield events
+  logger.removeHandler(handler)
+  logger.setLevel(level)

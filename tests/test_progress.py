@@ -194,25 +194,6 @@ def test_console_draws_the_running_component_and_its_work():
   assert len(lines) == 8
 
 
-@pytest.fixture
-def collected():
-  """The progress events sent while the test runs, as a console would."""
-  events = []
-
-  class Collect(logging.Handler):
-
-    def emit(self, record):
-      events.append(record.progress)
-
-  logger = logging.getLogger(progress.LOGGER)
-  handler, level = Collect(), logger.level
-  logger.addHandler(handler)
-  logger.setLevel(logging.INFO)
-  yield events
-  logger.removeHandler(handler)
-  logger.setLevel(level)
-
-
 def test_counts_reach_an_installed_console_and_end_with_the_totals(
     collected):
   for _ in range(250):

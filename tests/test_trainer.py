@@ -214,34 +214,18 @@ class _Clock:
     return self.now
 
 
-def test_training_progress_reaches_an_installed_console_as_events():
-  import logging
-  events = []
-
-  class Collect(logging.Handler):
-
-    def emit(self, record):
-      events.append(record.progress)
-
-  logger = logging.getLogger(module.PROGRESS_LOGGER)
-  handler, level = Collect(), logger.level
-  logger.addHandler(handler)
-  logger.setLevel(logging.INFO)
-  try:
-    # 160 images in batches of 8: 20 steps a pass, 5 passes, 100 steps.
-    progress = module.TrainingProgress(module.TrainingPlan(160, 8, 5))
-    progress.on_epoch_begin(1)
-    progress.on_train_batch_end(9, {'loss': 2.5})  # Step 30, in pass 2.
-    progress.on_test_begin()
-    progress.on_epoch_end(1, {'loss': 2.4, 'val_loss': 2.6})
-    progress.on_epoch_end(2, {'loss': 2.3})  # No eval this epoch.
-    progress.close()
-  finally:
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+def test_training_progress_reaches_an_installed_console_as_events(collected):
+  # 160 images in batches of 8: 20 steps a pass, 5 passes, 100 steps.
+  progress = module.TrainingProgress(module.TrainingPlan(160, 8, 5))
+  progress.on_epoch_begin(1)
+  progress.on_train_batch_end(9, {'loss': 2.5})  # Step 30, in pass 2.
+  progress.on_test_begin()
+  progress.on_epoch_end(1, {'loss': 2.4, 'val_loss': 2.6})
+  progress.on_epoch_end(2, {'loss': 2.3})  # No eval this epoch.
+  progress.close()
   update = {'kind': 'update', 'task': 'Training', 'unit': 'steps',
             'done': 30, 'total': 100, 'rate': (8, 'examples')}
-  assert events == [
+  assert collected == [
       dict(update, fields={'epoch': '2/5', 'loss': '2.5000'}),
       # While the eval split is measured, the line says so.
       dict(update, fields={'epoch': '2/5', 'loss': '2.5000',
