@@ -234,17 +234,6 @@ def decode_problem(images_root: str, name: bytes, data: bytes,
   return None
 
 
-def image_problem(images_root: str, name: bytes,
-                  decode) -> Optional[Tuple[str, str]]:
-  """(reason, detail) if Transform could not use image `name`, else None.
-
-  `decode(list of bytes)` raises tf.errors.OpError where Transform's
-  decoding would (`transform_decoder`).
-  """
-  data, problem = read_image(images_root, name)
-  return problem or decode_problem(images_root, name, data, decode)
-
-
 def transform_decoder(module_file: str, image_size: int = 0,
                       image_encoder: str = ''):
   """`decode(list of bytes)` with the module file's `decode_and_resize_images`.

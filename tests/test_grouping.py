@@ -147,27 +147,35 @@ BAD_NAMES = {
 }
 
 
-@pytest.fixture(scope='module')
-def decode():
-  return grouping.transform_decoder(configs.MODULE_FILE, 16)
+@pytest.fixture
+def check(images_root):
+  check = grouping._CheckImages(images_root, configs.MODULE_FILE, 16)
+  check.setup()
+  yield check
+  check.teardown()
 
 
-def test_every_kind_of_bad_image_gets_its_own_reason(images_root, decode):
+def _problems(check, names):
+  """(reason, detail) or None for each of `names`, checked as one batch."""
+  return dict(zip(names, check._problems([(n.encode(), []) for n in names])))
+
+
+def test_every_kind_of_bad_image_gets_its_own_reason(check):
+  found = _problems(check, list(BAD_NAMES) + ['good.jpg', 'sub/good.png'])
   for name, reason in BAD_NAMES.items():
-    found = grouping.image_problem(images_root, name.encode(), decode)
-    assert found and found[0] == reason, (name, found)
+    assert found[name] and found[name][0] == reason, (name, found[name])
   for name in ('good.jpg', 'sub/good.png'):
-    assert grouping.image_problem(images_root, name.encode(), decode) is None
+    assert found[name] is None
 
 
-def test_an_unsafe_name_is_refused_without_opening_anything(
-    images_root, decode, monkeypatch):
+def test_an_unsafe_name_is_refused_without_opening_anything(check,
+                                                            monkeypatch):
   opened = []
   monkeypatch.setattr(tf.io.gfile, 'exists', opened.append)
   monkeypatch.setattr(tf.io.gfile, 'GFile', opened.append)
-  for name in ('../outside.jpg', '/etc/passwd', 'gs://bucket/x.jpg'):
-    assert grouping.image_problem(images_root, name.encode(),
-                                  decode)[0] == 'unsafe_name'
+  names = ['../outside.jpg', '/etc/passwd', 'gs://bucket/x.jpg']
+  for problem in _problems(check, names).values():
+    assert problem[0] == 'unsafe_name'
   assert not opened
 
 

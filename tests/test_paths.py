@@ -1,5 +1,5 @@
 """Image names never leave their images root: coco_captions.paths and the
-same rule in the Transform graph (coco_captions_utils.image_path)."""
+same rule in the Transform graph (coco_captions_utils.UNSAFE_IMAGE_NAME)."""
 
 import pytest
 import tensorflow as tf
