@@ -4,9 +4,9 @@ Read top to bottom: feature names and hyper-parameter defaults,
 `preprocessing_fn` (Transform), the input pipeline, the dual-encoder model and
 its loss, `run_fn` (Trainer) and the serving signatures.
 
-Transform reads one example per image (GroupCaptionsByImage's output): the
-image is decoded and stored once, with every caption of it tokenised beside
-it. The Trainer draws one caption of each image per step, a different one
+Transform reads one example per image (GroupCaptionsByImage's output, which
+decoded the image once with `encode_pixels` as it checked it) and tokenises
+every caption of it beside its pixels. The Trainer draws one caption of each image per step, a different one
 each epoch; the RetrievalEvaluator measures the exported model.
 
 This file is self-contained on purpose: TFX packages it (with the other
@@ -43,6 +43,7 @@ import coco_captions_encoders as encoders
 # Per-image input of Transform (coco_captions.grouping writes it).
 IMAGE_ID_KEY = 'image_id'
 IMAGE_NAME_KEY = 'image_name'
+IMAGE_PIXELS_KEY = 'image_pixels'
 CAPTIONS_KEY = 'captions'
 # The caption column of a raw caption row, which the caption signature parses.
 CAPTION_KEY = 'caption'
@@ -61,8 +62,9 @@ NUM_OOV_BUCKETS = 1
 # Every setting of preprocessing_fn and run_fn, with its default; each can be
 # overridden through `custom_config`. The pipeline passes only what a user set.
 DEFAULTS = {
-    # Transform (and the model's input: both must agree). The image size is
-    # the encoder's own (coco_captions_encoders) unless set.
+    # The stored images (GroupCaptionsByImage) and the model's input: both
+    # must agree. The image size is the encoder's own (coco_captions_encoders)
+    # unless set. `max_caption_tokens` is Transform's.
     'image_encoder': encoders.DEFAULT_ENCODER,
     'image_size': None,
     'max_caption_tokens': 32,
@@ -110,7 +112,7 @@ def image_encoder_settings(custom_config: Optional[Dict[str, Any]],
                            for_model: bool = True) -> ImageEncoderSettings:
   """`image_encoder`, `image_encoder_weights`, `fine_tune_layers` and
   `image_size` from a custom_config, defaults filled in and checked (the size
-  against the encoder's smallest only `for_model`: Transform stores any).
+  against the encoder's smallest only `for_model`: images are stored at any).
 
   Raises ValueError, one line naming each wrong setting.
   """
@@ -201,10 +203,10 @@ def decode_and_resize_images(image_bytes: tf.Tensor,
                              image_size: int) -> tf.Tensor:
   """Decodes JPEG/PNG bytes [batch] into uint8 [batch, size, size, 3].
 
-  Shared by `preprocessing_fn` and the image serving signature, so training and
-  serving see the same pixels; the model scales them to [0, 1] itself
-  (`_image_tower`). Images have no analyzer state, so this is the whole of
-  their transformation.
+  Shared by `encode_pixels` (the training images) and the image serving
+  signature, so training and serving see the same pixels; the model scales
+  them to [0, 1] itself (`_image_tower`). Images have no analyzer state, so
+  this is the whole of their transformation.
   """
   return tf.map_fn(
       lambda encoded: _decode_and_resize_image(encoded, image_size),
@@ -214,56 +216,26 @@ def decode_and_resize_images(image_bytes: tf.Tensor,
       parallel_iterations=_PARALLEL_IMAGES)
 
 
-# The rule of coco_captions/paths.py (kept in step by its tests): a `..`
-# segment, an absolute path, a scheme or drive, a backslash or a control
-# character could reach outside the images root.
-UNSAFE_IMAGE_NAME = (r'(?s)(^|.*/)\.\.(/.*|$)|/.*|[^/]*:.*|.*\\.*'
-                     r'|.*[\x00-\x1f\x7f].*')
-
-
-def _checked_names(image_names: tf.Tensor) -> tf.Tensor:
-  """`image_names`, after failing (InvalidArgumentError naming them) if any
-  could point outside the images root; GroupCaptionsByImage rejects such rows
-  before Transform runs."""
-  unsafe = tf.strings.regex_full_match(image_names, UNSAFE_IMAGE_NAME)
-  safe = tf.debugging.Assert(
-      tf.logical_not(tf.reduce_any(unsafe)),
-      ['image_name must be a path under the images root, not',
-       tf.boolean_mask(image_names, unsafe)])
-  with tf.control_dependencies([safe]):
-    return tf.identity(image_names)
-
-
-# zlib's fastest level: TFX gzips Transform's output again, which would spend
-# more time on raw pixels than the decoding does; stored sizes are within 2 %.
+# zlib's fastest level: the examples are gzipped again on the way to disk,
+# which would spend more time on raw pixels than the decoding does; stored
+# sizes are within 2 %.
 _PNG_COMPRESSION = 1
 
 
-def _load_images(images_root: str, image_names: tf.Tensor,
-                 image_size: int) -> tf.Tensor:
-  """Reads, decodes and resizes `images_root/image_name` for each row.
+def encode_pixels(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
+  """JPEG/PNG bytes [batch] -> the stored form of their pixels, [batch] strings.
 
-  Returns [batch] strings, each one image's uint8 [size, size, 3] pixels as a
-  lossless PNG (`parse_pixels` reads them back).
-
-  Every op on the way is stateless, so TFT's analysis pass, which needs only
-  the captions, leaves the images alone; only the batch's name check runs
-  there. An empty name gives a black image without touching storage: the
-  caption serving signature feeds the Transform graph no image, and TFT fills
-  the missing column with ''. In pipeline data the schema requires a name.
+  Each is `decode_and_resize_images`' uint8 [size, size, 3] pixels as a
+  lossless PNG (`parse_pixels` reads them back). GroupCaptionsByImage stores
+  every distinct image this way once, as it checks it; Transform passes the
+  strings through.
   """
-  root = images_root.rstrip('/')
 
-  def _one(name):
-    pixels = tf.cond(
-        tf.strings.length(name) > 0,
-        lambda: _decode_and_resize_image(
-            tf.io.read_file(tf.strings.join([root, name], separator='/')),
-            image_size),
-        lambda: tf.zeros([image_size, image_size, 3], tf.uint8))
-    return tf.io.encode_png(pixels, compression=_PNG_COMPRESSION)
+  def _one(encoded):
+    return tf.io.encode_png(_decode_and_resize_image(encoded, image_size),
+                            compression=_PNG_COMPRESSION)
 
-  return tf.map_fn(_one, _checked_names(image_names),
+  return tf.map_fn(_one, image_bytes,
                    fn_output_signature=tf.TensorSpec([], tf.string),
                    parallel_iterations=_PARALLEL_IMAGES)
 
@@ -271,7 +243,7 @@ def _load_images(images_root: str, image_names: tf.Tensor,
 def parse_pixels(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
   """uint8 [batch, size, size, 3] from the transformed `image_pixels` PNGs.
 
-  Fails with a message naming both sizes if Transform stored the images at
+  Fails with a message naming both sizes if the images were stored at
   another size than `image_size` (the Trainer's `custom_config`).
   """
 
@@ -279,10 +251,11 @@ def parse_pixels(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
     pixels = tf.io.decode_png(png, channels=3)
     same_size = tf.debugging.assert_equal(
         tf.shape(pixels), tf.constant([image_size, image_size, 3]),
-        message=(f'image_pixels were stored by Transform at another size '
-                 f'than the image_size {image_size} the model is built for; '
-                 "give the Trainer's custom_config the image_size of "
-                 "Transform's (stored [height, width, channels] follows)"),
+        message=(f'image_pixels were stored at another size than the '
+                 f'image_size {image_size} the model is built for; give '
+                 "the Trainer's custom_config the image_size that "
+                 'GroupCaptionsByImage stored them at (stored [height, '
+                 'width, channels] follows)'),
         summarize=3)
     with tf.control_dependencies([same_size]):
       return tf.ensure_shape(pixels, [image_size, image_size, 3])
@@ -309,11 +282,10 @@ def preprocessing_fn(inputs: Dict[str, Any],
 
   Args:
     inputs: per-image features (coco_captions.grouping): `image_id`,
-      `image_name`, `captions` (every caption of the image) and `caption_ids`.
-    custom_config: `images_root` (required: directory or URI that
-      `image_name` is relative to), optional `image_encoder` and
-      `image_size` (the images are stored at the encoder's size unless
-      `image_size` is set), and `max_caption_tokens`.
+      `image_name`, `image_pixels` (the image, decoded, resized and stored
+      once by GroupCaptionsByImage with `encode_pixels`), `captions` (every
+      caption of the image) and `caption_ids`.
+    custom_config: optional `max_caption_tokens`.
 
   Returns:
     `caption_token_ids`: int64 SparseTensor of dense shape [batch, C, L]: each
@@ -325,13 +297,6 @@ def preprocessing_fn(inputs: Dict[str, Any],
       to [0, 1] itself.
     `image_id`, `image_name`: passed through.
   """
-  images_root = custom_config.get('images_root') if custom_config else None
-  if not images_root:
-    raise ValueError(
-        "preprocessing_fn needs custom_config['images_root']: the directory "
-        'that the image_name column is relative to.')
-  image_size = image_encoder_settings(custom_config,
-                                      for_model=False).image_size
   max_tokens = int(_config(custom_config, 'max_caption_tokens'))
 
   captions = _ragged_captions(inputs[CAPTIONS_KEY])
@@ -358,12 +323,12 @@ def preprocessing_fn(inputs: Dict[str, Any],
   tft.experimental.annotate_sparse_output_shape(
       token_ids, tf.stack([max_captions, caption_length]))
 
-  image_names = _dense_column(inputs[IMAGE_NAME_KEY], b'')
   return {
       CAPTION_TOKEN_IDS: token_ids,
-      IMAGE_PIXELS: _load_images(images_root, image_names, image_size),
+      # The caption serving signature feeds no image: TFT fills it with ''.
+      IMAGE_PIXELS: _dense_column(inputs[IMAGE_PIXELS_KEY], b''),
       IMAGE_ID: _dense_column(inputs[IMAGE_ID_KEY], -1),
-      IMAGE_NAME: image_names,
+      IMAGE_NAME: _dense_column(inputs[IMAGE_NAME_KEY], b''),
   }
 
 
@@ -969,8 +934,8 @@ def run_fn(fn_args: FnArgs):
   `batch_size`, `embedding_dim`, `learning_rate`,
   `warmup_fraction`, `temperature`, `seed` (weights, shuffling and caption
   choice: the same seed and data give the same model), `image_encoder` and
-  `image_size`, which must be Transform's (the size the images are stored
-  at), `image_encoder_weights`, `fine_tune_layers`, `fine_tune_fraction` and
+  `image_size`, which must be the size GroupCaptionsByImage stored the
+  images at, `image_encoder_weights`, `fine_tune_layers`, `fine_tune_fraction` and
   `fine_tune_learning_rate_factor` (`training_phases`). Writes TensorBoard
   logs and `training.json` (the plan, the phases with what each froze, and
   the loss of every Keras epoch) to `fn_args.model_run_dir`, and the

@@ -2,28 +2,29 @@
 
 CsvExampleGen writes one row per caption, and ExampleValidator checks those
 rows against the curated schema. After them, this component groups the rows of
-each split by `image_id` (a Beam GroupByKey), so that Transform reads and
-decodes each image once, stores its pixels once, and the Trainer's batches
-hold distinct images. Output features, per image:
+each split by `image_id` (a Beam GroupByKey) and reads, checks and decodes
+each distinct image file once, so that the Trainer's batches hold distinct
+images and no later component reads an image file. Output features, per image:
 
-  image_id     int64, one value
-  image_name   bytes, one value
-  captions     bytes, one per caption, ordered by caption id
-  caption_ids  int64, the caption ids in the same order
+  image_id      int64, one value
+  image_name    bytes, one value
+  image_pixels  bytes, one value: the image decoded and resized by the module
+                file's `encode_pixels` (a PNG of uint8 [size, size, 3])
+  captions      bytes, one per caption, ordered by caption id
+  caption_ids   int64, the caption ids in the same order
 
-Captions are NFKC-normalised on the way (coco_captions/text.py).
+Captions are NFKC-normalised on the way (coco_captions/text.py); Transform
+tokenises them and passes the pixels through.
 
-Before Transform reads a single image, the component checks every distinct
-image file once (`CheckImages`): a name that could leave the images root
-(coco_captions/paths.py) is refused without being opened; every other file is
-read and decoded with the module file's own `decode_and_resize_images`, the
-ops Transform will run. Each bad image is reported with its reason and the
-rows that use it, in `bad_images/SPLIT.jsonl` of the output artifact. With
-`bad_images='fail'` (the default) the run stops here naming them
-(`BadImagesError`); with `'drop'` their rows are left out and counted in the
-artifact's `SPLIT_dropped_images` and `SPLIT_dropped_rows` properties. Data
-without an image in each of train and eval stops the run here too
-(`NotEnoughImagesError`).
+A name that could leave the images root (coco_captions/paths.py) is refused
+without being opened; every other file is read and decoded with the module
+file's own functions, the ops the image serving signature runs. Each bad
+image is reported with its reason and the rows that use it, in
+`bad_images/SPLIT.jsonl` of the output artifact. With `bad_images='fail'`
+(the default) the run stops here naming them (`BadImagesError`); with
+`'drop'` their rows are left out and counted in the artifact's
+`SPLIT_bad_images` and `SPLIT_dropped_rows` properties. Data without an image
+in each of train and eval stops the run here too (`NotEnoughImagesError`).
 
 The component also writes the schema of its output, which Transform reads.
 """
@@ -54,6 +55,7 @@ RAW_IMAGE_NAME = 'image_name'
 # Per-image features (this component's output, preprocessing_fn's input).
 IMAGE_ID = 'image_id'
 IMAGE_NAME = 'image_name'
+IMAGE_PIXELS = 'image_pixels'
 CAPTIONS = 'captions'
 CAPTION_IDS = 'caption_ids'
 
@@ -62,7 +64,7 @@ SCHEMA_FILE = 'schema.pbtxt'
 PROGRESS_TASK = 'GroupCaptionsByImage'
 _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
 # Images read side by side and decoded in one call.
-_CHECK_BATCH = 64
+_DECODE_BATCH = 64
 # The file name CsvExampleGen gives its output shards.
 _FILE_PREFIX = 'data_tfrecord'
 # Where the bad images of each split are listed, under the output artifact.
@@ -90,6 +92,7 @@ def feature_spec():
   return {
       IMAGE_ID: tf.io.FixedLenFeature([1], tf.int64),
       IMAGE_NAME: tf.io.FixedLenFeature([1], tf.string),
+      IMAGE_PIXELS: tf.io.FixedLenFeature([1], tf.string),
       CAPTIONS: tf.io.VarLenFeature(tf.string),
       CAPTION_IDS: tf.io.VarLenFeature(tf.int64),
   }
@@ -116,11 +119,11 @@ def keyed_caption(serialized: bytes) -> Tuple[int, Tuple[int, bytes, bytes]]:
 
 
 def image_example(image_id: int,
-                  captions: Iterable[Tuple[int, bytes, bytes]]
-                  ) -> tf.train.Example:
-  """The per-image example of `image_id` from its (id, caption, name) rows."""
+                  captions: Iterable[Tuple[int, bytes, bytes]],
+                  pixels: bytes) -> tf.train.Example:
+  """The per-image example of `image_id` from its (id, caption, name) rows
+  and its stored `pixels` (`encode_pixels`)."""
   _, name, rows = image_rows((image_id, captions))
-  names = [name]
 
   def int64s(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
@@ -130,7 +133,8 @@ def image_example(image_id: int,
 
   return tf.train.Example(features=tf.train.Features(feature={
       IMAGE_ID: int64s([image_id]),
-      IMAGE_NAME: strings(names),
+      IMAGE_NAME: strings([name]),
+      IMAGE_PIXELS: strings([pixels]),
       CAPTIONS: strings([text.normalize_caption(caption)
                          for _, caption, _ in rows]),
       CAPTION_IDS: int64s([caption_id for caption_id, _, _ in rows]),
@@ -169,38 +173,7 @@ class GroupRows(beam.PTransform):
             | 'ImageRows' >> beam.Map(image_rows))
 
 
-class _ToExample(beam.DoFn):
-  """`image_rows` tuple -> serialized per-image tf.Example, counted."""
-
-  def __init__(self, counter_namespace: str, split: str = ''):
-    super().__init__()
-    self._images = beam.metrics.Metrics.counter(counter_namespace, 'images')
-    self._split = split
-
-  def process(self, grouped):
-    image_id, _, rows = grouped
-    self._images.inc()
-    progress.count(PROGRESS_TASK, 'images', self._split)
-    yield image_example(image_id, rows).SerializeToString()
-
-
-class GroupByImage(beam.PTransform):
-  """Serialized caption-row tf.Examples -> serialized per-image tf.Examples."""
-
-  def __init__(self, counter_namespace: str = 'GroupCaptionsByImage',
-               split: str = ''):
-    super().__init__()
-    self._counter_namespace = counter_namespace
-    self._split = split
-
-  def expand(self, serialized_rows):
-    return (serialized_rows
-            | 'GroupRows' >> GroupRows(self._split)
-            | 'ToExample' >> beam.ParDo(
-                _ToExample(self._counter_namespace, self._split)))
-
-
-# --- Checking the images -------------------------------------------------------
+# --- Reading, checking and decoding the images ----------------------------------
 
 
 def read_image(images_root: str, name: bytes
@@ -223,39 +196,30 @@ def read_image(images_root: str, name: bytes
   return data, None
 
 
-def decode_problem(images_root: str, name: bytes, data: bytes,
-                   decode) -> Optional[Tuple[str, str]]:
-  """('undecodable', detail) if `decode([data])` fails as Transform would."""
-  try:
-    decode([data])
-  except tf.errors.OpError as e:
-    path = paths.image_path(images_root, name)
-    return 'undecodable', f'{path}: {serving_model.first_line(e.message)}'
-  return None
+def pixel_encoder(module_file: str, image_size: int = 0,
+                  image_encoder: str = ''):
+  """`encode(list of image bytes)` -> their stored pixels, with the module
+  file's `encode_pixels` (`decode_and_resize_images`, the image serving
+  signature's decoding, then a PNG).
 
-
-def transform_decoder(module_file: str, image_size: int = 0,
-                      image_encoder: str = ''):
-  """`decode(list of bytes)` with the module file's `decode_and_resize_images`.
-
-  The same function and image size Transform uses (`image_size` 0: the
-  module file's default for `image_encoder`), so an image passes here exactly
-  when it passes there. A batch decodes on every core in one call.
+  At `image_size` (0: the module file's default for `image_encoder`). A batch
+  decodes on every core in one call; one bad image fails the whole call
+  (tf.errors.OpError).
   """
-  decode_images = import_utils.import_func_from_source(
-      module_file, 'decode_and_resize_images')
+  encode_pixels = import_utils.import_func_from_source(
+      module_file, 'encode_pixels')
   if not image_size:
     image_size = _default_image_size(module_file, image_encoder)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-  def decode(images):
-    return decode_images(images, int(image_size))
+  def encode(images):
+    return encode_pixels(images, int(image_size))
 
-  return lambda images: decode(tf.constant(images, tf.string))
+  return lambda images: encode(tf.constant(images, tf.string)).numpy().tolist()
 
 
 def _default_image_size(module_file: str, image_encoder: str) -> int:
-  """The size Transform stores images at when the pipeline sets none."""
+  """The size images are stored at when the pipeline sets none."""
   try:
     settings_of = import_utils.import_func_from_source(
         module_file, 'image_encoder_settings')
@@ -266,79 +230,114 @@ def _default_image_size(module_file: str, image_encoder: str) -> int:
   return settings_of(config, for_model=False).image_size
 
 
-class _CheckImages(beam.DoFn):
-  """A batch of (image_name, [(image_id, caption_ids)]) -> bad-image records.
+def encoded_images(images_root: str, names: List[bytes], encode, threads
+                   ) -> List[Tuple[Optional[bytes], Optional[Tuple[str, str]]]]:
+  """(stored pixels, None) or (None, (reason, detail)) for each of `names`.
 
-  Files are read by a thread per core; the batch's images are then decoded in
-  one call, which uses every core. Only a batch that fails is decoded again
-  image by image, to find which images fail.
+  Files are read by `threads`; the readable ones are then decoded in one
+  `encode` call. Only a batch that fails is decoded again image by image, to
+  find which images fail.
+  """
+  reads = list(threads.map(lambda name: read_image(images_root, name), names))
+  results = [(None, problem) for _, problem in reads]
+  readable = [i for i, (_, problem) in enumerate(reads) if problem is None]
+  if not readable:
+    return results
+  try:
+    encoded = encode([reads[i][0] for i in readable])
+  except tf.errors.OpError:
+    encoded = []
+    for i in readable:
+      try:
+        encoded.extend(encode([reads[i][0]]))
+      except tf.errors.OpError as e:
+        encoded.append(None)
+        results[i] = (None, (
+            'undecodable', f'{paths.image_path(images_root, names[i])}: '
+            f'{serving_model.first_line(e.message)}'))
+  for i, pixels in zip(readable, encoded):
+    if pixels is not None:
+      results[i] = (pixels, None)
+  return results
+
+
+class _ImageExamples(beam.DoFn):
+  """A batch of (image_name, [`image_rows` tuple]) -> per-image examples.
+
+  Each file is read and decoded once, however many image_ids name it. An
+  image that cannot be used gives a bad-image record on the `BAD` output
+  instead of examples.
   """
 
+  BAD = 'bad'
+
   def __init__(self, images_root: str, module_file: str, image_size: int,
-               image_encoder: str = ''):
+               image_encoder: str = '', split: str = ''):
     super().__init__()
     self._images_root = images_root
     self._module_file = module_file
     self._image_size = image_size
     self._image_encoder = image_encoder
-    self._decode = None
+    # Beam counters are read when the pipeline ends; `progress` counts are
+    # shown while it runs.
+    self._split = split
+    self._images = beam.metrics.Metrics.counter(_COUNTER_NAMESPACE + split,
+                                                'images')
+    self._encode = None
     self._threads = None
 
   def setup(self):
-    self._decode = transform_decoder(self._module_file, self._image_size,
-                                     self._image_encoder)
+    self._encode = pixel_encoder(self._module_file, self._image_size,
+                                 self._image_encoder)
     self._threads = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
 
   def teardown(self):
     if self._threads:
       self._threads.shutdown()
 
-  def _problems(self, batch) -> List[Optional[Tuple[str, str]]]:
-    reads = list(self._threads.map(
-        lambda keyed: read_image(self._images_root, keyed[0]), batch))
-    problems = [problem for _, problem in reads]
-    readable = [i for i, (_, problem) in enumerate(reads) if problem is None]
-    try:
-      if readable:
-        self._decode([reads[i][0] for i in readable])
-    except tf.errors.OpError:
-      for i in readable:
-        problems[i] = decode_problem(self._images_root, batch[i][0],
-                                     reads[i][0], self._decode)
-    return problems
-
   def process(self, batch):
-    for (name, users), problem in zip(batch, self._problems(batch)):
-      progress.count(PROGRESS_TASK, 'images checked')
+    results = encoded_images(self._images_root, [name for name, _ in batch],
+                             self._encode, self._threads)
+    for (name, images), (pixels, problem) in zip(batch, results):
+      progress.count(PROGRESS_TASK, 'images decoded', self._split)
+      images = sorted(images)
       if problem:
-        users = sorted(users)
-        yield {'image_name': name, 'reason': problem[0], 'detail': problem[1],
-               'image_ids': [image_id for image_id, _ in users],
-               'caption_ids': [c for _, ids in users for c in ids]}
+        yield beam.pvalue.TaggedOutput(self.BAD, {
+            'image_name': name, 'reason': problem[0], 'detail': problem[1],
+            'image_ids': [image_id for image_id, _, _ in images],
+            'caption_ids': [c for _, _, rows in images for c, _, _ in rows]})
+        continue
+      for image_id, _, rows in images:
+        self._images.inc()
+        yield image_example(image_id, rows, pixels).SerializeToString()
 
 
-class CheckImages(beam.PTransform):
-  """`image_rows` tuples -> one record per bad image file (read once each).
+class ImageExamples(beam.PTransform):
+  """Serialized caption-row tf.Examples -> (serialized per-image tf.Examples,
+  bad-image records).
 
   A record: image_name (bytes), reason (`unsafe_name`, `missing`,
   `unreadable`, `empty_file`, `undecodable`), detail, and the image_ids and
-  caption ids of the rows that use it.
+  caption ids of the rows that use it; those rows get no example.
   """
 
   def __init__(self, images_root: str, module_file: str, image_size: int = 0,
-               image_encoder: str = ''):
+               image_encoder: str = '', split: str = ''):
     super().__init__()
-    self._check = _CheckImages(images_root, module_file, image_size,
-                               image_encoder)
+    self._split = split
+    self._examples = _ImageExamples(images_root, module_file, image_size,
+                                    image_encoder, split)
 
-  def expand(self, grouped):
-    return (grouped
-            | 'KeyByName' >> beam.Map(
-                lambda g: (g[1], (g[0], [c for c, _, _ in g[2]])))
-            | 'GroupByName' >> beam.GroupByKey()
-            | 'Batch' >> beam.BatchElements(
-                min_batch_size=1, max_batch_size=_CHECK_BATCH)
-            | 'Check' >> beam.ParDo(self._check))
+  def expand(self, serialized_rows):
+    results = (serialized_rows
+               | 'GroupRows' >> GroupRows(self._split)
+               | 'KeyByName' >> beam.Map(lambda g: (g[1], g))
+               | 'GroupByName' >> beam.GroupByKey()
+               | 'Batch' >> beam.BatchElements(
+                   min_batch_size=1, max_batch_size=_DECODE_BATCH)
+               | 'Decode' >> beam.ParDo(self._examples).with_outputs(
+                   _ImageExamples.BAD, main='examples'))
+    return results.examples, results[_ImageExamples.BAD]
 
 
 def _bad_image_line(record) -> str:
@@ -403,6 +402,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     image_encoder: Parameter[str] = '',
     bad_images: Parameter[str] = 'fail',
     images_fingerprint: Parameter[str] = '',
+    module_fingerprint: Parameter[str] = '',
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
   """Groups the caption rows of every split of `examples` by image.
@@ -415,22 +415,24 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
       Its own output name: TFX's Airflow runner names artifacts by output
       name and run, and ImportSchemaGen's Schema is `schema`.
     images_root: directory or URI that `image_name` is relative to.
-    module_file: the module file whose `decode_and_resize_images` Transform
-      runs; the images are checked with it.
-    image_size: Transform's image size (0: the module file's default for
-      `image_encoder`).
-    image_encoder: Transform's `image_encoder` ('': the module file's).
+    module_file: the module file whose `encode_pixels` decodes the images.
+    image_size: the size images are stored at (0: the module file's default
+      for `image_encoder`).
+    image_encoder: the model's `image_encoder` ('': the module file's).
     bad_images: 'fail' stops the run on any bad image, naming them; 'drop'
       leaves their rows out and counts them.
     images_fingerprint: not read; changes when an image changes, so that
       TFX's cache checks the images again.
+    module_fingerprint: not read; changes when the module file or a `.py`
+      file beside it changes, so that TFX's cache decodes the images again
+      (`module_fingerprint()`).
     beam_pipeline: the pipeline's Beam options apply (TFX supplies it).
 
   Raises:
     BadImagesError: with bad_images='fail', an image cannot be used.
     NotEnoughImagesError: a split has no images, or there is only one.
   """
-  del images_fingerprint
+  del images_fingerprint, module_fingerprint
   if bad_images not in BAD_IMAGES_CHOICES:
     raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, '
                      f'not {bad_images!r}')
@@ -443,24 +445,13 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
   for split in splits:
     source = artifact_utils.get_split_uri([examples], split)
     target = artifact_utils.get_split_uri([image_examples], split)
-    grouped = (pipeline
-               | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
-                   os.path.join(source, '*'),
-                   compression_type=beam.io.filesystem.CompressionTypes.GZIP)
-               | f'Group[{split}]' >> GroupRows(split))
-    bad = grouped | f'Check[{split}]' >> CheckImages(
-        images_root, module_file, image_size, image_encoder)
-    if bad_images == 'drop':
-      grouped = grouped | f'Drop[{split}]' >> beam.Filter(
-          lambda g, bad_names: g[1] not in bad_names,
-          bad_names=beam.pvalue.AsDict(
-              bad | f'BadNames[{split}]' >> beam.Map(
-                  lambda r: (r['image_name'], True))))
-    _ = (grouped
-         | f'ToExample[{split}]' >> beam.ParDo(
-             _ToExample(_COUNTER_NAMESPACE + split, split))
-         | f'Write[{split}]' >> beam.io.WriteToTFRecord(
-             os.path.join(target, _FILE_PREFIX), file_name_suffix='.gz'))
+    rows = pipeline | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
+        os.path.join(source, '*'),
+        compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+    written, bad = rows | f'Images[{split}]' >> ImageExamples(
+        images_root, module_file, image_size, image_encoder, split)
+    _ = written | f'Write[{split}]' >> beam.io.WriteToTFRecord(
+        os.path.join(target, _FILE_PREFIX), file_name_suffix='.gz')
     _ = (bad
          | f'BadLines[{split}]' >> beam.Map(_bad_image_line)
          | f'WriteBad[{split}]' >> beam.io.WriteToText(

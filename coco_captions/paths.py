@@ -2,15 +2,14 @@
 
 An `image_name` (CSV) or `file_name` (COCO JSON) comes from the data, so it is
 untrusted: every reader of images joins it to its root with `image_path`,
-which refuses a name that could point outside the root. The module file
-(coco_captions_utils.py) applies the same rules in the Transform graph, with
-the same regular expression (`UNSAFE_NAME_PATTERN`).
+which refuses a name that could point outside the root. Transform and the
+Trainer open no image file: they read the pixels GroupCaptionsByImage stored.
 """
 
 import re
 from typing import Optional, Union
 
-# One RE2/Python pattern for every unsafe name: a `..` segment, an absolute
+# One pattern for every unsafe name: a `..` segment, an absolute
 # path, a scheme or drive in the first segment (`file:`, `gs:`, `C:`), a
 # backslash, or a control character (NUL included).
 UNSAFE_NAME_PATTERN = (r'(?s)(^|.*/)\.\.(/.*|$)|/.*|[^/]*:.*|.*\\.*'

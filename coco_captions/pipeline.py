@@ -42,6 +42,7 @@ def create_pipeline(
     module_file: str,
     serving_model_dir: str,
     images_fingerprint: Optional[str] = None,
+    module_fingerprint: Optional[str] = None,
     train_epochs: Optional[int] = None,
     train_steps: Optional[int] = None,
     eval_steps: Optional[int] = None,
@@ -68,8 +69,14 @@ def create_pipeline(
     serving_model_dir: where Pusher writes blessed models, one numbered
       version each, as TF Serving expects.
     images_fingerprint: `up_to_date.directory_fingerprint(images_root)`, or
-      None for a remote root: part of Transform's settings, so that
-      replacing an image in place invalidates Transform's cache.
+      None for a remote root: a parameter of GroupCaptionsByImage, which
+      reads the images, so that replacing one in place invalidates its
+      cache.
+    module_fingerprint: `up_to_date.module_fingerprint(module_file)`, or None
+      where the module file is not local: a parameter of
+      GroupCaptionsByImage, which decodes the images with the module file's
+      functions, so that editing them invalidates its cache (TFX fingerprints
+      the module file itself only for Transform and the Trainer).
     train_epochs: passes over the train split's images (the module file's
       default when None).
     train_steps: an exact number of training steps instead of epochs.
@@ -80,14 +87,15 @@ def create_pipeline(
     beam_pipeline_args: Beam options, passed unchanged to every component's
       Beam pipeline.
     enable_cache: reuse results of executions whose inputs are unchanged.
-    transform_config: `preprocessing_fn` settings (`image_encoder`,
-      `image_size`, `max_caption_tokens`); unset ones take the module file's
-      defaults.
+    transform_config: the stored images' `image_encoder` and `image_size`
+      (GroupCaptionsByImage decodes them at the encoder's size unless
+      `image_size` is set) and `preprocessing_fn`'s `max_caption_tokens`;
+      unset ones take the module file's defaults.
     trainer_config: `run_fn` settings (`batch_size`, `embedding_dim`,
       `learning_rate`, `warmup_fraction`, `temperature`, `seed`,
       `image_encoder_weights`, `fine_tune_layers`); unset ones take the
       module file's defaults. Its `image_encoder` and `image_size` are
-      Transform's unless given here.
+      transform_config's unless given here.
     blessing_metric: the evaluation metric that decides blessing, e.g.
       `text_to_image_recall@5`.
     blessing_threshold: the lowest value of `blessing_metric` to bless.
@@ -137,7 +145,7 @@ def create_pipeline(
   transform_config = _set(transform_config)
 
   # The caption rows passed the schema; from here on, one example per image,
-  # and only images that Transform can read.
+  # each image read, checked and decoded once.
   group_by_image = GroupCaptionsByImage(
       examples=example_gen.outputs['examples'],
       images_root=images_root,
@@ -145,17 +153,10 @@ def create_pipeline(
       image_size=int(transform_config.get('image_size') or 0),
       image_encoder=transform_config.get('image_encoder') or '',
       bad_images=bad_images,
-      images_fingerprint=images_fingerprint or '')
+      images_fingerprint=images_fingerprint or '',
+      module_fingerprint=module_fingerprint or '')
   group_by_image.add_upstream_node(anomalies_gate)
 
-  transform_custom_config = {
-      'images_root': images_root,
-      # Not read by preprocessing_fn: the custom_config is part of what TFX's
-      # cache compares, and the CSV that ExampleGen fingerprints names the
-      # images without changing when one of them is replaced in place.
-      'images_fingerprint': images_fingerprint,
-      **transform_config,
-  }
   transform = Transform(
       examples=group_by_image.outputs['image_examples'],
       schema=group_by_image.outputs['image_schema'],
@@ -169,7 +170,8 @@ def create_pipeline(
       # with this run's cache wired in; this pipeline reads one span, so the
       # cache would be written on every run and never read.
       disable_analyzer_cache=True,
-      custom_config=transform_custom_config)
+      custom_config=_set({'max_caption_tokens':
+                          transform_config.get('max_caption_tokens')}))
 
   trainer = Trainer(
       module_file=module_file,
@@ -180,7 +182,7 @@ def create_pipeline(
       eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps or None),
       custom_config=_set({
           'train_epochs': train_epochs,
-          # The model's input is the size Transform stores the images at,
+          # The model's input is the size the images are stored at,
           # which follows the image encoder unless set.
           'image_encoder': transform_config.get('image_encoder'),
           'image_size': transform_config.get('image_size'),

@@ -71,13 +71,15 @@ def handed_to_tfx_cli(orchestrator: str) -> bool:
 
 
 def create_pipeline(settings: Settings, images_fingerprint: Optional[str]):
-  """The pipeline for `settings`, with ML Metadata in SQLite where it runs."""
+  """The pipeline for `settings`, with ML Metadata in SQLite where it runs,
+  and the fingerprint of the module file (its `.py` files are read)."""
   from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
   from coco_captions import pipeline  # pylint: disable=import-outside-toplevel
   connection = None if settings.metadata_path is None else (
       metadata.sqlite_metadata_connection_config(settings.metadata_path))
   return pipeline.create_pipeline(
       **settings.pipeline_args(images_fingerprint),
+      module_fingerprint=up_to_date.module_fingerprint(settings.module_file),
       metadata_connection_config=connection)
 
 

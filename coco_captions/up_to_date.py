@@ -124,6 +124,19 @@ def files_fingerprint(root: str, names: Sequence[str]) -> Optional[str]:
   return _digest('\n'.join(sorted(entries)))
 
 
+def module_fingerprint(module_file: str) -> Optional[str]:
+  """One digest of the module file and every `.py` file beside it (what TFX
+  packages with it), or None where it is not a local file."""
+  if '://' in module_file or not os.path.isfile(module_file):
+    return None
+  module_dir = os.path.dirname(os.path.abspath(module_file))
+  try:
+    return _file_digest(glob.glob(os.path.join(module_dir, '*.py')),
+                        module_dir)
+  except OSError:
+    return None
+
+
 def _stat_entry(name: str, stat: os.stat_result) -> str:
   return f'{name}\0{stat.st_size}\0{stat.st_mtime_ns}'
 

@@ -59,13 +59,21 @@ def test_one_size_cold_then_cached_with_timings_from_ml_metadata(report):
   # Wall time includes start-up, so it is never below the components' sum.
   assert r['cold']['wall_seconds'] >= r['cold']['component_seconds']
   assert r['cached']['component_seconds'] < r['cold']['component_seconds']
-  assert 'Transform / tf.data' in stdout and 'Trainer / Keras' in stdout
+  assert 'Group + Transform / tf.data' in stdout
+  assert 'Trainer / Keras' in stdout
 
 
 def test_throughputs_and_ratios_agree_with_their_parts(report):
   (r,) = report[0]['results']
   t, k = r['transform'], r['trainer']
-  assert t['captions_per_s'] == pytest.approx(100 / t['seconds'], rel=0.01)
+  # GroupCaptionsByImage (which decodes the images) and Transform together.
+  components = r['cold']['components']
+  assert t['grouping_seconds'] == components['GroupCaptionsByImage']['seconds']
+  assert t['seconds'] == components['Transform']['seconds']
+  assert t['data_path_seconds'] == pytest.approx(
+      t['grouping_seconds'] + t['seconds'])
+  assert t['captions_per_s'] == pytest.approx(100 / t['data_path_seconds'],
+                                              rel=0.01)
   assert t['ratio_to_tfdata'] == pytest.approx(
       t['captions_per_s'] / t['tfdata_captions_per_s'], rel=0.01)
   # The tf.data loop ran before and after the cold run; Transform is compared
@@ -126,3 +134,9 @@ def test_quality_is_the_evaluators_and_other_seeds_train_again(report):
        t['images_baseline_seconds_after']) / 2, rel=0.01)
   low, high = t['time_over_images_baseline_range']
   assert low <= t['time_over_images_baseline'] <= high
+  assert t['grouping_over_images_baseline'] == pytest.approx(
+      t['grouping_seconds'] / t['images_baseline_seconds'], rel=0.01)
+  assert t['data_path_over_images_baseline'] == pytest.approx(
+      t['data_path_seconds'] / t['images_baseline_seconds'], rel=0.01)
+  low, high = t['data_path_over_images_baseline_range']
+  assert low <= t['data_path_over_images_baseline'] <= high

@@ -96,11 +96,6 @@ def test_module_settings_follow_the_encoder_and_fail_in_one_line():
       'efficientnet_v2_b0, resnet50')
 
 
-def test_preprocessing_fn_rejects_an_unknown_encoder():
-  with pytest.raises(ValueError, match="image_encoder 'vgg' is not one of"):
-    module.preprocessing_fn({}, {'images_root': '/i', 'image_encoder': 'vgg'})
-
-
 @pytest.mark.parametrize('keras_epochs, pretrained, layers, expected', [
     (30, False, 0, [('train', 30)]),
     # fine_tune_layers means nothing to the small CNN: it trains whole.

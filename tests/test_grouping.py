@@ -31,33 +31,50 @@ def _parsed(serialized):
           tf.sparse.to_dense(parsed['caption_ids']).numpy().tolist())
 
 
+def _pixels(serialized):
+  """The stored pixels of a per-image example, decoded."""
+  parsed = tf.io.parse_single_example(serialized, grouping.feature_spec())
+  return tf.io.decode_png(parsed['image_pixels'][0]).numpy()
+
+
+# Image 9 names the file image 7 does.
 ROWS = [
-    _row(7, 72, 'a blue box', 'b.jpg'),
-    _row(3, 31, 'a red disc', 'a.png'),
-    _row(7, 70, 'a box, blue', 'b.jpg'),
-    _row(3, 30, 'red circle', 'a.png'),
-    _row(7, 71, 'one blue square', 'b.jpg'),
-    _row(9, 90, 'alone', 'c.jpg'),
+    _row(7, 72, 'a blue box', 'good.jpg'),
+    _row(3, 31, 'a red disc', 'sub/good.png'),
+    _row(7, 70, 'a box, blue', 'good.jpg'),
+    _row(3, 30, 'red circle', 'sub/good.png'),
+    _row(7, 71, 'one blue square', 'good.jpg'),
+    _row(9, 90, 'alone', 'good.jpg'),
 ]
 
 
-def test_groups_every_caption_of_an_image_in_caption_id_order():
+def test_groups_every_caption_of_an_image_with_its_pixels(images_root):
   with test_pipeline.TestPipeline() as pipeline:
-    grouped = (pipeline | beam.Create(ROWS) | grouping.GroupByImage()
-               | beam.Map(_parsed))
-    util.assert_that(grouped, util.equal_to([
-        (3, 'a.png', ['red circle', 'a red disc'], [30, 31]),
-        (7, 'b.jpg', ['a box, blue', 'one blue square', 'a blue box'],
+    examples, bad = (pipeline | beam.Create(ROWS) | grouping.ImageExamples(
+        images_root, configs.MODULE_FILE, 16))
+    util.assert_that(examples | beam.Map(_parsed), util.equal_to([
+        (3, 'sub/good.png', ['red circle', 'a red disc'], [30, 31]),
+        (7, 'good.jpg', ['a box, blue', 'one blue square', 'a blue box'],
          [70, 71, 72]),
-        (9, 'c.jpg', ['alone'], [90]),
-    ]))
+        (9, 'good.jpg', ['alone'], [90]),
+    ]), label='captions')
+    # One colour each: the PNG's exactly, the JPEG's within its rounding.
+    util.assert_that(
+        examples | beam.Map(lambda e: (
+            _parsed(e)[0], _pixels(e).shape,
+            tuple(int(v) // 8 for v in _pixels(e)[8, 8]))),
+        util.equal_to([(3, (16, 16, 3), (0, 11, 25)),
+                       (7, (16, 16, 3), (25, 3, 3)),
+                       (9, (16, 16, 3), (25, 3, 3))]), label='pixels')
+    util.assert_that(bad, util.equal_to([]), label='bad')
 
 
 def test_rows_of_one_image_id_naming_two_files_are_an_error():
   with pytest.raises(grouping.ConflictingImageNameError,
                      match=r'image_id 7 names 2 different image files: '
                      r'b\.jpg, other\.jpg'):
-    grouping.image_example(7, [(70, b'x', b'b.jpg'), (71, b'y', b'other.jpg')])
+    grouping.image_example(
+        7, [(70, b'x', b'b.jpg'), (71, b'y', b'other.jpg')], b'')
 
 
 def test_the_schema_describes_the_examples_it_goes_with():
@@ -65,9 +82,10 @@ def test_the_schema_describes_the_examples_it_goes_with():
   spec = schema_utils.schema_as_feature_spec(
       grouping.per_image_schema()).feature_spec
   assert spec == grouping.feature_spec()
-  example = grouping.image_example(3, [(30, b'red circle', b'a.png')])
+  example = grouping.image_example(3, [(30, b'red circle', b'a.png')], b'px')
   assert _parsed(example.SerializeToString()) == (
       3, 'a.png', ['red circle'], [30])
+  assert example.features.feature['image_pixels'].bytes_list.value == [b'px']
 
 
 class _Counter:
@@ -147,21 +165,25 @@ BAD_NAMES = {
 }
 
 
+@pytest.fixture(scope='module')
+def encode():
+  return grouping.pixel_encoder(configs.MODULE_FILE, 16)
+
+
 @pytest.fixture
-def check(images_root):
-  check = grouping._CheckImages(images_root, configs.MODULE_FILE, 16)
-  check.setup()
-  yield check
-  check.teardown()
-
-
-def _problems(check, names):
-  """(reason, detail) or None for each of `names`, checked as one batch."""
-  return dict(zip(names, check._problems([(n.encode(), []) for n in names])))
+def check(images_root, encode):
+  """names -> {name: (reason, detail) or None}, read and decoded as one
+  batch the way the component does."""
+  import concurrent.futures
+  with concurrent.futures.ThreadPoolExecutor(2) as threads:
+    yield lambda names: {
+        name: problem for name, (_, problem) in zip(names, (
+            grouping.encoded_images(images_root, [n.encode() for n in names],
+                                    encode, threads)))}
 
 
 def test_every_kind_of_bad_image_gets_its_own_reason(check):
-  found = _problems(check, list(BAD_NAMES) + ['good.jpg', 'sub/good.png'])
+  found = check(list(BAD_NAMES) + ['good.jpg', 'sub/good.png'])
   for name, reason in BAD_NAMES.items():
     assert found[name] and found[name][0] == reason, (name, found[name])
   for name in ('good.jpg', 'sub/good.png'):
@@ -174,13 +196,13 @@ def test_an_unsafe_name_is_refused_without_opening_anything(check,
   monkeypatch.setattr(tf.io.gfile, 'exists', opened.append)
   monkeypatch.setattr(tf.io.gfile, 'GFile', opened.append)
   names = ['../outside.jpg', '/etc/passwd', 'gs://bucket/x.jpg']
-  for problem in _problems(check, names).values():
+  for problem in check(names).values():
     assert problem[0] == 'unsafe_name'
   assert not opened
 
 
-def test_the_check_decodes_with_the_module_files_own_function(
-    images_root, monkeypatch):
+def test_images_are_decoded_with_the_module_files_own_functions(
+    monkeypatch):
   import coco_captions_utils
   from tfx.utils import import_utils
   seen = []
@@ -188,34 +210,51 @@ def test_the_check_decodes_with_the_module_files_own_function(
       import_utils, 'import_func_from_source',
       lambda path, name: (seen.append((path, name)) or
                           getattr(coco_captions_utils, name)))
-  decode = grouping.transform_decoder(configs.MODULE_FILE)
-  assert decode([_jpeg()]).shape == (1, 64, 64, 3)  # The module's default size.
-  assert seen == [(configs.MODULE_FILE, 'decode_and_resize_images'),
+
+  def shape(encoded):
+    return tuple(tf.io.decode_png(encoded).shape)
+
+  stored = grouping.pixel_encoder(configs.MODULE_FILE)([_jpeg(), _jpeg()])
+  assert [shape(e) for e in stored] == [(64, 64, 3)] * 2  # The default size.
+  assert seen == [(configs.MODULE_FILE, 'encode_pixels'),
                   (configs.MODULE_FILE, 'image_encoder_settings')]
-  # At the size Transform stores for the encoder, unless one is given.
-  assert grouping.transform_decoder(
-      configs.MODULE_FILE, image_encoder='mobilenet_v2')(
-          [_jpeg()]).shape == (1, 224, 224, 3)
-  assert grouping.transform_decoder(
-      configs.MODULE_FILE, 40, 'mobilenet_v2')([_jpeg()]).shape == (
-          1, 40, 40, 3)
+  # At the size the model reads for the encoder, unless one is given.
+  assert shape(grouping.pixel_encoder(
+      configs.MODULE_FILE, image_encoder='mobilenet_v2')([_jpeg()])[0]) == (
+          224, 224, 3)
+  assert shape(grouping.pixel_encoder(
+      configs.MODULE_FILE, 40, 'mobilenet_v2')([_jpeg()])[0]) == (40, 40, 3)
+  with pytest.raises(ValueError, match="image_encoder 'vgg' is not one of"):
+    grouping.pixel_encoder(configs.MODULE_FILE, image_encoder='vgg')
 
 
 def test_a_batch_with_bad_images_among_good_names_only_the_bad(images_root):
-  check = grouping._CheckImages(images_root, configs.MODULE_FILE, 16)
-  check.setup()
+  decode = grouping._ImageExamples(images_root, configs.MODULE_FILE, 16)
+  decode.setup()
+
+  def outputs(names):
+    examples, bad = [], []
+    for out in decode.process([
+        (n.encode(), [(i, n.encode(), [(10 * i, b'a caption', n.encode())])])
+        for i, n in names]):
+      if isinstance(out, beam.pvalue.TaggedOutput):
+        bad.append(out.value)
+      else:
+        examples.append(_parsed(out)[:2])
+    return examples, bad
+
   try:
-    names = ['good.jpg', 'truncated.jpg', 'sub/good.png', 'text.jpg',
-             'missing.jpg', '../outside.jpg']
-    records = list(check.process(
-        [(n.encode(), [(i, [10 * i])]) for i, n in enumerate(names)]))
+    examples, bad = outputs(enumerate(
+        ['good.jpg', 'truncated.jpg', 'sub/good.png', 'text.jpg',
+         'missing.jpg', '../outside.jpg']))
     # A batch of good images alone passes in one decode.
-    assert not list(check.process([(b'good.jpg', [(1, [10])]),
-                                   (b'sub/good.png', [(2, [20])])]))
+    assert outputs([(1, 'good.jpg'), (2, 'sub/good.png')]) == (
+        [(1, 'good.jpg'), (2, 'sub/good.png')], [])
   finally:
-    check.teardown()
+    decode.teardown()
+  assert examples == [(0, 'good.jpg'), (2, 'sub/good.png')]
   assert [(r['image_name'], r['reason'], r['image_ids'], r['caption_ids'])
-          for r in records] == [
+          for r in bad] == [
               (b'truncated.jpg', 'undecodable', [1], [10]),
               (b'text.jpg', 'undecodable', [3], [30]),
               (b'missing.jpg', 'missing', [4], [40]),
@@ -332,5 +371,5 @@ def test_dropping_every_eval_image_leaves_an_empty_split_error(tmp_path,
 
 def test_captions_are_normalised_before_tokenisation():
   example = grouping.image_example(
-      3, [(30, 'cafe\u0301 \ufb01sh'.encode(), b'a.png')])
+      3, [(30, 'cafe\u0301 \ufb01sh'.encode(), b'a.png')], b'')
   assert _parsed(example.SerializeToString())[2] == ['caf\u00e9 fish']

@@ -51,10 +51,11 @@ def test_split_hashes_image_id_four_to_one_and_reads_only_csv():
 def test_transform_and_trainer_get_their_settings():
   components = _by_id(_pipeline(trainer_config={'batch_size': 8},
                                 transform_config={'image_size': 48}))
-  transform_config = json.loads(
-      components['Transform'].exec_properties['custom_config'])
-  assert transform_config['images_root'] == 'gs://bucket/images'
-  assert transform_config['image_size'] == 48
+  # Transform reads no image: the size is GroupCaptionsByImage's.
+  assert json.loads(
+      components['Transform'].exec_properties['custom_config']) == {}
+  assert components['GroupCaptionsByImage'].exec_properties[
+      'image_size'] == 48
   trainer = components['Trainer']
   assert json.loads(trainer.exec_properties['custom_config']) == {
       'batch_size': 8, 'image_size': 48}
@@ -73,8 +74,7 @@ def test_unset_settings_are_left_to_the_module_files_defaults():
       'train_epochs': 7}
   assert 'num_steps' not in trainer.exec_properties['train_args']
   assert json.loads(
-      components['Transform'].exec_properties['custom_config']) == {
-          'images_root': 'gs://bucket/images', 'images_fingerprint': None}
+      components['Transform'].exec_properties['custom_config']) == {}
 
 
 def test_transform_reads_one_example_per_image():
@@ -108,25 +108,17 @@ def test_images_are_checked_before_transform_as_transform_reads_them():
     _pipeline(bad_images='skip')
 
 
-def test_the_image_check_carries_the_images_fingerprint_given():
-  # Its cache key, like Transform's: a replaced image must be checked again.
+@pytest.mark.parametrize('name', ['images_fingerprint', 'module_fingerprint'])
+def test_the_image_decoding_carries_the_fingerprints_given(name):
+  # TFX's cache compares exec properties: ExampleGen's input fingerprint
+  # covers the CSV only, which names the images but does not change with
+  # them, and the module file (whose functions decode them) is only a path.
   def fingerprint_of(**kwargs):
     return _by_id(_pipeline(**kwargs))['GroupCaptionsByImage'].exec_properties[
-        'images_fingerprint']
+        name]
 
-  assert fingerprint_of(images_fingerprint='abc') == 'abc'
+  assert fingerprint_of(**{name: 'abc'}) == 'abc'
   assert fingerprint_of() == ''
-
-
-def test_transform_settings_carry_the_images_fingerprint_given():
-  # TFX's cache compares exec properties; ExampleGen's input fingerprint
-  # covers the CSV only, which names the images but does not change with them.
-  def fingerprint_of(**kwargs):
-    return json.loads(_by_id(_pipeline(**kwargs))['Transform'].exec_properties[
-        'custom_config'])['images_fingerprint']
-
-  assert fingerprint_of(images_fingerprint='abc') == 'abc'
-  assert fingerprint_of() is None
 
 
 def test_create_pipeline_touches_no_files(tmp_path, monkeypatch):
@@ -146,25 +138,38 @@ def test_create_pipeline_touches_no_files(tmp_path, monkeypatch):
       module_file=str(tmp_path / 'module.py'), serving_model_dir='/serving',
       images_fingerprint='given')
   monkeypatch.undo()
-  assert json.loads(_by_id(p)['Transform'].exec_properties['custom_config'])[
+  assert _by_id(p)['GroupCaptionsByImage'].exec_properties[
       'images_fingerprint'] == 'given'
 
 
-def test_a_replaced_image_changes_the_pipeline_a_session_builds(tmp_path):
+def test_a_replaced_image_or_edited_module_changes_the_image_decoding(
+    tmp_path):
   images = tmp_path / 'images'
   images.mkdir()
   (images / 'a.jpg').write_bytes(b'first')
-  found = settings.parse_flags(['--images_root', str(images)], environ={})
+  code = tmp_path / 'code'
+  code.mkdir()
+  (code / 'module.py').write_text('SIZE = 64\n')
+  (code / 'encoders.py').write_text('NAME = "small_cnn"\n')
+  found = settings.parse_flags(
+      ['--images_root', str(images), '--module_file', str(code / 'module.py')],
+      environ={})
 
-  def transform_properties():
+  def decoding_properties():
     p = session.create_pipeline(
         found, up_to_date.directory_fingerprint(str(images)))
-    return _by_id(p)['Transform'].exec_properties['custom_config']
+    return _by_id(p)['GroupCaptionsByImage'].exec_properties
 
-  before = transform_properties()
-  assert transform_properties() == before
+  before = decoding_properties()
+  assert decoding_properties() == before
   (images / 'a.jpg').write_bytes(b'second!')
-  assert transform_properties() != before
+  after_image = decoding_properties()
+  assert after_image['images_fingerprint'] != before['images_fingerprint']
+  assert after_image['module_fingerprint'] == before['module_fingerprint']
+  # A file beside the module file is packaged with it, and counts too.
+  (code / 'encoders.py').write_text('NAME = "resnet50"\n')
+  assert decoding_properties()['module_fingerprint'] != (
+      before['module_fingerprint'])
 
 
 def test_example_gen_reads_a_csv_with_a_byte_order_mark(tmp_path):
@@ -185,27 +190,27 @@ def test_example_gen_reads_a_csv_with_a_byte_order_mark(tmp_path):
         util.equal_to([(['caption', 'id', 'image_id'], 7, 'a caf\u00e9')]))
 
 
-def test_trainer_builds_the_model_for_the_size_transform_stores():
+def test_trainer_builds_the_model_for_the_size_the_images_are_stored_at():
   def image_sizes(**kwargs):
     components = _by_id(_pipeline(**kwargs))
-    return [json.loads(components[c].exec_properties['custom_config'])[
-        'image_size'] for c in ('Transform', 'Trainer')]
+    return [components['GroupCaptionsByImage'].exec_properties['image_size'],
+            json.loads(components['Trainer'].exec_properties[
+                'custom_config'])['image_size']]
 
   assert image_sizes(transform_config={'image_size': 32}) == [32, 32]
   assert image_sizes(transform_config={'image_size': 32},
                      trainer_config={'image_size': 16}) == [32, 16]
 
 
-def test_trainer_builds_the_image_encoder_transform_stores_images_for():
+def test_trainer_builds_the_image_encoder_the_images_are_stored_for():
   components = _by_id(_pipeline(
       transform_config={'image_encoder': 'mobilenet_v2'},
       trainer_config={'image_encoder_weights': '/w.h5',
                       'fine_tune_layers': 20}))
-  configs = [json.loads(components[c].exec_properties['custom_config'])
-             for c in ('Transform', 'Trainer')]
-  assert configs[0]['image_encoder'] == 'mobilenet_v2'
-  assert 'image_encoder_weights' not in configs[0]
-  assert {k: configs[1][k] for k in (
+  assert components['GroupCaptionsByImage'].exec_properties[
+      'image_encoder'] == 'mobilenet_v2'
+  trainer = json.loads(components['Trainer'].exec_properties['custom_config'])
+  assert {k: trainer[k] for k in (
       'image_encoder', 'image_encoder_weights', 'fine_tune_layers')} == {
           'image_encoder': 'mobilenet_v2', 'image_encoder_weights': '/w.h5',
           'fine_tune_layers': 20}

@@ -20,15 +20,22 @@ RAW_SPEC = grouping.feature_spec()
 RAW_METADATA = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
 
 
-def _image(image_id, caption_ids, captions, image_name):
+# Stand-ins for stored pixels: Transform passes them through untouched.
+RED, BLUE = b'stored red pixels', b'stored blue pixels'
+
+
+def _image(image_id, caption_ids, captions, image_name, pixels):
   """One per-image example, as GroupCaptionsByImage writes it."""
   return {'image_id': [image_id], 'image_name': [image_name],
-          'captions': captions, 'caption_ids': caption_ids}
+          'image_pixels': [pixels], 'captions': captions,
+          'caption_ids': caption_ids}
 
 
 ROWS = [
-    _image(1, [11, 12], [b'A man riding a HORSE!', b'A horse.'], b'red.png'),
-    _image(2, [21], [b"  The horse's   mane,\tblowing...  "], b'blue.jpg'),
+    _image(1, [11, 12], [b'A man riding a HORSE!', b'A horse.'], b'red.png',
+           RED),
+    _image(2, [21], [b"  The horse's   mane,\tblowing...  "], b'blue.jpg',
+           BLUE),
 ]
 # Cleaned tokens: [a man riding a horse], [the horses mane blowing], [a horse].
 # Counts: a 3, horse 2, every other word 1; ties go by descending token.
@@ -48,13 +55,11 @@ def images_root(tmp_path_factory):
   return str(root)
 
 
-def _analyze_and_transform(tmp_path, images_root, rows, extra_config=None,
-                           unseen_rows=None):
+def _analyze_and_transform(tmp_path, rows, config=None, unseen_rows=None):
   """Runs AnalyzeAndTransformDataset; optionally TransformDataset on more rows.
 
   Returns (transformed rows, transformed unseen rows, TFTransformOutput).
   """
-  config = {'images_root': images_root, 'image_size': 4, **(extra_config or {})}
   output_dir = str(tmp_path / 'transform_output')
   with tft_beam.Context(temp_dir=str(tmp_path / 'tmp')):
     (transformed, _), transform_fn = (
@@ -79,12 +84,12 @@ def _token_ids(row, captions, length):
 
 
 @pytest.fixture(scope='module')
-def transformed(tmp_path_factory, images_root):
+def transformed(tmp_path_factory):
   return _analyze_and_transform(
-      tmp_path_factory.mktemp('transform'), images_root, ROWS,
+      tmp_path_factory.mktemp('transform'), ROWS,
       unseen_rows=[_image(3, [31, 32, 33],
                           [b'A zebra, riding!', b'a man', b'the end'],
-                          b'blue.jpg')])
+                          b'blue.jpg', BLUE)])
 
 
 def test_vocabulary_from_full_pass_most_frequent_first(transformed):
@@ -118,9 +123,9 @@ def test_unseen_words_map_to_the_oov_id_and_extra_captions_are_cut(
       [IDS['a'], OOV_ID, IDS['riding'], 0, 0], [IDS['a'], IDS['man'], 0, 0, 0]]
 
 
-def test_captions_longer_than_the_cap_are_truncated(tmp_path, images_root):
+def test_captions_longer_than_the_cap_are_truncated(tmp_path):
   rows, _, output = _analyze_and_transform(
-      tmp_path, images_root, ROWS, {'max_caption_tokens': 3})
+      tmp_path, ROWS, {'max_caption_tokens': 3})
   assert module.caption_length(output) == 3
   spec = output.transformed_feature_spec()['caption_token_ids']
   assert list(spec.size) == [2, 3]
@@ -129,19 +134,25 @@ def test_captions_longer_than_the_cap_are_truncated(tmp_path, images_root):
       [IDS['a'], IDS['man'], IDS['riding']], [IDS['a'], IDS['horse'], 0]]
 
 
-def _pixels(row, size=4):
-  return module.parse_pixels(tf.constant([row['image_pixels']]), size).numpy()[0]
+def _stored(images_root, name, size=4):
+  """`encode_pixels` of one image file: what GroupCaptionsByImage stores."""
+  with open(os.path.join(images_root, name), 'rb') as f:
+    return module.encode_pixels(tf.constant([f.read()]), size).numpy()[0]
 
 
-def test_images_read_decoded_and_resized_to_uint8_values(
-    transformed, images_root):
-  rows, _, output = transformed
+def test_pixels_pass_through_transform_as_stored(transformed):
+  rows, unseen, output = transformed
   spec = output.transformed_feature_spec()['image_pixels']
-  # One string a row: the uint8 pixels as a PNG.
   assert spec.shape == [] and spec.dtype == tf.string
-  assert rows[0]['image_pixels'].startswith(b'\x89PNG\r\n\x1a\n')
-  assert tf.io.decode_png(rows[0]['image_pixels']).shape == (4, 4, 3)
-  red, blue = _pixels(rows[0]), _pixels(rows[1])
+  assert [r['image_pixels'] for r in rows + unseen] == [RED, BLUE, BLUE]
+
+
+def test_images_are_stored_decoded_and_resized_as_uint8_pngs(images_root):
+  red, blue = (_stored(images_root, n) for n in ('red.png', 'blue.jpg'))
+  assert red.startswith(b'\x89PNG\r\n\x1a\n')
+  assert tf.io.decode_png(red).shape == (4, 4, 3)
+  red, blue = (module.parse_pixels(tf.constant([p]), 4).numpy()[0]
+               for p in (red, blue))
   assert red.shape == (4, 4, 3) and red.dtype == np.uint8
   # PNG is lossless: exactly red. The one-colour JPEG decodes to one colour
   # (PIL, an independent decoder, says which), and resizing keeps it exactly.
@@ -153,24 +164,23 @@ def test_images_read_decoded_and_resized_to_uint8_values(
   assert abs(int(jpeg_colour[0, 0, 2]) - 255) <= 2
 
 
-def test_serving_decodes_the_same_pixels_as_transform(transformed,
-                                                      images_root):
+def test_serving_decodes_the_same_pixels_as_are_stored(images_root):
   # The `embed_images` signature decodes bytes with decode_and_resize_images;
   # the model must see there exactly what it was trained on.
-  rows, _, _ = transformed
-  for row in rows[:2]:
-    with open(os.path.join(images_root, row['image_name'].decode()), 'rb') as f:
+  for name in ('red.png', 'blue.jpg'):
+    with open(os.path.join(images_root, name), 'rb') as f:
       served = module.decode_and_resize_images(tf.constant([f.read()]), 4)
-    np.testing.assert_array_equal(served.numpy()[0], _pixels(row))
+    np.testing.assert_array_equal(
+        served.numpy()[0], module.parse_pixels(
+            tf.constant([_stored(images_root, name)]), 4).numpy()[0])
 
 
 def test_pixels_stored_at_another_size_than_the_model_fail_clearly(
-    transformed):
-  rows, _, _ = transformed
+    images_root):
   with pytest.raises(tf.errors.InvalidArgumentError,
-                     match=r'stored by Transform at another size than the '
+                     match=r'stored at another size than the '
                      r'image_size 8(.|\n)*\[4 4 3\]'):
-    module.parse_pixels(tf.constant([rows[0]['image_pixels']]), 8)
+    module.parse_pixels(tf.constant([_stored(images_root, 'red.png')]), 8)
 
 
 def test_resized_pixels_are_rounded_not_truncated():
@@ -229,40 +239,10 @@ def test_a_scaled_jpeg_decode_gives_nearly_a_full_decodes_pixels():
   assert difference.max() <= 8, difference.max()
 
 
-def test_the_analysis_pass_reads_no_image(tmp_path, images_root):
-  # The analyzers need only the captions: images named here do not exist, so
-  # any read of them in the analysis pass would fail it.
-  rows = [_image(1, [11], [b'a horse'], b'missing-1.png'),
-          _image(2, [21], [b'a man'], b'missing-2.jpg')]
-  config = {'images_root': images_root, 'image_size': 4}
-  with tft_beam.Context(temp_dir=str(tmp_path / 'tmp')):
-    transform_fn = ((rows, RAW_METADATA) | tft_beam.AnalyzeDataset(
-        functools.partial(module.preprocessing_fn, custom_config=config)))
-    _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / 'out'))
-  output = tft.TFTransformOutput(str(tmp_path / 'out'))
-  assert sorted(output.vocabulary_by_name(module.CAPTION_VOCABULARY)) == [
-      b'a', b'horse', b'man']
-  # Transforming them does read them.
-  with pytest.raises(tf.errors.NotFoundError, match='missing-1.png'):
-    output.transform_raw_features(
-        {'image_id': tf.constant([[1]], tf.int64),
-         'image_name': tf.constant([[b'missing-1.png']]),
-         'captions': tf.sparse.from_dense(tf.constant([[b'a horse']])),
-         'caption_ids': tf.sparse.from_dense(
-             tf.constant([[11]], tf.int64))})
-
-
 def test_image_id_and_name_pass_through(transformed):
   rows, _, _ = transformed
   assert [(r['image_id'], r['image_name']) for r in rows] == [
       (1, b'red.png'), (2, b'blue.jpg')]
-
-
-def test_images_root_is_required():
-  with pytest.raises(ValueError, match='images_root'):
-    module.preprocessing_fn(
-        {k: tf.constant([[b'x']] if v.dtype == tf.string else [[1]])
-         for k, v in RAW_SPEC.items()}, custom_config={})
 
 
 def test_dense_token_ids_pads_and_cuts_to_the_length():
@@ -329,15 +309,15 @@ def test_tokenisation_keeps_words_whole(caption, words):
   assert cleaned.numpy()[0].decode().split(' ') == words
 
 
-def test_equivalent_spellings_give_the_same_token_ids(tmp_path, images_root):
+def test_equivalent_spellings_give_the_same_token_ids(tmp_path):
   from coco_captions import text
   # Composed and decomposed accents, a ligature, full-width letters.
   spellings = [('caf\u00e9 fish dog', 'cafe\u0301 \ufb01sh \uff24\uff4f\uff47'),
                ('na\u00efve \u00c5ngstr\u00f6m',
                 'nai\u0308ve \u212bngstro\u0308m')]
-  rows = [_image(i, [i], [text.normalize_caption(c.encode())], b'red.png')
-          for i, c in enumerate(s for pair in spellings for s in pair)]
-  transformed, _, output = _analyze_and_transform(tmp_path, images_root, rows)
+  rows = [_image(i, [i], [text.normalize_caption(c.encode())], b'red.png',
+                 RED) for i, c in enumerate(s for pair in spellings for s in pair)]
+  transformed, _, output = _analyze_and_transform(tmp_path, rows)
   ids = [_token_ids(r, 1, 3) for r in transformed]
   assert ids[0] == ids[1] and ids[2] == ids[3]
   vocabulary = [w.decode() for w in output.vocabulary_by_name(

@@ -38,9 +38,10 @@ def make_fn_args(transformed_examples_uri: str, transform_graph_uri: str,
       custom_config=custom_config or {})
 
 
-def image_rows(data_dir: str):
+def image_rows(data_dir: str, image_size: int = 0):
   """The per-image examples GroupCaptionsByImage makes of a captions CSV, as
-  instance dicts, ordered by image id."""
+  instance dicts, ordered by image id; their `image_pixels` at `image_size`
+  (0: none)."""
   images = {}
   with open(os.path.join(data_dir, 'captions.csv'), newline='') as f:
     for r in csv.DictReader(f):
@@ -50,7 +51,20 @@ def image_rows(data_dir: str):
           'captions': [], 'caption_ids': []})
       image['captions'].append(r['caption'].encode())
       image['caption_ids'].append(int(r['id']))
-  return [images[i] for i in sorted(images)]
+  rows = [images[i] for i in sorted(images)]
+  if image_size:
+    import tensorflow as tf
+    import coco_captions_utils
+    image_bytes = []
+    for row in rows:
+      with open(os.path.join(data_dir, 'images',
+                             row['image_name'][0].decode()), 'rb') as f:
+        image_bytes.append(f.read())
+    pixels = coco_captions_utils.encode_pixels(tf.constant(image_bytes),
+                                               image_size).numpy()
+    for row, stored in zip(rows, pixels):
+      row['image_pixels'] = [stored]
+  return rows
 
 
 def write_transformed_dataset(data_dir: str, output_dir: str,
@@ -66,8 +80,6 @@ def write_transformed_dataset(data_dir: str, output_dir: str,
     (transformed examples URI, transform graph URI).
   """
   import apache_beam as beam
-  import tensorflow as tf
-
   import tensorflow_transform.beam as tft_beam
   from tfx_bsl.coders import example_coder
   import tensorflow_transform as tft
@@ -77,15 +89,14 @@ def write_transformed_dataset(data_dir: str, output_dir: str,
   from coco_captions import grouping
 
   metadata = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
-  rows = image_rows(data_dir)
+  rows = image_rows(data_dir, image_size)
   splits = {
       'train': [r for r in rows if r['image_id'][0] % 5 != 0],
       'eval': [r for r in rows if r['image_id'][0] % 5 == 0],
   }
   examples_uri = os.path.join(output_dir, 'examples')
   graph_uri = os.path.join(output_dir, 'transform_graph')
-  config = {'images_root': os.path.join(data_dir, 'images'),
-            'image_size': image_size}
+  config = {}
   with beam.Pipeline() as pipeline:
     with tft_beam.Context(temp_dir=os.path.join(output_dir, 'tmp')):
       transform_fn = (
