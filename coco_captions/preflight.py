@@ -115,6 +115,12 @@ def read_csv(path: str) -> Tuple[Optional[str], List[str], int]:
   return None, header, rows
 
 
+# What the pipeline calls in the module file, and who, where it is not TFX.
+_MODULE_FUNCTIONS = (
+    ('preprocessing_fn', ''), ('run_fn', ''),
+    ('encode_pixels', ': GroupCaptionsByImage decodes the images with it'))
+
+
 def _module_file_errors(path: str) -> List[str]:
   try:
     with open(path, encoding='utf-8') as f:
@@ -125,5 +131,5 @@ def _module_file_errors(path: str) -> List[str]:
              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
   defined |= {target.id for node in tree.body if isinstance(node, ast.Assign)
               for target in node.targets if isinstance(target, ast.Name)}
-  return [f'module file {path} defines no {name}()'
-          for name in ('preprocessing_fn', 'run_fn') if name not in defined]
+  return [f'module file {path} defines no {name}()' + why
+          for name, why in _MODULE_FUNCTIONS if name not in defined]

@@ -122,11 +122,18 @@ def test_an_unreadable_csv_is_one_clear_line(tmp_path):
       f'cannot read {data / "folder.csv"}: Is a directory']
 
 
-def test_module_file_must_define_both_functions(tmp_path):
+def test_module_file_must_define_the_functions_the_pipeline_calls(tmp_path):
   module = tmp_path / 'module.py'
   module.write_text('def preprocessing_fn(inputs):\n  return inputs\n')
   found = _settings('--module_file', str(module))
-  assert preflight.errors(found) == [f'module file {module} defines no run_fn()']
+  assert preflight.errors(found) == [
+      f'module file {module} defines no run_fn()',
+      f'module file {module} defines no encode_pixels(): GroupCaptionsByImage '
+      'decodes the images with it']
+  module.write_text('def preprocessing_fn(inputs):\n  return inputs\n'
+                    'def run_fn(fn_args):\n  pass\n'
+                    'encode_pixels = lambda images, size: images\n')
+  assert preflight.errors(found) == []
   module.write_text('def broken(:\n')
   (error,) = preflight.errors(found)
   assert error.startswith(f'module file {module} cannot be read as Python')
