@@ -6,8 +6,9 @@ its loss, `run_fn` (Trainer) and the serving signatures.
 
 Transform reads one example per image (GroupCaptionsByImage's output, which
 decoded the image once with `encode_pixels` as it checked it) and tokenises
-every caption of it beside its pixels. The Trainer draws one caption of each image per step, a different one
-each epoch; the RetrievalEvaluator measures the exported model.
+every caption of it beside its pixels. The Trainer draws one caption of each
+image per step, a different one each epoch; the RetrievalEvaluator measures
+the exported model.
 
 This file is self-contained on purpose: TFX packages it (with the other
 top-level `.py` files beside it) into a wheel that Beam workers and Trainer
