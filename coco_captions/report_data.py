@@ -372,9 +372,11 @@ def read_images(images_root: str, names: Sequence[str]) -> List[bytes]:
 
 
 def images_root_of_run(record: run_record.RunRecord) -> Optional[str]:
-  """Where the run read the images: RetrievalEvaluator's or Transform's
-  setting; None where neither ran."""
-  found = record.parameters('RetrievalEvaluator').get('images_root')
+  """Where the run read the images: RetrievalEvaluator's or
+  GroupCaptionsByImage's setting (Transform's, in runs from before it decoded
+  the images); None where none ran."""
+  found = (record.parameters('RetrievalEvaluator').get('images_root') or
+           record.parameters('GroupCaptionsByImage').get('images_root'))
   if not found:
     try:
       config = json.loads(

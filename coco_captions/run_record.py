@@ -226,8 +226,11 @@ class RunRecord:
     data = self.parameters('CsvExampleGen').get('input_fingerprint')
     if data:
       found['data'] = hashlib.sha256(str(data).encode()).hexdigest()[:12]
-    images = _json(self.parameters('Transform').get('custom_config')).get(
-        'images_fingerprint')
+    # GroupCaptionsByImage reads the images; before it decoded them,
+    # Transform did and carried the fingerprint in its custom_config.
+    images = (self.parameters('GroupCaptionsByImage').get('images_fingerprint')
+              or _json(self.parameters('Transform').get('custom_config')).get(
+                  'images_fingerprint'))
     if images:
       found['images'] = images[:12]
     for component in ('Trainer', 'Transform'):

@@ -1,6 +1,7 @@
 """The read model on hand-built ML Metadata stores, in both of TFX's layouts."""
 
 import hashlib
+import json
 
 import pytest
 
@@ -154,3 +155,30 @@ def test_recalls_are_formatted_once_with_their_chance():
   assert run_record.recalls(hb.EVALUATION, 'image_to_text')[0].lift_text == (
       '2.5×')
   assert run_record.recalls(None) == []
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_runs_from_before_grouping_decoded_the_images_still_read(layout):
+  # Then Transform read the images and its custom_config carried their root
+  # and fingerprint; the run history reads such runs from the same store.
+  from coco_captions import report_data
+  built = hb.HandBuiltStore(hb.in_memory_store(), layout)
+  run = built.run('old')
+  built.execute(run, 'GroupCaptionsByImage')
+  built.execute(run, 'Transform', parameters={'custom_config': json.dumps(
+      {'images_fingerprint': 'e' * 64, 'images_root': '/old/images'})})
+  record = run_record.read_run(built.store, 'p', 'old')
+  assert record.fingerprints() == {'images': 'e' * 12}
+  assert report_data.images_root_of_run(record) == '/old/images'
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_the_images_root_is_grouping_s_where_no_evaluator_ran(layout):
+  from coco_captions import report_data
+  built = hb.HandBuiltStore(hb.in_memory_store(), layout)
+  run = built.run('stopped')
+  built.execute(run, 'GroupCaptionsByImage',
+                parameters={'images_root': '/new/images'})
+  built.execute(run, 'Transform', state='FAILED')
+  record = run_record.read_run(built.store, 'p', 'stopped')
+  assert report_data.images_root_of_run(record) == '/new/images'
