@@ -32,6 +32,8 @@ The component also writes the schema of its output, which Transform reads.
 import concurrent.futures
 import json
 import os
+import sys
+import tempfile
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
@@ -218,6 +220,32 @@ def pixel_encoder(module_file: str, image_size: int = 0,
   return lambda images: encode(tf.constant(images, tf.string)).numpy().tolist()
 
 
+def module_sources(module_file: str) -> Dict[str, bytes]:
+  """The module file and every `.py` file beside it (what TFX packages with
+  it), by file name: the code a worker decodes with."""
+  directory = os.path.dirname(module_file)
+  sources = {}
+  for path in tf.io.gfile.glob(os.path.join(directory, '*.py')):
+    with tf.io.gfile.GFile(path, 'rb') as f:
+      sources[os.path.basename(path)] = f.read()
+  return sources
+
+
+def local_module_file(module_file: str, sources: Dict[str, bytes]) -> str:
+  """`module_file` where it is a file of this machine; elsewhere (a remote
+  Beam worker, a module file in a bucket) `sources` written to a new
+  directory, put first on sys.path for the module's own imports, and the
+  module file's copy there."""
+  if os.path.isfile(module_file):
+    return module_file
+  directory = tempfile.mkdtemp(prefix='coco_captions_module_')
+  for name, source in sources.items():
+    with open(os.path.join(directory, name), 'wb') as f:
+      f.write(source)
+  sys.path.insert(0, directory)
+  return os.path.join(directory, os.path.basename(module_file))
+
+
 def _default_image_size(module_file: str, image_encoder: str) -> int:
   """The size images are stored at when the pipeline sets none."""
   try:
@@ -266,7 +294,9 @@ class _ImageExamples(beam.DoFn):
 
   Each file is read and decoded once, however many image_ids name it. An
   image that cannot be used gives a bad-image record on the `BAD` output
-  instead of examples.
+  instead of examples. The module file's code is read where the pipeline is
+  built and travels with this DoFn, so a worker without the file (Dataflow,
+  Flink, Spark) decodes with the same code.
   """
 
   BAD = 'bad'
@@ -276,8 +306,9 @@ class _ImageExamples(beam.DoFn):
     super().__init__()
     self._images_root = images_root
     self._module_file = module_file
-    self._image_size = image_size
-    self._image_encoder = image_encoder
+    self._sources = module_sources(module_file)
+    self._image_size = image_size or _default_image_size(module_file,
+                                                         image_encoder)
     # Beam counters are read when the pipeline ends; `progress` counts are
     # shown while it runs.
     self._split = split
@@ -287,8 +318,8 @@ class _ImageExamples(beam.DoFn):
     self._threads = None
 
   def setup(self):
-    self._encode = pixel_encoder(self._module_file, self._image_size,
-                                 self._image_encoder)
+    self._encode = pixel_encoder(
+        local_module_file(self._module_file, self._sources), self._image_size)
     self._threads = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
 
   def teardown(self):

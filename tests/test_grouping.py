@@ -373,3 +373,48 @@ def test_captions_are_normalised_before_tokenisation():
   example = grouping.image_example(
       3, [(30, 'cafe\u0301 \ufb01sh'.encode(), b'a.png')], b'')
   assert _parsed(example.SerializeToString())[2] == ['caf\u00e9 fish']
+
+
+def test_a_worker_without_the_module_file_decodes_with_the_code_it_got(
+    tmp_path, images_root):
+  # As on Dataflow, Flink or Spark: the DoFn is built here, pickled, and set
+  # up in another process on a machine where the module file's path does
+  # not exist.
+  import os
+  import pickle
+  import shutil
+  import subprocess
+  import sys
+  code = tmp_path / 'code'
+  code.mkdir()
+  here = os.path.dirname(configs.MODULE_FILE)
+  for name in ('coco_captions_utils.py', 'coco_captions_encoders.py'):
+    shutil.copy(os.path.join(here, name), code / name)
+  # The copy stores its images a size of its own, so which code ran shows.
+  module = code / 'coco_captions_utils.py'
+  module.write_text(module.read_text().replace(
+      'def encode_pixels(image_bytes: tf.Tensor, image_size: int)',
+      'def encode_pixels(image_bytes: tf.Tensor, image_size: int = 0)'
+      ':\n  return _encode_pixels(image_bytes, 7)\n\n\n'
+      'def _encode_pixels(image_bytes: tf.Tensor, image_size: int)'))
+  (tmp_path / 'dofn.pickle').write_bytes(pickle.dumps(
+      grouping._ImageExamples(images_root, str(module), 16)))
+  shutil.rmtree(code)
+  worker = (
+      'import pickle, sys\n'
+      'import tensorflow as tf\n'
+      'decode = pickle.load(open(sys.argv[1], "rb"))\n'
+      'decode.setup()\n'
+      'out, = decode.process([(b"good.jpg", [(1, b"good.jpg", '
+      '[(10, b"a red box", b"good.jpg")])])])\n'
+      'example = tf.train.Example.FromString(out)\n'
+      'pixels = example.features.feature["image_pixels"].bytes_list.value[0]\n'
+      'print(tuple(tf.io.decode_png(pixels).shape))\n')
+  result = subprocess.run(
+      [sys.executable, '-c', worker, str(tmp_path / 'dofn.pickle')],
+      capture_output=True, text=True, cwd=str(tmp_path), check=False,
+      # The coco_captions package, as the worker's image installs it.
+      env={**os.environ, 'PYTHONPATH': os.path.dirname(
+          os.path.dirname(grouping.__file__))})
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip().splitlines()[-1] == '(7, 7, 3)'
