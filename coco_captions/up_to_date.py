@@ -129,12 +129,17 @@ def module_fingerprint(module_file: str) -> Optional[str]:
   packages with it), or None where it is not a local file."""
   if '://' in module_file or not os.path.isfile(module_file):
     return None
-  module_dir = os.path.dirname(os.path.abspath(module_file))
   try:
-    return _file_digest(glob.glob(os.path.join(module_dir, '*.py')),
-                        module_dir)
+    return _file_digest(_module_code_files(module_file),
+                        os.path.dirname(os.path.abspath(module_file)))
   except OSError:
     return None
+
+
+def _module_code_files(module_file: str) -> List[str]:
+  """The module file and every `.py` file beside it: what TFX packages."""
+  return glob.glob(os.path.join(os.path.dirname(os.path.abspath(module_file)),
+                                '*.py'))
 
 
 def _stat_entry(name: str, stat: os.stat_result) -> str:
@@ -173,7 +178,7 @@ def fingerprint(settings: Dict[str, Any], data_root: str, csv_pattern: str,
   if data is None or not os.path.isfile(module_file):
     return None
   module_dir = os.path.dirname(module_file)
-  code_files = glob.glob(os.path.join(module_dir, '*.py'))
+  code_files = _module_code_files(module_file)
   code_files += glob.glob(os.path.join(_PACKAGE_DIR, '**', '*.py'),
                           recursive=True)
   code_files.append(schema_file)
