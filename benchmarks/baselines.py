@@ -207,9 +207,10 @@ def keras_baseline(transform_graph: str, examples: str, train_steps: int,
           'examples_per_s': train_steps * batch_size / seconds}
 
 
-def _per_image_rows(data_root: str, images_root: str, image_size: int):
+def per_image_rows(data_root: str, images_root: str, image_size: int = 0):
   """The per-image examples GroupCaptionsByImage makes of the CSVs under
-  `data_root`, as instance dicts, their images decoded at `image_size`."""
+  `data_root`, as instance dicts ordered by image id, their images decoded
+  at `image_size` (0: no `image_pixels`)."""
   import tensorflow as tf
   import csv
   images = {}
@@ -223,6 +224,8 @@ def _per_image_rows(data_root: str, images_root: str, image_size: int):
         image['captions'].append(row['caption'].encode())
         image['caption_ids'].append(int(row['id']))
   rows = [images[i] for i in sorted(images)]
+  if not image_size:
+    return rows
   encode = tf.function(lambda images: _module().encode_pixels(images,
                                                                image_size))
   for start in range(0, len(rows), 256):
@@ -300,7 +303,7 @@ def encoder_baseline(data_root: str, images_root: str, image_encoder: str,
     for run in range(REPEATS):
       # Decoding (GroupCaptionsByImage's part) and Transform, as one.
       start = time.perf_counter()
-      rows = _per_image_rows(data_root, images_root, size)
+      rows = per_image_rows(data_root, images_root, size)
       pattern = _transform(rows, {}, os.path.join(work, str(run)))
       transform_runs.append(time.perf_counter() - start)
     transform_seconds = min(transform_runs)

@@ -1,6 +1,5 @@
 """Builds TFX `FnArgs` for `run_fn` from Transform outputs on disk."""
 
-import csv
 import functools
 import os
 from typing import Tuple
@@ -39,32 +38,12 @@ def make_fn_args(transformed_examples_uri: str, transform_graph_uri: str,
 
 
 def image_rows(data_dir: str, image_size: int = 0):
-  """The per-image examples GroupCaptionsByImage makes of a captions CSV, as
-  instance dicts, ordered by image id; their `image_pixels` at `image_size`
-  (0: none)."""
-  images = {}
-  with open(os.path.join(data_dir, 'captions.csv'), newline='') as f:
-    for r in csv.DictReader(f):
-      image = images.setdefault(int(r['image_id']), {
-          'image_id': [int(r['image_id'])],
-          'image_name': [r['image_name'].encode()],
-          'captions': [], 'caption_ids': []})
-      image['captions'].append(r['caption'].encode())
-      image['caption_ids'].append(int(r['id']))
-  rows = [images[i] for i in sorted(images)]
-  if image_size:
-    import tensorflow as tf
-    import coco_captions_utils
-    image_bytes = []
-    for row in rows:
-      with open(os.path.join(data_dir, 'images',
-                             row['image_name'][0].decode()), 'rb') as f:
-        image_bytes.append(f.read())
-    pixels = coco_captions_utils.encode_pixels(tf.constant(image_bytes),
-                                               image_size).numpy()
-    for row, stored in zip(rows, pixels):
-      row['image_pixels'] = [stored]
-  return rows
+  """The per-image examples GroupCaptionsByImage makes of a generated
+  dataset, as instance dicts ordered by image id; their `image_pixels` at
+  `image_size` (0: none)."""
+  from benchmarks import baselines
+  return baselines.per_image_rows(data_dir, os.path.join(data_dir, 'images'),
+                                  image_size)
 
 
 def write_transformed_dataset(data_dir: str, output_dir: str,
