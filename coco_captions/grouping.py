@@ -4,7 +4,9 @@ CsvExampleGen writes one row per caption, and ExampleValidator checks those
 rows against the curated schema. After them, this component groups the rows of
 each split by `image_id` (a Beam GroupByKey) and reads, checks and decodes
 each distinct image file once, so that the Trainer's batches hold distinct
-images and no later component reads an image file. Output features, per image:
+images and neither Transform nor the Trainer reads an image file (the
+RetrievalEvaluator reads the eval images again, as a client of the served
+model would). Output features, per image:
 
   image_id      int64, one value
   image_name    bytes, one value
@@ -18,7 +20,9 @@ tokenises them and passes the pixels through.
 
 A name that could leave the images root (coco_captions/paths.py) is refused
 without being opened; every other file is read and decoded with the module
-file's own functions, the ops the image serving signature runs. Each bad
+file's own functions, the ops the image serving signature runs, imported from
+the user-code wheel TFX builds of the module file's directory
+(coco_captions/user_code.py) on every worker. Each bad
 image is reported with its reason and the rows that use it, in
 `bad_images/SPLIT.jsonl` of the output artifact. With `bad_images='fail'`
 (the default) the run stops here naming them (`BadImagesError`); with
@@ -32,21 +36,20 @@ The component also writes the schema of its output, which Transform reads.
 import concurrent.futures
 import json
 import os
-import sys
-import tempfile
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
-from tfx.components.util import examples_utils
+from tfx.components.util import examples_utils, udf_utils
 from tfx.dsl.component.experimental.annotations import (
     BeamComponentParameter, InputArtifact, OutputArtifact, Parameter)
 from tfx.dsl.component.experimental.decorators import component
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
-from tfx.utils import import_utils, io_utils
+from tfx.utils import io_utils
 
-from coco_captions import configs, paths, progress, serving_model, text
+from coco_captions import (configs, paths, progress, serving_model, text,
+                           user_code)
 
 # Raw caption rows (CsvExampleGen's features).
 RAW_IMAGE_ID = 'image_id'
@@ -198,20 +201,18 @@ def read_image(images_root: str, name: bytes
   return data, None
 
 
-def pixel_encoder(module_file: str, image_size: int = 0,
-                  image_encoder: str = ''):
+def pixel_encoder(module, image_size: int = 0, image_encoder: str = ''):
   """`encode(list of image bytes)` -> their stored pixels, with the module
   file's `encode_pixels` (`decode_and_resize_images`, the image serving
   signature's decoding, then a PNG).
 
-  At `image_size` (0: the module file's default for `image_encoder`). A batch
-  decodes on every core in one call; one bad image fails the whole call
+  `module` is the imported module file (`user_code.load`). At `image_size`
+  (0: the module file's default for `image_encoder`). A batch decodes on
+  every core in one call; one bad image fails the whole call
   (tf.errors.OpError).
   """
-  encode_pixels = import_utils.import_func_from_source(
-      module_file, 'encode_pixels')
-  if not image_size:
-    image_size = _default_image_size(module_file, image_encoder)
+  encode_pixels = module.encode_pixels
+  image_size = image_size or default_image_size(module, image_encoder)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
   def encode(images):
@@ -220,40 +221,11 @@ def pixel_encoder(module_file: str, image_size: int = 0,
   return lambda images: encode(tf.constant(images, tf.string)).numpy().tolist()
 
 
-def module_sources(module_file: str) -> Dict[str, bytes]:
-  """The module file and every `.py` file beside it (what TFX packages with
-  it), by file name: the code a worker decodes with."""
-  directory = os.path.dirname(module_file)
-  sources = {}
-  for path in tf.io.gfile.glob(os.path.join(directory, '*.py')):
-    with tf.io.gfile.GFile(path, 'rb') as f:
-      sources[os.path.basename(path)] = f.read()
-  return sources
-
-
-def local_module_file(module_file: str, sources: Dict[str, bytes]) -> str:
-  """`module_file` where it is a file of this machine; elsewhere (a remote
-  Beam worker, a module file in a bucket) `sources` written to a new
-  directory, put first on sys.path for the module's own imports, and the
-  module file's copy there."""
-  if os.path.isfile(module_file):
-    return module_file
-  directory = tempfile.mkdtemp(prefix='coco_captions_module_')
-  for name, source in sources.items():
-    with open(os.path.join(directory, name), 'wb') as f:
-      f.write(source)
-  sys.path.insert(0, directory)
-  return os.path.join(directory, os.path.basename(module_file))
-
-
-def _default_image_size(module_file: str, image_encoder: str) -> int:
-  """The size images are stored at when the pipeline sets none."""
-  try:
-    settings_of = import_utils.import_func_from_source(
-        module_file, 'image_encoder_settings')
-  except AttributeError:  # A module file without encoders: its DEFAULTS.
-    return int(import_utils.import_func_from_source(
-        module_file, 'DEFAULTS')['image_size'])
+def default_image_size(module, image_encoder: str = '') -> int:
+  """The size the module file stores images at when the pipeline sets none."""
+  settings_of = getattr(module, 'image_encoder_settings', None)
+  if settings_of is None:  # A module file without encoders: its DEFAULTS.
+    return int(module.DEFAULTS['image_size'])
   config = {'image_encoder': image_encoder} if image_encoder else {}
   return settings_of(config, for_model=False).image_size
 
@@ -294,21 +266,19 @@ class _ImageExamples(beam.DoFn):
 
   Each file is read and decoded once, however many image_ids name it. An
   image that cannot be used gives a bad-image record on the `BAD` output
-  instead of examples. The module file's code is read where the pipeline is
-  built and travels with this DoFn, so a worker without the file (Dataflow,
-  Flink, Spark) decodes with the same code.
+  instead of examples. The user code (`user_code.UserCode`) travels with this
+  DoFn and is imported from its own copy on every worker (Dataflow, Flink,
+  Spark, a multi-process DirectRunner, this process alike).
   """
 
   BAD = 'bad'
 
-  def __init__(self, images_root: str, module_file: str, image_size: int,
-               image_encoder: str = '', split: str = ''):
+  def __init__(self, images_root: str, code: user_code.UserCode,
+               image_size: int, split: str = ''):
     super().__init__()
     self._images_root = images_root
-    self._module_file = module_file
-    self._sources = module_sources(module_file)
-    self._image_size = image_size or _default_image_size(module_file,
-                                                         image_encoder)
+    self._code = code
+    self._image_size = image_size
     # Beam counters are read when the pipeline ends; `progress` counts are
     # shown while it runs.
     self._split = split
@@ -318,8 +288,7 @@ class _ImageExamples(beam.DoFn):
     self._threads = None
 
   def setup(self):
-    self._encode = pixel_encoder(
-        local_module_file(self._module_file, self._sources), self._image_size)
+    self._encode = pixel_encoder(user_code.load(self._code), self._image_size)
     self._threads = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
 
   def teardown(self):
@@ -349,15 +318,15 @@ class ImageExamples(beam.PTransform):
 
   A record: image_name (bytes), reason (`unsafe_name`, `missing`,
   `unreadable`, `empty_file`, `undecodable`), detail, and the image_ids and
-  caption ids of the rows that use it; those rows get no example.
+  caption ids of the rows that use it; those rows get no example. Images are
+  decoded by `code`'s `encode_pixels` at `image_size`.
   """
 
-  def __init__(self, images_root: str, module_file: str, image_size: int = 0,
-               image_encoder: str = '', split: str = ''):
+  def __init__(self, images_root: str, code: user_code.UserCode,
+               image_size: int, split: str = ''):
     super().__init__()
     self._split = split
-    self._examples = _ImageExamples(images_root, module_file, image_size,
-                                    image_encoder, split)
+    self._examples = _ImageExamples(images_root, code, image_size, split)
 
   def expand(self, serialized_rows):
     results = (serialized_rows
@@ -428,12 +397,12 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     image_examples: OutputArtifact[standard_artifacts.Examples],
     image_schema: OutputArtifact[standard_artifacts.Schema],
     images_root: Parameter[str],
-    module_file: Parameter[str],
+    module_file: Parameter[str] = '',
+    module_path: Parameter[str] = '',
     image_size: Parameter[int] = 0,
     image_encoder: Parameter[str] = '',
     bad_images: Parameter[str] = 'fail',
     images_fingerprint: Parameter[str] = '',
-    module_fingerprint: Parameter[str] = '',
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
   """Groups the caption rows of every split of `examples` by image.
@@ -446,7 +415,13 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
       Its own output name: TFX's Airflow runner names artifacts by output
       name and run, and ImportSchemaGen's Schema is `schema`.
     images_root: directory or URI that `image_name` is relative to.
-    module_file: the module file whose `encode_pixels` decodes the images.
+    module_file: the module file whose `encode_pixels` decodes the images;
+      TFX replaces it with `module_path` when it packages the user code
+      (`add_user_code`).
+    module_path: `'<module>@<user-code wheel URI>'`, set by TFX: the module
+      file and the `.py` files beside it, as the pipeline was built with
+      them. Its wheel's name carries a digest of that code, so editing it
+      invalidates TFX's cache of this component.
     image_size: the size images are stored at (0: the module file's default
       for `image_encoder`).
     image_encoder: the model's `image_encoder` ('': the module file's).
@@ -454,16 +429,13 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
       leaves their rows out and counts them.
     images_fingerprint: not read; changes when an image changes, so that
       TFX's cache checks the images again.
-    module_fingerprint: not read; changes when the module file or a `.py`
-      file beside it changes, so that TFX's cache decodes the images again
-      (`module_fingerprint()`).
     beam_pipeline: the pipeline's Beam options apply (TFX supplies it).
 
   Raises:
     BadImagesError: with bad_images='fail', an image cannot be used.
     NotEnoughImagesError: a split has no images, or there is only one.
   """
-  del images_fingerprint, module_fingerprint
+  del images_fingerprint
   if bad_images not in BAD_IMAGES_CHOICES:
     raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, '
                      f'not {bad_images!r}')
@@ -471,6 +443,9 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
   image_examples.split_names = artifact_utils.encode_split_names(splits)
   examples_utils.set_payload_format(
       image_examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
+  code = user_code.read(module_file, module_path)
+  image_size = image_size or default_image_size(user_code.load(code),
+                                                image_encoder)
   pipeline = beam_pipeline
   bad_dir = os.path.join(image_examples.uri, BAD_IMAGES_DIR)
   for split in splits:
@@ -480,7 +455,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
         os.path.join(source, '*'),
         compression_type=beam.io.filesystem.CompressionTypes.GZIP)
     written, bad = rows | f'Images[{split}]' >> ImageExamples(
-        images_root, module_file, image_size, image_encoder, split)
+        images_root, code, image_size, split)
     _ = written | f'Write[{split}]' >> beam.io.WriteToTFRecord(
         os.path.join(target, _FILE_PREFIX), file_name_suffix='.gz')
     _ = (bad
@@ -517,6 +492,16 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
                                f'{problem}.')
   io_utils.write_pbtxt_file(os.path.join(image_schema.uri, SCHEMA_FILE),
                             per_image_schema())
+
+
+def add_user_code(group_by_image) -> None:
+  """Has TFX package the module file and the `.py` files beside it into a
+  user-code wheel under the pipeline root when the pipeline is compiled or
+  run, as it does for Transform and the Trainer, and hand this component
+  `module_path` instead of the module file's path."""
+  if udf_utils.should_package_user_modules():
+    udf_utils.add_user_module_dependency(group_by_image, 'module_file',
+                                         'module_path')
 
 
 def _count_records(split_uri: str) -> int:

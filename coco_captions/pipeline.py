@@ -30,7 +30,8 @@ from ml_metadata.proto import metadata_store_pb2
 from coco_captions import configs
 from coco_captions.csv_example_gen import CsvExampleGen
 from coco_captions.evaluator import RetrievalEvaluator
-from coco_captions.grouping import BAD_IMAGES_CHOICES, GroupCaptionsByImage
+from coco_captions.grouping import (BAD_IMAGES_CHOICES, GroupCaptionsByImage,
+                                    add_user_code)
 from coco_captions.validation import AnomaliesGate
 
 
@@ -42,7 +43,6 @@ def create_pipeline(
     module_file: str,
     serving_model_dir: str,
     images_fingerprint: Optional[str] = None,
-    module_fingerprint: Optional[str] = None,
     train_epochs: Optional[int] = None,
     train_steps: Optional[int] = None,
     eval_steps: Optional[int] = None,
@@ -72,11 +72,6 @@ def create_pipeline(
       None for a remote root: a parameter of GroupCaptionsByImage, which
       reads the images, so that replacing one in place invalidates its
       cache.
-    module_fingerprint: `up_to_date.module_fingerprint(module_file)`, or None
-      where the module file is not local: a parameter of
-      GroupCaptionsByImage, which decodes the images with the module file's
-      functions, so that editing them invalidates its cache (TFX fingerprints
-      the module file itself only for Transform and the Trainer).
     train_epochs: passes over the train split's images (the module file's
       default when None).
     train_steps: an exact number of training steps instead of epochs.
@@ -153,9 +148,11 @@ def create_pipeline(
       image_size=int(transform_config.get('image_size') or 0),
       image_encoder=transform_config.get('image_encoder') or '',
       bad_images=bad_images,
-      images_fingerprint=images_fingerprint or '',
-      module_fingerprint=module_fingerprint or '')
+      images_fingerprint=images_fingerprint or '')
   group_by_image.add_upstream_node(anomalies_gate)
+  # Its images are decoded with the module file's functions: TFX ships them
+  # in a user-code wheel, as it does Transform's and the Trainer's.
+  add_user_code(group_by_image)
 
   transform = Transform(
       examples=group_by_image.outputs['image_examples'],

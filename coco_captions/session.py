@@ -71,15 +71,13 @@ def handed_to_tfx_cli(orchestrator: str) -> bool:
 
 
 def create_pipeline(settings: Settings, images_fingerprint: Optional[str]):
-  """The pipeline for `settings`, with ML Metadata in SQLite where it runs,
-  and the fingerprint of the module file (its `.py` files are read)."""
+  """The pipeline for `settings`, with ML Metadata in SQLite where it runs."""
   from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
   from coco_captions import pipeline  # pylint: disable=import-outside-toplevel
   connection = None if settings.metadata_path is None else (
       metadata.sqlite_metadata_connection_config(settings.metadata_path))
   return pipeline.create_pipeline(
       **settings.pipeline_args(images_fingerprint),
-      module_fingerprint=up_to_date.module_fingerprint(settings.module_file),
       metadata_connection_config=connection)
 
 
@@ -193,10 +191,12 @@ def _runner(orchestrator: str, run_id: str):
 def _execute(settings: Settings, run_id: str, images_fingerprint: Optional[str],
              log_path: Optional[str]) -> Optional[Tuple[str, Exception]]:
   """Runs the pipeline; returns (component, exception) if it failed."""
-  from coco_captions import console  # pylint: disable=import-outside-toplevel
+  from coco_captions import console, user_code  # pylint: disable=import-outside-toplevel
   with console.captured_output(log_path) as out:
     out.write('Loading TensorFlow and TFX...\n')
     out.flush()
+    # Components run in this process import the user code TFX packages.
+    user_code.hide_copies(settings.module_file)
     tfx_pipeline = create_pipeline(settings, images_fingerprint)
     with console.component_progress(
         out, len(tfx_pipeline.components)) as progress:
@@ -224,6 +224,8 @@ def _data_failures() -> Dict[type, str]:
   return {
       DataAnomaliesError: 'Transform and Trainer did not run. Fix the data, '
                           'or change {schema_file} if the change is intended.',
+      preflight.PreflightError: 'Nothing after CsvExampleGen ran. Fix the '
+                                'CSV files.',
   }
 
 

@@ -124,18 +124,6 @@ def files_fingerprint(root: str, names: Sequence[str]) -> Optional[str]:
   return _digest('\n'.join(sorted(entries)))
 
 
-def module_fingerprint(module_file: str) -> Optional[str]:
-  """One digest of the module file and every `.py` file beside it (what TFX
-  packages with it), or None where it is not a local file."""
-  if '://' in module_file or not os.path.isfile(module_file):
-    return None
-  try:
-    return _file_digest(_module_code_files(module_file),
-                        os.path.dirname(os.path.abspath(module_file)))
-  except OSError:
-    return None
-
-
 def _module_code_files(module_file: str) -> List[str]:
   """The module file and every `.py` file beside it: what TFX packages."""
   return glob.glob(os.path.join(os.path.dirname(os.path.abspath(module_file)),

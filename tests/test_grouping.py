@@ -5,7 +5,10 @@ from apache_beam.testing import test_pipeline, util
 import pytest
 import tensorflow as tf
 
-from coco_captions import grouping
+from coco_captions import configs, grouping, user_code
+
+# The project's module file and the .py files beside it, as workers get them.
+CODE = user_code.read(configs.MODULE_FILE)
 
 
 def _row(image_id, caption_id, caption, image_name):
@@ -51,7 +54,7 @@ ROWS = [
 def test_groups_every_caption_of_an_image_with_its_pixels(images_root):
   with test_pipeline.TestPipeline() as pipeline:
     examples, bad = (pipeline | beam.Create(ROWS) | grouping.ImageExamples(
-        images_root, configs.MODULE_FILE, 16))
+        images_root, CODE, 16))
     util.assert_that(examples | beam.Map(_parsed), util.equal_to([
         (3, 'sub/good.png', ['red circle', 'a red disc'], [30, 31]),
         (7, 'good.jpg', ['a box, blue', 'one blue square', 'a blue box'],
@@ -111,7 +114,6 @@ def test_image_counts_are_read_per_split_from_the_runners_counters():
 
 from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
 
-from coco_captions import configs  # noqa: E402
 
 
 def _jpeg(size=(40, 30), color=(200, 30, 30)):
@@ -167,7 +169,7 @@ BAD_NAMES = {
 
 @pytest.fixture(scope='module')
 def encode():
-  return grouping.pixel_encoder(configs.MODULE_FILE, 16)
+  return grouping.pixel_encoder(user_code.load(CODE), 16)
 
 
 @pytest.fixture
@@ -201,35 +203,41 @@ def test_an_unsafe_name_is_refused_without_opening_anything(check,
   assert not opened
 
 
-def test_images_are_decoded_with_the_module_files_own_functions(
-    monkeypatch):
-  import coco_captions_utils
-  from tfx.utils import import_utils
+def test_images_are_decoded_with_the_module_files_own_functions():
+  import types
+  module = user_code.load(CODE)
   seen = []
-  monkeypatch.setattr(
-      import_utils, 'import_func_from_source',
-      lambda path, name: (seen.append((path, name)) or
-                          getattr(coco_captions_utils, name)))
+
+  def recorded(name):
+    def call(*args, **kwargs):
+      seen.append(name)
+      return getattr(module, name)(*args, **kwargs)
+    return call
+
+  calls = types.SimpleNamespace(**{
+      name: recorded(name)
+      for name in ('encode_pixels', 'image_encoder_settings')})
 
   def shape(encoded):
     return tuple(tf.io.decode_png(encoded).shape)
 
-  stored = grouping.pixel_encoder(configs.MODULE_FILE)([_jpeg(), _jpeg()])
+  stored = grouping.pixel_encoder(calls)([_jpeg(), _jpeg()])
   assert [shape(e) for e in stored] == [(64, 64, 3)] * 2  # The default size.
-  assert seen == [(configs.MODULE_FILE, 'encode_pixels'),
-                  (configs.MODULE_FILE, 'image_encoder_settings')]
+  assert seen == ['image_encoder_settings', 'encode_pixels']
   # At the size the model reads for the encoder, unless one is given.
   assert shape(grouping.pixel_encoder(
-      configs.MODULE_FILE, image_encoder='mobilenet_v2')([_jpeg()])[0]) == (
-          224, 224, 3)
+      module, image_encoder='mobilenet_v2')([_jpeg()])[0]) == (224, 224, 3)
   assert shape(grouping.pixel_encoder(
-      configs.MODULE_FILE, 40, 'mobilenet_v2')([_jpeg()])[0]) == (40, 40, 3)
+      module, 40, 'mobilenet_v2')([_jpeg()])[0]) == (40, 40, 3)
   with pytest.raises(ValueError, match="image_encoder 'vgg' is not one of"):
-    grouping.pixel_encoder(configs.MODULE_FILE, image_encoder='vgg')
+    grouping.pixel_encoder(module, image_encoder='vgg')
+  # A module file without encoders stores images at its DEFAULTS' size.
+  assert grouping.default_image_size(types.SimpleNamespace(
+      DEFAULTS={'image_size': 24})) == 24
 
 
 def test_a_batch_with_bad_images_among_good_names_only_the_bad(images_root):
-  decode = grouping._ImageExamples(images_root, configs.MODULE_FILE, 16)
+  decode = grouping._ImageExamples(images_root, CODE, 16)
   decode.setup()
 
   def outputs(names):
@@ -269,8 +277,12 @@ def _write_split(uri, rows):
       writer.write(row)
 
 
-def _run_component(tmp_path, images_root, splits, bad_images='fail'):
-  """GroupCaptionsByImage's body on `splits` (split -> rows); its output."""
+def _run_component(tmp_path, images_root, splits, bad_images='fail',
+                   **code):
+  """GroupCaptionsByImage's body on `splits` (split -> rows); its output.
+
+  `code`: module_file, module_path or image_size instead of the project's
+  module file at 16 pixels."""
   examples = standard_artifacts.Examples()
   examples.uri = str(tmp_path / 'examples')
   examples.split_names = artifact_utils.encode_split_names(list(splits))
@@ -283,8 +295,9 @@ def _run_component(tmp_path, images_root, splits, bad_images='fail'):
   grouping.GroupCaptionsByImage.test_call(
       examples=examples, image_examples=image_examples,
       image_schema=image_schema, images_root=images_root,
-      module_file=configs.MODULE_FILE, image_size=16, bad_images=bad_images,
-      images_fingerprint='', beam_pipeline=beam.Pipeline())
+      bad_images=bad_images, images_fingerprint='',
+      beam_pipeline=beam.Pipeline(),
+      **{'module_file': configs.MODULE_FILE, 'image_size': 16, **code})
   return image_examples
 
 
@@ -375,31 +388,43 @@ def test_captions_are_normalised_before_tokenisation():
   assert _parsed(example.SerializeToString())[2] == ['caf\u00e9 fish']
 
 
-def test_a_worker_without_the_module_file_decodes_with_the_code_it_got(
-    tmp_path, images_root):
-  # As on Dataflow, Flink or Spark: the DoFn is built here, pickled, and set
-  # up in another process on a machine where the module file's path does
-  # not exist.
+def _marked_copy(directory):
+  """A copy of the project's module file and encoders table in `directory`
+  that stores its images 7 pixels wide, so which code ran shows."""
   import os
-  import pickle
   import shutil
-  import subprocess
-  import sys
-  code = tmp_path / 'code'
-  code.mkdir()
+  directory.mkdir()
   here = os.path.dirname(configs.MODULE_FILE)
   for name in ('coco_captions_utils.py', 'coco_captions_encoders.py'):
-    shutil.copy(os.path.join(here, name), code / name)
-  # The copy stores its images a size of its own, so which code ran shows.
-  module = code / 'coco_captions_utils.py'
+    shutil.copy(os.path.join(here, name), directory / name)
+  module = directory / 'coco_captions_utils.py'
   module.write_text(module.read_text().replace(
       'def encode_pixels(image_bytes: tf.Tensor, image_size: int)',
       'def encode_pixels(image_bytes: tf.Tensor, image_size: int = 0)'
       ':\n  return _encode_pixels(image_bytes, 7)\n\n\n'
       'def _encode_pixels(image_bytes: tf.Tensor, image_size: int)'))
+  return module
+
+
+def test_a_worker_decodes_with_the_code_it_got_not_the_one_beside_it(
+    tmp_path, images_root):
+  # As on Dataflow, Flink or Spark: the DoFn is built here, pickled, and set
+  # up in another process, where the module file's path does not exist and
+  # the working directory holds another module file of the same name.
+  import os
+  import pickle
+  import shutil
+  import subprocess
+  import sys
+  module = _marked_copy(tmp_path / 'code')
   (tmp_path / 'dofn.pickle').write_bytes(pickle.dumps(
-      grouping._ImageExamples(images_root, str(module), 16)))
-  shutil.rmtree(code)
+      grouping._ImageExamples(images_root, user_code.read(str(module)), 16)))
+  shutil.rmtree(tmp_path / 'code')
+  worker_dir = tmp_path / 'worker'
+  worker_dir.mkdir()
+  for name in ('coco_captions_utils.py', 'coco_captions_encoders.py'):
+    (worker_dir / name).write_text('raise ImportError("the working directory '
+                                   'was imported")\n')
   worker = (
       'import pickle, sys\n'
       'import tensorflow as tf\n'
@@ -410,11 +435,32 @@ def test_a_worker_without_the_module_file_decodes_with_the_code_it_got(
       'example = tf.train.Example.FromString(out)\n'
       'pixels = example.features.feature["image_pixels"].bytes_list.value[0]\n'
       'print(tuple(tf.io.decode_png(pixels).shape))\n')
+  # `python -c` puts the working directory first on sys.path.
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
   result = subprocess.run(
       [sys.executable, '-c', worker, str(tmp_path / 'dofn.pickle')],
-      capture_output=True, text=True, cwd=str(tmp_path), check=False,
-      # The coco_captions package, as the worker's image installs it.
-      env={**os.environ, 'PYTHONPATH': os.path.dirname(
-          os.path.dirname(grouping.__file__))})
+      capture_output=True, text=True, cwd=str(worker_dir), check=False,
+      env=env)
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.strip().splitlines()[-1] == '(7, 7, 3)'
+
+
+def test_the_component_decodes_with_the_wheel_tfx_built(tmp_path,
+                                                        images_root):
+  # TFX packages the module file's directory when the pipeline is compiled
+  # or run, and hands the component `module_path` in place of the path.
+  from tfx.components.util import udf_utils
+  module = _marked_copy(tmp_path / 'code')
+  _, module_path = udf_utils.package_user_module_file(
+      'GroupCaptionsByImage', str(module), str(tmp_path / 'root'))
+  import shutil
+  shutil.rmtree(tmp_path / 'code')
+  image_examples = _run_component(
+      tmp_path, images_root, {'train': SPLITS['train'][:2],
+                              'eval': SPLITS['eval'][:1]},
+      module_file='', module_path=module_path, image_size=0)
+  import os
+  uri = artifact_utils.get_split_uri([image_examples], 'train')
+  (record,) = tf.data.TFRecordDataset(
+      tf.io.gfile.glob(os.path.join(uri, '*')), compression_type='GZIP')
+  assert _pixels(record.numpy()).shape == (7, 7, 3)

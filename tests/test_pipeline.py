@@ -108,16 +108,15 @@ def test_images_are_checked_before_transform_as_transform_reads_them():
     _pipeline(bad_images='skip')
 
 
-@pytest.mark.parametrize('name', ['images_fingerprint', 'module_fingerprint'])
-def test_the_image_decoding_carries_the_fingerprints_given(name):
+def test_the_image_decoding_carries_the_images_fingerprint_given():
   # TFX's cache compares exec properties: ExampleGen's input fingerprint
   # covers the CSV only, which names the images but does not change with
-  # them, and the module file (whose functions decode them) is only a path.
+  # them.
   def fingerprint_of(**kwargs):
     return _by_id(_pipeline(**kwargs))['GroupCaptionsByImage'].exec_properties[
-        name]
+        'images_fingerprint']
 
-  assert fingerprint_of(**{name: 'abc'}) == 'abc'
+  assert fingerprint_of(images_fingerprint='abc') == 'abc'
   assert fingerprint_of() == ''
 
 
@@ -152,24 +151,31 @@ def test_a_replaced_image_or_edited_module_changes_the_image_decoding(
   (code / 'module.py').write_text('SIZE = 64\n')
   (code / 'encoders.py').write_text('NAME = "small_cnn"\n')
   found = settings.parse_flags(
-      ['--images_root', str(images), '--module_file', str(code / 'module.py')],
-      environ={})
+      ['--images_root', str(images), '--module_file', str(code / 'module.py'),
+       '--pipeline_root', str(tmp_path / 'root')], environ={})
 
   def decoding_properties():
     p = session.create_pipeline(
         found, up_to_date.directory_fingerprint(str(images)))
-    return _by_id(p)['GroupCaptionsByImage'].exec_properties
+    component = _by_id(p)['GroupCaptionsByImage']
+    # What every TFX runner does before it runs or compiles: the user code
+    # becomes a wheel named by a digest of its files.
+    component._resolve_pip_dependencies(str(tmp_path / 'root'))  # pylint: disable=protected-access
+    return component.exec_properties
 
   before = decoding_properties()
+  assert before['module_path'].startswith(
+      f'module@{tmp_path / "root" / "_wheels"}/'
+      'tfx_user_code_groupcaptionsbyimage-0.0+')
+  assert before['module_file'] is None
   assert decoding_properties() == before
   (images / 'a.jpg').write_bytes(b'second!')
   after_image = decoding_properties()
   assert after_image['images_fingerprint'] != before['images_fingerprint']
-  assert after_image['module_fingerprint'] == before['module_fingerprint']
+  assert after_image['module_path'] == before['module_path']
   # A file beside the module file is packaged with it, and counts too.
   (code / 'encoders.py').write_text('NAME = "resnet50"\n')
-  assert decoding_properties()['module_fingerprint'] != (
-      before['module_fingerprint'])
+  assert decoding_properties()['module_path'] != before['module_path']
 
 
 def test_example_gen_reads_a_csv_with_a_byte_order_mark(tmp_path):
