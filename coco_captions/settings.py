@@ -36,6 +36,8 @@ BLESSING_METRICS = tuple(f'{direction}_recall@{k}'
 # keras.utils.set_random_seed takes what NumPy's seed does.
 _MAX_SEED = 2**32 - 1
 BEAM_ARGS_ENV = ENV_PREFIX + 'BEAM_ARGS'
+# Where Kubeflow's pods get the user code (coco_captions_kubeflow.py).
+USER_CODE_CHOICES = ('wheel', 'image')
 # KFP v2 pipeline names: lower-case letters, digits and dashes.
 _KFP_NAME = frozenset('abcdefghijklmnopqrstuvwxyz0123456789-')
 # Airflow DAG ids, MLMD context names and TFX CLI folders all take these.
@@ -79,6 +81,7 @@ class Settings:
   # Kubeflow only: the container image and where the compiled JSON goes.
   image: Optional[str] = None
   output_file: Optional[str] = None
+  user_code: Optional[str] = None
 
   def fingerprint(self) -> Dict[str, Any]:
     """The settings a run's results depend on (see coco_captions.up_to_date)."""
@@ -143,17 +146,16 @@ def _fraction(text: str) -> float:
   return value
 
 
-def _metric(text: str) -> str:
-  if text not in BLESSING_METRICS:
-    raise SettingsError(f'{text!r} is not one of {", ".join(BLESSING_METRICS)}')
-  return text
+def _choice(choices: Sequence[str]) -> Callable[[str], str]:
+  def parse(text: str) -> str:
+    if text not in choices:
+      raise SettingsError(f'{text!r} is not one of {", ".join(choices)}')
+    return text
+  return parse
 
 
-def _bad_images(text: str) -> str:
-  if text not in configs.BAD_IMAGES_CHOICES:
-    raise SettingsError(
-        f'{text!r} is not one of {", ".join(configs.BAD_IMAGES_CHOICES)}')
-  return text
+_metric = _choice(BLESSING_METRICS)
+_bad_images = _choice(configs.BAD_IMAGES_CHOICES)
 
 
 def _switch(text: str) -> bool:
@@ -272,6 +274,13 @@ _OPTIONS = (
     _Option('output_file', 'Where the compiled pipeline JSON is written. '
             'Default: coco_captions_pipeline.json',
             orchestrators=('kubeflow',)),
+    _Option('user_code', 'Where the pods get the module file and the .py '
+            'files beside it: wheel (compiling uploads them as wheels to '
+            'PIPELINE_ROOT/_wheels, which must be writable from here; the '
+            'pods run the code compiled) or image (compiling writes nothing; '
+            'the pods run the copy the image holds under /pipeline, so '
+            'rebuild the image after editing it). Default: wheel',
+            _choice(USER_CODE_CHOICES), orchestrators=('kubeflow',)),
 )
 _KUBEFLOW_REQUIRED = ('pipeline_root', 'data_root', 'images_root')
 
@@ -388,7 +397,35 @@ def _beam_args(args: List[str], parser: argparse.ArgumentParser) -> List[str]:
   unknown = unknown_beam_args(args)
   if unknown:
     raise SettingsError(_unknown_message(unknown[0]))
+  problem = runner_problem(args)
+  if problem:
+    raise SettingsError(problem)
   return list(args)
+
+
+# Beam runners that report success while losing data, and why.
+_REFUSED_RUNNERS = {
+    'daskrunner': "Beam 2.72's DaskRunner reports success while dropping "
+                  'data (CsvExampleGen completes with no train split)',
+}
+
+
+def runner_problem(args: Sequence[str]) -> Optional[str]:
+  """Why the Beam runner `args` name cannot be used, or None."""
+  runner = None
+  for i, arg in enumerate(args):
+    if arg.startswith('--runner='):
+      runner = arg.split('=', 1)[1]
+    elif arg == '--runner' and i + 1 < len(args):
+      runner = args[i + 1]
+  # As Beam resolves names: any case, 'Runner' optional, or a class path.
+  name = (runner or '').lower().rsplit('.', 1)[-1]
+  why = _REFUSED_RUNNERS.get(name, _REFUSED_RUNNERS.get(name + 'runner'))
+  if why is None:
+    return None
+  return (f'--runner={runner}: {why}. Use the DirectRunner on one machine '
+          '(--direct_running_mode=multi_processing --direct_num_workers=0) '
+          'or a cluster runner (Dataflow, Flink, Spark, PortableRunner)')
 
 
 def _unknown_message(arg: str) -> str:
@@ -447,6 +484,9 @@ def _build(orchestrator: str, raw: Dict[str, Tuple[str, str]],
     unknown = unknown_beam_args(beam_args)
     if unknown:
       raise SettingsError(f'{BEAM_ARGS_ENV}: {_unknown_message(unknown[0])}')
+    problem = runner_problem(beam_args)
+    if problem:
+      raise SettingsError(f'{BEAM_ARGS_ENV}: {problem}')
   values['beam_args'] = tuple(beam_args or ())
 
   if orchestrator == 'kubeflow':
@@ -485,6 +525,7 @@ def _defaults(orchestrator: str, values: Dict[str, Any]) -> None:
   if kubeflow:
     values['metadata_path'] = None
     values.setdefault('image', 'coco-captions-tfx:latest')
+    values.setdefault('user_code', 'wheel')
     values['output_file'] = os.path.abspath(
         values.get('output_file', 'coco_captions_pipeline.json'))
     # The rest are paths in the cluster, not here.

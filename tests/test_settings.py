@@ -302,3 +302,32 @@ def test_image_encoder_settings_reach_transform_and_trainer(tmp_path,
 ])
 def test_image_encoder_settings_are_checked_at_parse_time(argv, message):
   assert _error(*argv).startswith(message)
+
+
+@pytest.mark.parametrize('argv, environ', [
+    (['--runner=DaskRunner'], {}),
+    (['--runner', 'dask'], {}),
+    (['--runner=apache_beam.runners.dask.dask_runner.DaskRunner'], {}),
+    ([], {'COCO_CAPTIONS_BEAM_ARGS': '--runner daskrunner'}),
+])
+def test_a_runner_known_to_lose_data_is_refused_at_parse_time(argv, environ):
+  message = _error(*argv, environ=environ)
+  assert "Beam 2.72's DaskRunner reports success while dropping data" in (
+      message)
+  assert 'Use the DirectRunner on one machine' in message
+  assert '\n' not in message
+  if environ:
+    assert message.startswith('COCO_CAPTIONS_BEAM_ARGS: --runner=daskrunner:')
+  # Any other runner passes.
+  assert _parse('--runner=DirectRunner').beam_args == ('--runner=DirectRunner',)
+
+
+def test_kubeflow_user_code_is_a_wheel_or_the_images_copy():
+  needed = ['--pipeline_root=gs://b/p', '--data_root=gs://b/d',
+            '--images_root=gs://b/i']
+  assert _parse(*needed, orchestrator='kubeflow').user_code == 'wheel'
+  assert _parse(*needed, '--user_code=image',
+                orchestrator='kubeflow').user_code == 'image'
+  assert _error(*needed, '--user_code=docker', orchestrator='kubeflow') == (
+      "--user_code: 'docker' is not one of wheel, image")
+  assert 'unknown flag --user_code' in _error('--user_code=image')
