@@ -1,12 +1,19 @@
-# The image Kubeflow Pipelines pods and Dataflow/Flink/Spark workers run: this
-# project with its locked dependencies. Build from the project root:
+# The image Vertex AI Pipelines pods and Dataflow/Flink/Spark workers run: this
+# project's package with its locked dependencies. Build from the project root:
 #   docker build -t REGISTRY/coco-captions-tfx:TAG .
 # and pass --image REGISTRY/coco-captions-tfx:TAG to coco_captions_kubeflow.py
 # (and --sdk_container_image=... to Beam runners that run containers).
+# tests/test_kubeflow_pods_e2e.py builds the same environment (the ENV and
+# WORKDIR lines and the two RUN installs) and runs the compiled pipeline in it.
 FROM python:3.11-slim
 
 WORKDIR /pipeline
 ENV PYTHONUNBUFFERED=1
+# Nothing is imported from the working directory: the module file and the .py
+# files beside it come from the user-code wheels TFX uploads when compiling,
+# and a copy here must not shadow them (with --user_code=image the pods' command
+# puts /pipeline on PYTHONPATH instead).
+ENV PYTHONSAFEPATH=1
 
 # Dependencies first, so code changes do not reinstall them. uv, because pip
 # refuses TFX 1.16's Python < 3.11 metadata although the stack runs on 3.11.
@@ -17,8 +24,11 @@ COPY requirements.lock ./
 RUN python -m pip install --no-cache-dir "uv==$(sed -n 's/^uv==//p' requirements.lock)" \
  && uv pip install --system --no-cache --compile-bytecode -r requirements.lock
 
+# The coco_captions package, installed (not editable): components import it
+# from site-packages. The rest of the project stays in /pipeline: the schema
+# (/pipeline/schema/schema.pbtxt) and, for --user_code=image, the module file.
 COPY . .
-RUN uv pip install --system --no-cache --no-deps --no-build-isolation -e .
+RUN uv pip install --system --no-cache --no-deps --no-build-isolation .
 
 # ImageNet weights of pretrained image encoders, baked in so the Trainer's pod
 # needs no internet (Keras downloads them where the Trainer runs otherwise):
@@ -32,7 +42,7 @@ RUN uv pip install --system --no-cache --no-deps --no-build-isolation -e .
 # path or gs:// URI as --image_encoder_weights.
 ARG IMAGE_ENCODERS=""
 RUN for encoder in $IMAGE_ENCODERS; do \
-      python -c "import sys, coco_captions_utils as m; \
+      PYTHONPATH=/pipeline python -c "import sys, coco_captions_utils as m; \
 name, _, size = sys.argv[1].partition(':'); \
 m.keras_application(m.image_encoder_settings( \
     {'image_encoder': name, 'image_size': int(size) if size else None}))" \

@@ -22,14 +22,17 @@ setuptools.setup(
         'ijson',
         # The run report's HTML templates (coco_captions/templates/).
         'jinja2',
+        # Every Kubeflow Pipelines v2 pod imports it: TFX's KFP entrypoint and
+        # ExampleGen driver read the ExecutorInput with its protos.
+        'kfp-pipeline-spec',
         'pillow',
         'tqdm',
     ],
     extras_require={
         # websocket-client: the report test drives Chromium (DevTools protocol).
         'test': ['pytest', 'websocket-client'],
-        # Compiling for Kubeflow Pipelines v2 (coco_captions_kubeflow.py).
-        'kfp': ['kfp>=2,<3', 'kfp-pipeline-spec>=0.2.2'],
+        # The kfp SDK, which the tests check the compiled pipeline with.
+        'kfp': ['kfp>=2,<3'],
         # Orchestrating with Airflow 2 (coco_captions_airflow.py). TFX 1.16's
         # Airflow runner supports Airflow < 3.
         'airflow': ['apache-airflow>=2.8,<3'],

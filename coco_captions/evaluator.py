@@ -12,7 +12,8 @@ is not below the same metric of the baseline: the latest blessed model, found
 by TFX's LatestBlessedModelStrategy resolver and evaluated here on the same
 pool. Without a baseline (the first run) the threshold alone decides. The
 ModelBlessing artifact carries `blessed` and `current_model_id`, as TFX's own
-Evaluator writes them, so Pusher and the resolver understand it.
+Evaluator writes them, so Pusher and the resolver understand it, on Kubeflow
+too (`RetrievalEvaluatorExecutor`).
 """
 
 import json
@@ -24,7 +25,9 @@ import tensorflow as tf
 from tfx.dsl.component.experimental.annotations import (InputArtifact,
                                                         OutputArtifact,
                                                         Parameter)
+from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_artifacts
 
 from coco_captions import retrieval, serving_model
@@ -182,6 +185,10 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
         _serving_dir(baseline_model), pool, images_root)
   blessed, reason = decide(metric, threshold, current, baseline, same)
 
+  # A pipeline root on a file system (NFS, a volume) has no directory for
+  # an output until it is made; TFX's local runners make it, KFP's do not.
+  for output in (evaluation, blessing):
+    tf.io.gfile.makedirs(output.uri)
   for name, value in current.items():
     evaluation.set_float_custom_property(name, float(value))
   evaluation.set_string_custom_property('blessing_metric', metric)
@@ -206,3 +213,23 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
       os.path.join(blessing.uri, 'BLESSED' if blessed else 'NOT_BLESSED'),
       'w') as f:
     f.write(reason + '\n')
+
+
+class RetrievalEvaluatorExecutor(
+    RetrievalEvaluator.EXECUTOR_SPEC.executor_class,
+    tfx_evaluator_executor.Executor):
+  """RetrievalEvaluator's executor, recognised as an evaluator by TFX.
+
+  On Kubeflow Pipelines v2 / Vertex AI, TFX's entrypoint rewrites a blessing's
+  `current_model_id` and `baseline_model_id` from TFX's integer ids to the
+  artifacts' resource names, which its compiled latest-blessed-model resolver
+  matches on, but only for subclasses of TFX's Evaluator executor. Without
+  this, no earlier blessed model is ever found there. `Do` is the function
+  component's.
+  """
+
+
+# TFX's Evaluator executor is a Beam executor: TFX's launchers insist on a
+# Beam executor spec for it.
+RetrievalEvaluator.EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(
+    RetrievalEvaluatorExecutor)

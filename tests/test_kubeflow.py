@@ -1,6 +1,11 @@
-"""The pipeline compiled for Kubeflow Pipelines v2, checked with the kfp SDK."""
+"""The pipeline compiled for Vertex AI Pipelines (KFP v2), checked with the kfp
+SDK, and what its pods import checked in the image's environment.
+
+tests/test_kubeflow_pods_e2e.py runs the compiled pipeline pod by pod."""
 
 import json
+import os
+import subprocess
 
 from google.protobuf import json_format
 from kfp import components
@@ -8,6 +13,9 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 import pytest
 
 import coco_captions_kubeflow as kubeflow
+import image_env
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 IMAGE = 'europe-docker.pkg.dev/my-project/ml/coco-captions-tfx:7'
 BEAM_ARGS = ['--runner=DataflowRunner', '--project=my-project',
@@ -85,8 +93,97 @@ def test_beam_options_reach_every_beam_component_unchanged(job):
 
 def test_module_file_is_shipped_as_a_wheel_under_the_pipeline_root(job, out):
   text = json.dumps(job)
-  for component in ('transform', 'trainer'):
+  for component in ('transform', 'trainer', 'groupcaptionsbyimage'):
     wheels = list((out / 'root' / '_wheels').glob(
         f'tfx_user_code_{component}-*.whl'))
-    assert len(wheels) == 1
+    assert len(wheels) == 1, component
     assert f'coco_captions_utils@{wheels[0]}' in text
+
+
+def test_the_spec_holds_no_path_of_the_compiling_checkout(job):
+  assert ROOT not in json.dumps(job)
+
+
+def _modules_run(job):
+  """Every module the pods' commands run and every executor class they load."""
+  modules, classes = set(), set()
+  for executor in job['pipelineSpec']['deploymentSpec']['executors'].values():
+    container = executor.get('container')
+    if not container:
+      continue
+    hooks = [h for h in container.get('lifecycle', {}).values()]
+    for words in [container['command'] + container['args']] + [
+        h['command'] + h.get('args', []) for h in hooks]:
+      modules.add(words[words.index('-m') + 1])
+      if '--executor_class_path' in words:
+        classes.add(words[words.index('--executor_class_path') + 1])
+  return sorted(modules), sorted(classes)
+
+
+def test_every_module_the_pods_run_imports_with_the_images_lock(
+    job, tmp_path):
+  modules, classes = _modules_run(job)
+  assert 'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver' in (
+      modules)
+  assert 'coco_captions.evaluator.RetrievalEvaluatorExecutor' in classes
+  image = image_env.build(str(tmp_path / 'image'))
+  check = ('import importlib, sys\n'
+           'for name in sys.argv[1:]:\n'
+           '  if name.startswith("class:"):\n'
+           '    module, _, attribute = name[len("class:"):].rpartition(".")\n'
+           '    getattr(importlib.import_module(module), attribute)\n'
+           '  else:\n'
+           '    importlib.import_module(name)\n')
+  result = subprocess.run(
+      [image.python, '-c', check, *modules,
+       *(f'class:{c}' for c in classes)],
+      cwd=str(tmp_path), env=image.env, capture_output=True, text=True,
+      timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_image_is_built_as_the_pod_test_builds_it():
+  found = image_env.dockerfile()
+  assert found.workdir == kubeflow.IMAGE_PROJECT_DIR
+  assert image_env.INSTALL_LOCK in ' '.join(found.runs)
+  assert image_env.INSTALL_PROJECT in found.runs
+  # A copy of the module file in the working directory must not shadow the
+  # one the pods are given.
+  assert found.env['PYTHONSAFEPATH'] == '1'
+
+
+def test_with_user_code_image_nothing_is_uploaded(tmp_path):
+  # Compiles offline: a bucket that cannot be reached is never written to.
+  path = kubeflow.compile_pipeline([
+      '--pipeline_root', 'gs://coco-captions-test-no-such-bucket/p',
+      '--data_root', 'gs://b/csv', '--images_root', 'gs://b/images',
+      '--user_code', 'image', '--output_file', str(tmp_path / 'p.json')])
+  with open(path) as f:
+    text = f.read()
+  job = json.loads(text)
+  assert '_wheels' not in text and ROOT not in text
+  tasks = job['pipelineSpec']['root']['dag']['tasks']
+  for name in ('GroupCaptionsByImage', 'Transform', 'Trainer'):
+    module_file = tasks[name]['inputs']['parameters']['module_file']
+    assert module_file['runtimeValue']['constantValue']['stringValue'] == (
+        '/pipeline/coco_captions_utils.py'), name
+  executors = job['pipelineSpec']['deploymentSpec']['executors']
+  assert executors['Trainer_executor']['container']['command'][:2] == [
+      'env', 'PYTHONPATH=/pipeline']
+  assert 'UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES' not in os.environ
+
+
+def test_a_pipeline_root_that_cannot_take_the_wheels_is_one_error_line(
+    tmp_path, capsys):
+  with pytest.raises(SystemExit) as exited:
+    kubeflow.compile_pipeline([
+        '--pipeline_root', 'gs://coco-captions-test-no-such-bucket/p',
+        '--data_root', 'gs://b/csv', '--images_root', 'gs://b/images',
+        '--output_file', str(tmp_path / 'p.json')])
+  message = str(exited.value.code)
+  assert message.startswith('error: cannot write the user-code wheels to '
+                            'gs://coco-captions-test-no-such-bucket/p/_wheels (')
+  assert message.endswith('or compile with --user_code=image to run the code '
+                          'the image holds')
+  assert '\n' not in message
+  assert not (tmp_path / 'p.json').exists()
