@@ -2,6 +2,8 @@
 
 Copy or link this file into Airflow's DAGs folder, or let TFX's CLI install
 it: `tfx pipeline create --engine=airflow --pipeline_path=coco_captions_airflow.py`.
+It imports the `coco_captions` package installed in Airflow's environment
+(`uv pip install -e .[airflow]`), never the folder it sits in.
 Airflow imports it and finds the module-level `DAG`: one task per TFX
 component, wired as the pipeline is. Everything else lives in
 `create_pipeline()`, shared with every orchestrator.
@@ -21,31 +23,27 @@ coco_captions_local.py as COCO_CAPTIONS_<FLAG IN CAPITALS>, e.g.
                                 unchanged to every component's Beam pipeline,
                                 e.g. "--runner=DataflowRunner --project=p ..."
 
-A bad value, an unknown COCO_CAPTIONS_ variable or bad input data is an import
-error of this file that names it. The DAG has no schedule; trigger runs from
+A bad value or an unknown COCO_CAPTIONS_ variable is an import error of this
+file that names it; bad input data fails the first task, CsvExampleGen, with
+one line per problem. The DAG has no schedule; trigger runs from
 the UI or `airflow dags trigger`.
 """
 
 import datetime
-import os
-import sys
 
-# Airflow imports DAG files by path; make the package beside it importable.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if _HERE not in sys.path:
-  sys.path.insert(0, _HERE)
+from tfx.orchestration.airflow import airflow_dag_runner
 
-from tfx.orchestration.airflow import airflow_dag_runner  # pylint: disable=g-import-not-at-top
-
-from coco_captions import airflow_launcher, preflight, session, settings, up_to_date  # pylint: disable=g-import-not-at-top
+from coco_captions import airflow_launcher, session, settings
 
 
 def create_dag():
-  """Returns the Airflow DAG for the settings in the environment."""
+  """Returns the Airflow DAG for the settings in the environment.
+
+  Airflow parses this file every 30 s or so, so the parse reads no data:
+  the input checks run in CsvExampleGen's task, the images' fingerprint is
+  taken in GroupCaptionsByImage's (coco_captions/airflow_launcher.py).
+  """
   found = settings.from_environment('airflow')
-  preflight.check(found)
-  tfx_pipeline = session.create_pipeline(
-      found, up_to_date.directory_fingerprint(found.images_root))
   return airflow_dag_runner.AirflowDagRunner(
       airflow_dag_runner.AirflowPipelineConfig(
           airflow_dag_config={
@@ -55,7 +53,8 @@ def create_dag():
           },
           # TFX's launcher fails re-runs whose model is also the baseline.
           supported_launcher_classes=[
-              airflow_launcher.InProcessComponentLauncher])).run(tfx_pipeline)
+              airflow_launcher.InProcessComponentLauncher])).run(
+                  session.create_pipeline(found, images_fingerprint=None))
 
 
 DAG = create_dag()

@@ -10,12 +10,19 @@ the latest blessed model, its `baseline_model`.
 
 The fix is what TFX's own IR-based launchers do: one event per artifact, whose
 path lists every (key, index) it is bound to.
+
+The launcher also takes the fingerprint of a local images root when the task
+runs, not when Airflow parses the DAG file (every 30 s or so): it is an exec
+property of GroupCaptionsByImage, so that TFX's cache notices an image
+replaced in place.
 """
 
 from typing import Dict, List, Optional, Set
 
 from tfx.orchestration import metadata
 from tfx.orchestration.launcher import in_process_component_launcher
+
+from coco_captions import up_to_date
 
 
 class _OneEventPerArtifactMetadata(metadata.Metadata):
@@ -44,10 +51,16 @@ class _OneEventPerArtifactMetadata(metadata.Metadata):
 
 class InProcessComponentLauncher(
     in_process_component_launcher.InProcessComponentLauncher):
-  """TFX's in-process launcher, recording one input event per artifact."""
+  """TFX's in-process launcher, recording one input event per artifact and
+  fingerprinting the images when the task runs."""
 
   def __init__(self, *, metadata_connection: metadata.Metadata, **kwargs):
     # pylint: disable-next=protected-access
     config = metadata_connection._connection_config
     super().__init__(
         metadata_connection=_OneEventPerArtifactMetadata(config), **kwargs)
+    if self._exec_properties.get('images_fingerprint') == '':
+      self._exec_properties = dict(
+          self._exec_properties,
+          images_fingerprint=up_to_date.directory_fingerprint(
+              self._exec_properties['images_root']) or '')

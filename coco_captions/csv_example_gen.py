@@ -4,6 +4,10 @@ Spreadsheet programs save CSV files with a byte order mark. TFX's executor
 reads the header as text and keeps the mark in the first column's name
 (`\\ufeffimage_id`), so the schema finds no `image_id`. This executor is TFX's
 own with that one feature renamed.
+
+It also runs the input checks (`preflight.data_errors`) where the task runs:
+an Airflow DAG file or a compiled Kubeflow pipeline is built where the data
+is not read.
 """
 
 import os
@@ -16,6 +20,8 @@ from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils
+
+from coco_captions import preflight
 
 _BOM = '\ufeff'
 
@@ -44,10 +50,18 @@ def _CsvToExample(pipeline, exec_properties, split_pattern):  # pylint: disable=
 
 
 class Executor(executor.Executor):
-  """CsvExampleGen's executor, tolerant of a UTF-8 byte order mark."""
+  """CsvExampleGen's executor, tolerant of a UTF-8 byte order mark, that
+  checks the CSV files first."""
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     return _CsvToExample
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    problems = preflight.data_errors(
+        exec_properties[standard_component_specs.INPUT_BASE_KEY])
+    if problems:
+      raise preflight.PreflightError('\n'.join(problems))
+    super().Do(input_dict, output_dict, exec_properties)
 
 
 class CsvExampleGen(component.CsvExampleGen):

@@ -15,7 +15,8 @@ from coco_captions.settings import Settings
 
 
 class PreflightError(ValueError):
-  """The inputs cannot run; the message has one line per problem."""
+  """The inputs cannot run; the message has one line per problem (raised
+  where the data is first read, when no runner checked it before)."""
 
 
 def errors(settings: Settings) -> List[str]:
@@ -38,13 +39,6 @@ def errors(settings: Settings) -> List[str]:
       not os.path.isfile(settings.schema_file)):
     found.append(f'schema file {settings.schema_file} does not exist')
   return found
-
-
-def check(settings: Settings) -> None:
-  """Raises PreflightError listing every problem `errors` finds."""
-  found = errors(settings)
-  if found:
-    raise PreflightError('\n'.join(found))
 
 
 def data_errors(data_root: str) -> List[str]:

@@ -1,36 +1,58 @@
-"""Loads coco_captions_airflow.py the way Airflow does and runs its DAG.
+"""Loads a DAGs folder the way Airflow does and runs the pipeline's DAG.
 
-Run as a subprocess by test_airflow_e2e.py, with AIRFLOW_HOME and the
+Run as a subprocess by the Airflow tests, with AIRFLOW_HOME and the
 COCO_CAPTIONS_* settings in the environment (Airflow reads its configuration
-once, at import). Writes what it saw as JSON to argv[1]:
+once, at import), from a directory that is not the checkout:
+
+  airflow_dag_run.py OUT DAGS_FOLDER RUNS
+
+Writes what it saw as JSON to OUT:
 
   parse: {beam_args_setting, import_errors, dag_ids, tasks: {id: upstream},
-          beam_args: {id: [...]}}  from a parse with COCO_CAPTIONS_BEAM_ARGS
-  runs:  [{state, tasks: {id: state}}]  two dag.test() runs, Beam args unset
+          beam_args: {id: [...]}, data_read: [paths]}  from a parse with
+          COCO_CAPTIONS_BEAM_ARGS; data_read lists every file or folder under
+          COCO_CAPTIONS_DATA_ROOT the parse opened or listed
+  runs:  [{run_id, state, tasks: {id: state}}]  RUNS dag.test() runs, Beam
+          args unset
 """
 
 import json
 import os
 import sys
 
-DAG_FILE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    'coco_captions_airflow.py')
 
-
-def _load(dag_id):
+def _load(dags_folder, dag_id):
   from airflow.models.dagbag import DagBag
-  bag = DagBag(dag_folder=DAG_FILE, include_examples=False)
+  bag = DagBag(dag_folder=dags_folder, include_examples=False)
   return bag, bag.dags.get(dag_id)
 
 
-def main(out_path):
+def _reads_under(root):
+  """(paths under `root` opened or listed so far, stop recording)."""
+  root = os.path.realpath(root)
+  seen, recording = [], [True]
+
+  def hook(event, args):
+    if recording[0] and event in ('open', 'os.listdir', 'os.scandir') and (
+        args and isinstance(args[0], (str, bytes, os.PathLike))):
+      path = os.path.realpath(os.fsdecode(args[0]))
+      if path == root or path.startswith(root + os.sep):
+        seen.append(path)
+
+  sys.addaudithook(hook)
+  return seen, lambda: recording.__setitem__(0, False)
+
+
+def main(out_path, dags_folder, runs):
   dag_id = os.environ['COCO_CAPTIONS_PIPELINE_NAME']
-  bag, dag = _load(dag_id)
+  data_read, stop = _reads_under(os.environ['COCO_CAPTIONS_DATA_ROOT'])
+  bag, dag = _load(dags_folder, dag_id)
+  stop()
   result = {'parse': {
       'beam_args_setting': os.environ.get('COCO_CAPTIONS_BEAM_ARGS', ''),
       'import_errors': {k: str(v) for k, v in bag.import_errors.items()},
       'dag_ids': sorted(bag.dags),
+      'data_read': sorted(set(data_read)),
   }}
   if dag is not None:
     result['parse']['tasks'] = {
@@ -41,9 +63,9 @@ def main(out_path):
     # Executing with Beam options would make TFX build an sdist of itself for
     # every Beam component; the run proves execution, the parse the options.
     os.environ.pop('COCO_CAPTIONS_BEAM_ARGS', None)
-    _, dag = _load(dag_id)
+    _, dag = _load(dags_folder, dag_id)
     result['runs'] = []
-    for _ in range(2):
+    for _ in range(runs):
       dag_run = dag.test()
       result['runs'].append({
           'run_id': dag_run.run_id,
@@ -56,4 +78,4 @@ def main(out_path):
 
 
 if __name__ == '__main__':
-  main(sys.argv[1])
+  main(sys.argv[1], sys.argv[2], int(sys.argv[3]))

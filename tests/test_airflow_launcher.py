@@ -50,3 +50,39 @@ def test_one_input_event_lists_both_keys(tmp_path):
   assert event.type == metadata_store_pb2.Event.INPUT
   steps = [s.key or s.index for s in event.path.steps]
   assert steps == ['model', 0, 'baseline_model', 0]
+
+
+def test_the_images_are_fingerprinted_when_the_task_runs(tmp_path):
+  # Airflow parses the DAG file every 30 s: the DAG holds no fingerprint,
+  # the launcher of GroupCaptionsByImage's task takes it.
+  from coco_captions import pipeline, up_to_date
+  images = tmp_path / 'images'
+  images.mkdir()
+  (images / 'a.jpg').write_bytes(b'first')
+  components = {c.id: c for c in pipeline.create_pipeline(
+      pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
+      data_root=str(tmp_path), images_root=str(images),
+      module_file=str(tmp_path / 'module.py'),
+      serving_model_dir=str(tmp_path / 'serving')).components}
+  config = metadata.sqlite_metadata_connection_config(str(tmp_path / 'm.db'))
+
+  def launched(component):
+    return airflow_launcher.InProcessComponentLauncher(
+        component=component,
+        pipeline_info=data_types.PipelineInfo('p', str(tmp_path), run_id='r'),
+        driver_args=data_types.DriverArgs(enable_cache=True),
+        metadata_connection=metadata.Metadata(config),
+        beam_pipeline_args=[], additional_pipeline_args={})
+
+  grouping = components['GroupCaptionsByImage']
+  assert grouping.exec_properties['images_fingerprint'] == ''
+  # pylint: disable=protected-access
+  assert launched(grouping)._exec_properties['images_fingerprint'] == (
+      up_to_date.directory_fingerprint(str(images)))
+  (images / 'a.jpg').write_bytes(b'second!')
+  assert launched(grouping)._exec_properties['images_fingerprint'] == (
+      up_to_date.directory_fingerprint(str(images)))
+  assert grouping.exec_properties['images_fingerprint'] == ''
+  # Other components are launched as they are.
+  transform = components['Transform']
+  assert launched(transform)._exec_properties == transform.exec_properties

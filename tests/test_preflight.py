@@ -148,9 +148,13 @@ def test_kubeflow_checks_only_the_module_file_here(tmp_path):
       f'module file {tmp_path / "missing.py"} does not exist']
 
 
-def test_check_raises_with_every_line(tmp_path):
+def test_example_gen_checks_the_data_where_its_task_runs(tmp_path):
+  # An Airflow DAG file and a compiled Kubeflow pipeline are built where the
+  # data is not read: the first task checks it, one line per problem.
+  from coco_captions import csv_example_gen
+  (tmp_path / 'a.csv').write_bytes(b'image_id,caption\n1,caf\xe9\n')
   with pytest.raises(preflight.PreflightError) as error:
-    preflight.check(_settings('--data_root', str(tmp_path / 'absent')))
+    csv_example_gen.Executor().Do({}, {}, {'input_base': str(tmp_path)})
   assert str(error.value).splitlines() == [
-      f'data root {tmp_path / "absent"} is not a directory',
-      f'images root {tmp_path / "absent" / "images"} is not a directory']
+      f'{tmp_path / "a.csv"} line 2: byte 0xe9 at column 6 is not UTF-8 (the '
+      'CSV files must be UTF-8)']

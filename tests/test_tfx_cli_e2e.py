@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
+HOMES = ('LOCAL_HOME', 'BEAM_HOME', 'AIRFLOW_HOME', 'VERTEX_HOME')
 COMPONENTS = ['CsvExampleGen', 'ImportSchemaGen',
               'latest_blessed_model_resolver', 'StatisticsGen',
               'ExampleValidator', 'AnomaliesGate', 'GroupCaptionsByImage',
@@ -27,19 +28,21 @@ COMPONENTS = ['CsvExampleGen', 'ImportSchemaGen',
 
 
 def _env(home_variable, home, **coco_settings):
-  # TFX's CLI calls `pip` and `airflow` by name; the copied Airflow DAG file
-  # must import this checkout's package.
+  # TFX's CLI calls `pip` and `airflow` by name. Without PYTHONPATH: the
+  # copied Airflow DAG file imports the package installed in the virtualenv.
   env = {k: v for k, v in os.environ.items()
-         if not k.startswith('COCO_CAPTIONS_')}
+         if not k.startswith('COCO_CAPTIONS_') and k != 'PYTHONPATH'}
   env.update(PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
-             PYTHONPATH=ROOT, **{home_variable: str(home)})
+             **{home_variable: str(home)})
   env.update({f'COCO_CAPTIONS_{k.upper()}': str(v)
               for k, v in coco_settings.items()})
   return env
 
 
 def _tfx(env, *args, timeout=600):
-  result = subprocess.run([os.path.join(BIN, 'tfx'), *args], env=env, cwd=ROOT,
+  # From the CLI home's parent, not the checkout.
+  cwd = os.path.dirname(next(env[home] for home in HOMES if home in env))
+  result = subprocess.run([os.path.join(BIN, 'tfx'), *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
   assert result.returncode == 0, (
       f'tfx {" ".join(args)}: exit {result.returncode}\n{result.stdout}\n'
@@ -97,17 +100,20 @@ def test_pipeline_create_run_create_run_list(tmp_path, engine, runner):
                                 ['--engine', engine, '--pipeline_name', name]))
     assert 'Nothing changed' not in out and 'Report:' not in out, out
   assert f'Pipeline "{name}" created successfully.' in out
-  again = subprocess.run([sys.executable, path], env=env, cwd=ROOT,
+  again = subprocess.run([sys.executable, path], env=env, cwd=str(tmp_path),
                          capture_output=True, text=True, timeout=600)
   assert again.stdout.startswith(
       f'Nothing changed since run {summary.run_id}'), again.stdout
 
 
-def test_airflow_pipeline_create_installs_a_dag_airflow_loads(tmp_path):
+def test_airflow_pipeline_create_installs_a_dag_airflow_loads_and_runs(
+    tmp_path):
   name = 'coco_cli_airflow'
   home = tmp_path / 'airflow_home'
+  synthetic_data.generate(str(tmp_path / 'data'), 20, seed=4)
   env = _env('AIRFLOW_HOME', home, pipeline_name=name,
-             pipeline_root=tmp_path / 'pipeline', train_steps=5)
+             pipeline_root=tmp_path / 'pipeline', train_steps=5, eval_steps=2,
+             data_root=tmp_path / 'data', blessing_threshold=0)
   env.update(AIRFLOW__CORE__LOAD_EXAMPLES='False',
              AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT='300')
   dag_file = os.path.join(ROOT, 'coco_captions_airflow.py')
@@ -140,6 +146,22 @@ def test_airflow_pipeline_create_installs_a_dag_airflow_loads(tmp_path):
       images_root=os.path.join(configs.DATA_ROOT, 'images'),
       module_file=configs.MODULE_FILE, serving_model_dir='/serving'))
   assert seen['tasks'] == {name: expected}
+
+  # And the installed copy runs, as Airflow runs it.
+  subprocess.run([os.path.join(BIN, 'airflow'), 'db', 'migrate'], env=env,
+                 cwd=str(tmp_path), capture_output=True, check=True,
+                 timeout=300)
+  out = tmp_path / 'seen.json'
+  ran = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'tests', 'airflow_dag_run.py'),
+       str(out), str(home / 'dags'), '1'], env=env, cwd=str(tmp_path),
+      capture_output=True, text=True, timeout=1200)
+  assert ran.returncode == 0, ran.stdout[-5000:] + ran.stderr[-5000:]
+  (run,) = json.loads(out.read_text())['runs']
+  assert run['state'] == 'success', ran.stdout[-5000:]
+  assert set(run['tasks'].values()) == {'success'}
+  assert run_summary.summarize_run(
+      str(tmp_path / 'pipeline' / 'metadata.sqlite'), name).was_pushed
 
 
 def test_vertex_compile_and_create_write_the_kubeflow_runners_spec(tmp_path):
