@@ -16,12 +16,17 @@ PIPELINE_NAME = 'coco_e2e'
 
 
 def run_cli(paths, *flags):
-  """Runs coco_captions_local.py; returns its stdout, which must be all."""
+  """Runs coco_captions_local.py; returns its stdout, which must be all.
+
+  From the directory above the pipeline root, not the checkout, and without
+  PYTHONPATH, as a user runs it from anywhere."""
   command = [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
              '--pipeline_name', PIPELINE_NAME, '--eval_steps', '5',
              *[f'--{k}={v}' for k, v in paths.items()], *flags]
-  result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          timeout=1500)
+  result = subprocess.run(
+      command, cwd=os.path.dirname(paths['pipeline_root']),
+      env={k: v for k, v in os.environ.items() if k != 'PYTHONPATH'},
+      capture_output=True, text=True, timeout=1500)
   assert result.returncode == 0, (
       f'exit {result.returncode}\nstdout:\n{result.stdout}\n'
       f'stderr:\n{result.stderr[-5000:]}')

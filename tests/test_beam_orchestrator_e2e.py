@@ -1,4 +1,6 @@
-"""The same pipeline orchestrated by TFX's BeamDagRunner, end to end."""
+"""The same pipeline orchestrated by TFX's BeamDagRunner, end to end, started
+from a directory that is not the checkout, without PYTHONPATH, each Beam
+component's work in worker processes (the multi-process DirectRunner)."""
 
 import os
 import subprocess
@@ -15,12 +17,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_beam_dag_runner_runs_the_pipeline_end_to_end(tmp_path):
   synthetic_data.generate(str(tmp_path / 'data'), 30, seed=6)
+  (tmp_path / 'elsewhere').mkdir()
   result = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'coco_captions_beam.py'),
        '--pipeline_name', 'coco_beam', '--data_root', str(tmp_path / 'data'),
        '--pipeline_root', str(tmp_path / 'pipeline'), '--train_steps', '10',
-       '--eval_steps', '2', '--blessing_threshold', '0'],
-      cwd=ROOT, capture_output=True, text=True, timeout=1200)
+       '--eval_steps', '2', '--blessing_threshold', '0',
+       '--direct_running_mode=multi_processing', '--direct_num_workers=2'],
+      cwd=str(tmp_path / 'elsewhere'), capture_output=True, text=True,
+      timeout=1200, env={k: v for k, v in os.environ.items()
+                         if k != 'PYTHONPATH'})
   assert result.returncode == 0, result.stdout + result.stderr[-5000:]
   assert 'Transform finished in' in result.stdout
   summary = run_summary.summarize_run(
