@@ -45,6 +45,8 @@ RETRIEVAL_MAX_IMAGES = 1000
 # model on the same images.
 BLESSING_METRIC = 'text_to_image_recall@5'
 BLESSING_THRESHOLD = 0.3
+# ... and be above chance with a one-sided binomial p-value below this.
+BLESSING_SIGNIFICANCE = 0.01
 SERVING_SUBDIR = 'serving_model'
 
 # Beam options for a local run when the user passes none: none, so Beam's

@@ -7,16 +7,19 @@ recall@1/5/10 in both directions over a stated candidate pool. The metrics are
 recorded in ML Metadata as custom properties of a ModelEvaluation artifact,
 and a metrics.json file is written beside them.
 
-The model is blessed when the chosen metric clears an absolute threshold and
-is not below the same metric of the baseline: the latest blessed model, found
-by TFX's LatestBlessedModelStrategy resolver and evaluated here on the same
-pool. Without a baseline (the first run) the threshold alone decides. The
+The model is blessed when the chosen metric clears an absolute threshold, is
+not below the same metric of the baseline (the latest blessed model, found by
+TFX's LatestBlessedModelStrategy resolver and evaluated here on the same
+pool), and is above its chance rate by more than the pool could give a model
+that learned nothing (a one-sided binomial test, `decide`). A pool too small
+to tell any model from chance blesses nothing. The
 ModelBlessing artifact carries `blessed` and `current_model_id`, as TFX's own
 Evaluator writes them, so Pusher and the resolver understand it, on Kubeflow
 too (`RetrievalEvaluatorExecutor`).
 """
 
 import json
+import math
 import os
 from typing import Dict, List, Optional, Tuple
 
@@ -34,6 +37,8 @@ from coco_captions import retrieval, serving_model
 
 METRICS_FILE = 'metrics.json'
 DEFAULT_METRIC = 'text_to_image_recall@5'
+# The largest p-value against chance that blesses (see `decide`).
+DEFAULT_SIGNIFICANCE = 0.01
 
 
 class EvalPool:
@@ -118,26 +123,55 @@ def _usable_images(model, pool: EvalPool, images_root: str,
 
 def decide(metric: str, threshold: float, current: Dict[str, float],
            baseline: Optional[Dict[str, float]],
-           same_as_baseline: bool = False) -> Tuple[bool, str]:
-  """(blessed, reason in plain words) for the current model."""
+           same_as_baseline: bool = False,
+           significance: float = DEFAULT_SIGNIFICANCE) -> Tuple[bool, str]:
+  """(blessed, reason in plain words) for the current model.
+
+  Blessed when `metric` clears `threshold`, is not worse than the baseline's,
+  and is above its chance rate with a p-value below `significance`
+  (`retrieval.chance_p_value`; 1 leaves that test out). A pool too small for
+  any score to pass that test blesses nothing.
+  """
   if metric not in current:
     raise ValueError(f'Unknown blessing metric {metric!r}; choose one of '
                      f'{sorted(k for k in current if "recall" in k)}')
+  for name, number in (('threshold', threshold),
+                       ('significance', significance),
+                       (f'the baseline\'s {metric}',
+                        (baseline or {}).get(metric, 0.0))):
+    if not math.isfinite(number):
+      raise ValueError(f'Cannot decide blessing: {name} is {number}')
   value = current[metric]
   if same_as_baseline:
     return False, (f'this model is already the latest blessed model '
                    f'({metric} {value:.3f}); it is not pushed again')
   if value < threshold:
     return False, f'{metric} {value:.3f} is below the threshold {threshold:.3f}'
-  if baseline is None:
-    return True, (f'{metric} {value:.3f} clears the threshold {threshold:.3f} '
-                  f'(no earlier blessed model to compare with)')
-  if value < baseline[metric]:
+  if baseline is not None and value < baseline[metric]:
     return False, (f'{metric} {value:.3f} is worse than the latest blessed '
                    f'model\'s {baseline[metric]:.3f}')
-  return True, (f'{metric} {value:.3f} clears the threshold {threshold:.3f} '
-                f'and is not worse than the latest blessed model\'s '
-                f'{baseline[metric]:.3f}')
+  cleared = f'{metric} {value:.3f} clears the threshold {threshold:.3f}'
+  if significance < 1:
+    images = int(current['num_images'])
+    chance = current[metric.replace('_recall@', '_chance@')]
+    best = retrieval.chance_p_value(current, metric, hits=images)
+    if best >= significance:
+      return False, (
+          f'{images} eval images are too few to tell any model from chance '
+          f'at {metric} (chance {chance:.3f}: even a perfect score has '
+          f'p = {best:.2g}, not below {significance:g}); evaluate on more '
+          'images')
+    p = retrieval.chance_p_value(current, metric)
+    test = (f'chance {chance:.3f} over {images} eval images, one-sided '
+            f'binomial test p = {p:.2g}')
+    if p >= significance:
+      return False, (f'{metric} {value:.3f} cannot be told from chance '
+                     f'({test}, not below {significance:g})')
+    cleared += f' and is above chance ({test} < {significance:g})'
+  if baseline is None:
+    return True, f'{cleared} (no earlier blessed model to compare with)'
+  return True, (f'{cleared}, and is not worse than the latest blessed '
+                f'model\'s {baseline[metric]:.3f}')
 
 
 def _serving_dir(model: standard_artifacts.Model) -> str:
@@ -155,6 +189,7 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
     metric: Parameter[str] = DEFAULT_METRIC,
     max_images: Parameter[int] = 1000,
     split: Parameter[str] = 'eval',
+    significance: Parameter[float] = DEFAULT_SIGNIFICANCE,
     baseline_model: InputArtifact[standard_artifacts.Model] = None,
 ):
   """Evaluates `model` (and `baseline_model`) on raw `examples`; blesses or not.
@@ -169,6 +204,8 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
     metric: e.g. text_to_image_recall@5 or image_to_text_recall@1.
     max_images: size of the candidate pool (lowest image ids first).
     split: which split of `examples` to evaluate on.
+    significance: the largest p-value of `metric` against chance that
+      blesses (1: no such test).
     baseline_model: the latest blessed model, if any.
   """
   pool = load_pool(artifact_utils.get_split_uri([examples], split), max_images)
@@ -183,7 +220,8 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
   if baseline_model is not None:
     baseline = current if same else evaluate(
         _serving_dir(baseline_model), pool, images_root)
-  blessed, reason = decide(metric, threshold, current, baseline, same)
+  blessed, reason = decide(metric, threshold, current, baseline, same,
+                           significance)
 
   # A pipeline root on a file system (NFS, a volume) has no directory for
   # an output until it is made; TFX's local runners make it, KFP's do not.
@@ -193,6 +231,9 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
     evaluation.set_float_custom_property(name, float(value))
   evaluation.set_string_custom_property('blessing_metric', metric)
   evaluation.set_float_custom_property('blessing_threshold', threshold)
+  evaluation.set_float_custom_property('blessing_significance', significance)
+  evaluation.set_float_custom_property(
+      'chance_p_value', retrieval.chance_p_value(current, metric))
   if baseline is not None:
     evaluation.set_float_custom_property(f'baseline_{metric}', baseline[metric])
   with tf.io.gfile.GFile(os.path.join(evaluation.uri, METRICS_FILE), 'w') as f:

@@ -54,6 +54,7 @@ def create_pipeline(
     trainer_config: Optional[Dict[str, Any]] = None,
     blessing_metric: str = configs.BLESSING_METRIC,
     blessing_threshold: float = configs.BLESSING_THRESHOLD,
+    blessing_significance: float = configs.BLESSING_SIGNIFICANCE,
     schema_file: str = configs.SCHEMA_FILE,
     bad_images: str = 'fail',
 ) -> Pipeline:
@@ -94,6 +95,8 @@ def create_pipeline(
     blessing_metric: the evaluation metric that decides blessing, e.g.
       `text_to_image_recall@5`.
     blessing_threshold: the lowest value of `blessing_metric` to bless.
+    blessing_significance: the largest p-value of `blessing_metric` against
+      its chance rate on the eval pool that blesses (1: no such test).
     schema_file: the curated schema (schema.pbtxt) the data must match; any
       anomaly stops the run before Transform.
     bad_images: what to do with rows whose image is missing, empty,
@@ -201,6 +204,7 @@ def create_pipeline(
       images_root=images_root,
       threshold=blessing_threshold,
       metric=blessing_metric,
+      significance=blessing_significance,
       max_images=configs.RETRIEVAL_MAX_IMAGES)
 
   pusher = Pusher(

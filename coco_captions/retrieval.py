@@ -8,7 +8,8 @@ of its captions ranks in the top K of the candidate captions.
 not import this package, see coco_captions_utils.py.)
 """
 
-from typing import Dict, Sequence
+import math
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -76,3 +77,23 @@ def retrieval_metrics(caption_embeddings: np.ndarray,
     metrics[f'image_to_text_chance@{k}'] = _chance_any_of(
         len(caption_image_ids), captions_per_image, k)
   return metrics
+
+
+def chance_p_value(metrics: Dict[str, float], metric: str,
+                   hits: Optional[int] = None) -> float:
+  """How likely a model that ranks at random is to score `metric` (a recall
+  of `retrieval_metrics`) at least as high over the same pool, or to reach
+  `hits` of its images.
+
+  A one-sided binomial test over the pool's images at the metric's chance
+  rate. Images, not captions, are the trials: the captions of one image are
+  not independent queries (a model can hit or miss them all together), so
+  counting them would overstate the evidence.
+  """
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  images = int(metrics['num_images'])
+  if hits is None:
+    hits = math.floor(metrics[metric] * images + 1e-9)
+  chance = metrics[metric.replace('_recall@', '_chance@')]
+  return float(stats.binomtest(hits, images, min(chance, 1.0),
+                               alternative='greater').pvalue)

@@ -254,6 +254,7 @@ class RunRecord:
     evaluator = self.parameters('RetrievalEvaluator')
     for name, key in (('metric', 'blessing_metric'),
                       ('threshold', 'blessing_threshold'),
+                      ('significance', 'blessing_significance'),
                       ('max_images', 'eval_images')):
       if name in evaluator:
         found[key] = _number(evaluator[name])

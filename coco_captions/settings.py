@@ -67,6 +67,7 @@ class Settings:
   seed: Optional[int] = None
   blessing_metric: str = configs.BLESSING_METRIC
   blessing_threshold: float = configs.BLESSING_THRESHOLD
+  blessing_significance: float = configs.BLESSING_SIGNIFICANCE
   bad_images: str = 'fail'
   # None: the module file's default (coco_captions_encoders beside it).
   image_encoder: Optional[str] = None
@@ -114,6 +115,7 @@ class Settings:
         enable_cache=not self.no_cache,
         blessing_metric=self.blessing_metric,
         blessing_threshold=self.blessing_threshold,
+        blessing_significance=self.blessing_significance,
         schema_file=self.schema_file,
         bad_images=self.bad_images)
 
@@ -143,6 +145,13 @@ def _fraction(text: str) -> float:
     raise SettingsError(f'{text!r} is not a number') from None
   if not (math.isfinite(value) and 0 <= value <= 1):
     raise SettingsError(f'{text} is not a number from 0 to 1')
+  return value
+
+
+def _probability(text: str) -> float:
+  value = _fraction(text)
+  if value == 0:
+    raise SettingsError(f'{text} is not more than 0')
   return value
 
 
@@ -239,6 +248,12 @@ _OPTIONS = (
             '(0 to 1) for a model to be blessed and pushed; it must also not '
             'be worse than the latest blessed model. Default: '
             f'{configs.BLESSING_THRESHOLD}', _fraction),
+    _Option('blessing_significance', 'The metric must also be above its '
+            'chance rate on the eval pool: a one-sided binomial test over '
+            'the eval images must give a p-value below this (more than 0, at '
+            'most 1; 1 turns the test off). A pool too small for any model '
+            f'to pass blesses nothing. Default: {configs.BLESSING_SIGNIFICANCE}',
+            _probability),
     _Option('bad_images', 'What to do with caption rows whose image is '
             'missing, empty, undecodable or named outside IMAGES_ROOT: fail '
             '(stop before Transform, naming every bad image and its rows) or '

@@ -24,7 +24,8 @@ def _command(base, data_root):
   return [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
           '--pipeline_name', PIPELINE_NAME, '--data_root', str(data_root),
           '--pipeline_root', str(base / 'pipeline'), '--train_steps', '20',
-          '--eval_steps', '2', '--blessing_threshold', '0']
+          '--eval_steps', '2', '--blessing_threshold', '0',
+          '--blessing_significance', '1']
 
 
 def _executions_by_state(metadata_path):

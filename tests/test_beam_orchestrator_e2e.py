@@ -23,6 +23,7 @@ def test_beam_dag_runner_runs_the_pipeline_end_to_end(tmp_path):
        '--pipeline_name', 'coco_beam', '--data_root', str(tmp_path / 'data'),
        '--pipeline_root', str(tmp_path / 'pipeline'), '--train_steps', '10',
        '--eval_steps', '2', '--blessing_threshold', '0',
+       '--blessing_significance', '1',
        '--direct_running_mode=multi_processing', '--direct_num_workers=2'],
       cwd=str(tmp_path / 'elsewhere'), capture_output=True, text=True,
       timeout=1200, env={k: v for k, v in os.environ.items()

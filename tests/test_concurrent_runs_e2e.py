@@ -29,6 +29,7 @@ def _command(data_root, pipeline_root, metadata_path=None):
           '--pipeline_name', NAME, '--data_root', str(data_root),
           '--pipeline_root', str(pipeline_root), '--train_steps', '5',
           '--eval_steps', '1', '--blessing_threshold', '0',
+          '--blessing_significance', '1',
           *(['--metadata_path', str(metadata_path)] if metadata_path else [])]
 
 

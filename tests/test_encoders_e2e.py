@@ -60,7 +60,7 @@ def encoder_run(tmp_path_factory):
                       'fine_tune_layers': 10, 'batch_size': 16},
       # Judged on nothing: the point is the export, not the quality of
       # random features.
-      blessing_threshold=0.0))
+      blessing_threshold=0.0, blessing_significance=1.0))
   return paths, run_summary.summarize_run(paths['metadata_path'],
                                           'encoders_e2e')
 

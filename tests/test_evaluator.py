@@ -11,8 +11,11 @@ from coco_captions import evaluator, query, retrieval
 METRIC = 'text_to_image_recall@5'
 
 
-def _metrics(value):
-  return {METRIC: value, 'text_to_image_recall@1': value / 2}
+def _metrics(value, images=60):
+  """A pool of `images` images with five captions each."""
+  return {METRIC: value, 'text_to_image_recall@1': value / 2,
+          'text_to_image_chance@5': min(5 / images, 1.0),
+          'num_images': images, 'num_captions': 5 * images}
 
 
 @pytest.mark.parametrize('current, baseline, threshold, blessed, words', [
@@ -29,6 +32,49 @@ def test_blessing_rule(current, baseline, threshold, blessed, words):
       None if baseline is None else _metrics(baseline))
   assert result is blessed
   assert words in reason and f'{current:.3f}' in reason
+  if blessed:
+    # Over 60 images at chance 5/60, 30 hits are far beyond chance.
+    assert ('is above chance (chance 0.083 over 60 eval images, one-sided '
+            'binomial test p = ') in reason
+
+
+def test_a_pool_too_small_to_tell_blesses_nothing():
+  # 4 images: any 5 of them hold the right one, chance R@5 is 1.
+  blessed, reason = evaluator.decide(METRIC, 0.0, _metrics(1.0, images=4),
+                                     None)
+  assert not blessed
+  assert reason == (
+      '4 eval images are too few to tell any model from chance at '
+      'text_to_image_recall@5 (chance 1.000: even a perfect score has p = 1, '
+      'not below 0.01); evaluate on more images')
+  # 10 images at chance 1/2: a perfect score has p = 1/2**10 < 0.01.
+  blessed, reason = evaluator.decide(METRIC, 0.0, _metrics(1.0, images=10),
+                                     None)
+  assert blessed, reason
+
+
+def test_a_score_chance_could_give_is_not_blessed():
+  # 60 images at chance 5/60: 8 hits have p = P(Binomial(60, 1/12) >= 8),
+  # about 0.12, above 0.01 though the threshold is cleared.
+  blessed, reason = evaluator.decide(METRIC, 0.1, _metrics(8 / 60), None)
+  assert not blessed
+  assert reason.startswith('text_to_image_recall@5 0.133 cannot be told from '
+                           'chance (chance 0.083 over 60 eval images, '
+                           'one-sided binomial test p = 0.1')
+  # Unless the test is turned off.
+  assert evaluator.decide(METRIC, 0.1, _metrics(8 / 60), None,
+                          significance=1)[0]
+
+
+@pytest.mark.parametrize('threshold, baseline, significance', [
+    (float('nan'), None, 0.01), (0.3, float('nan'), 0.01),
+    (0.3, None, float('nan'))])
+def test_nan_settings_or_baselines_decide_nothing(threshold, baseline,
+                                                 significance):
+  with pytest.raises(ValueError, match='Cannot decide blessing: .* is nan'):
+    evaluator.decide(METRIC, threshold, _metrics(0.9),
+                     None if baseline is None else _metrics(baseline),
+                     significance=significance)
 
 
 def test_the_blessed_model_itself_is_not_blessed_again():
@@ -192,6 +238,31 @@ def test_the_trained_model_is_evaluated_on_raw_examples(tiny_model,
                                            pool.image_names)),
       pool.image_ids)
   assert metrics == expected
+
+
+def test_on_four_eval_images_the_component_blesses_nothing(
+    tiny_model, eval_split, tmp_path):
+  from tfx.types import artifact_utils, standard_artifacts
+  fn_args, data_dir = tiny_model
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.dirname(eval_split)
+  examples.split_names = artifact_utils.encode_split_names(['eval'])
+  model = standard_artifacts.Model()
+  model.uri = str(tmp_path / 'model')
+  (tmp_path / 'model').mkdir()
+  os.symlink(fn_args.serving_model_dir, tmp_path / 'model' / 'Format-Serving')
+  evaluation, blessing = (standard_artifacts.ModelEvaluation(),
+                          standard_artifacts.ModelBlessing())
+  evaluation.uri, blessing.uri = str(tmp_path / 'e'), str(tmp_path / 'b')
+  evaluator.RetrievalEvaluator.test_call(
+      examples=examples, model=model, evaluation=evaluation,
+      blessing=blessing, images_root=os.path.join(data_dir, 'images'),
+      threshold=0.0)
+  assert blessing.get_int_custom_property('blessed') == 0
+  assert blessing.get_string_custom_property('reason').startswith(
+      '4 eval images are too few to tell any model from chance')
+  assert os.path.isfile(tmp_path / 'b' / 'NOT_BLESSED')
+  assert evaluation.get_float_custom_property('chance_p_value') == 1.0
 
 
 def test_unusable_eval_images_leave_the_pool_with_their_captions(

@@ -62,7 +62,7 @@ def test_the_converters_output_runs_with_the_two_documented_commands(
               '--data_root', output_dir, '--images_root', images_root,
               '--pipeline_root', str(tmp_path / 'pipeline'),
               '--train_steps', '2', '--eval_steps', '1',
-              '--blessing_threshold', '0'])
+              '--blessing_threshold', '0', '--blessing_significance', '1'])
   assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
   summary = run_summary.summarize_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), 'coco_captions')
@@ -120,6 +120,7 @@ LocalDagRunner().run(pipeline.create_pipeline(
     data_root=data_root, images_root=images_root,
     module_file=configs.MODULE_FILE, serving_model_dir=base + '/serving',
     train_steps=2, eval_steps=1, blessing_threshold=0.0,
+    blessing_significance=1.0,
     metadata_connection_config=metadata.sqlite_metadata_connection_config(
         base + '/metadata.sqlite'),
     bad_images='drop'))

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ['--train_steps', '5', '--eval_steps', '1', '--blessing_threshold',
-         '0']
+         '0', '--blessing_significance', '1']
 BEAM_COMPONENTS = {'CsvExampleGen', 'StatisticsGen', 'GroupCaptionsByImage',
                    'Transform'}
 

@@ -66,3 +66,21 @@ def test_captions_of_images_outside_the_pool_are_rejected():
     retrieval.retrieval_metrics(CAPTIONS, [10, 10, 20, 99], IMAGES, IMAGE_IDS)
   with pytest.raises(ValueError, match='distinct'):
     retrieval.retrieval_metrics(CAPTIONS, CAPTION_IMAGE_IDS, IMAGES, [10, 10, 30])
+
+
+def test_chance_p_value_is_a_binomial_tail_over_the_images():
+  # 4 images, R@1 at chance 1/4: P(at least 1 of 4 hits) = 1 - (3/4)**4.
+  metrics = {'num_images': 4, 'text_to_image_recall@1': 0.25,
+             'text_to_image_chance@1': 0.25}
+  assert retrieval.chance_p_value(metrics, 'text_to_image_recall@1') == (
+      pytest.approx(1 - 0.75 ** 4))
+  # All 4 hit: (1/4)**4. A recall over captions counts whole images only.
+  assert retrieval.chance_p_value(
+      metrics, 'text_to_image_recall@1', hits=4) == pytest.approx(0.25 ** 4)
+  assert retrieval.chance_p_value(
+      {**metrics, 'text_to_image_recall@1': 0.49},
+      'text_to_image_recall@1') == pytest.approx(1 - 0.75 ** 4)
+  # Chance 1 (K at least the pool): nothing can beat it.
+  assert retrieval.chance_p_value(
+      {'num_images': 4, 'image_to_text_recall@5': 1.0,
+       'image_to_text_chance@5': 1.0}, 'image_to_text_recall@5') == 1.0

@@ -331,3 +331,15 @@ def test_kubeflow_user_code_is_a_wheel_or_the_images_copy():
   assert _error(*needed, '--user_code=docker', orchestrator='kubeflow') == (
       "--user_code: 'docker' is not one of wheel, image")
   assert 'unknown flag --user_code' in _error('--user_code=image')
+
+
+def test_blessing_significance_is_a_probability_above_zero():
+  assert _parse().blessing_significance == configs.BLESSING_SIGNIFICANCE
+  assert _parse('--blessing_significance=1').blessing_significance == 1.0
+  assert _error('--blessing_significance=0') == (
+      '--blessing_significance: 0 is not more than 0')
+  assert _error('--blessing_significance=nan') == (
+      '--blessing_significance: nan is not a number from 0 to 1')
+  assert _parse('--blessing_significance=0.05').pipeline_args(None)[
+      'blessing_significance'] == 0.05
+

@@ -63,7 +63,7 @@ def test_pipeline_create_run_create_run_list(tmp_path, engine, runner):
   home, root = tmp_path / 'home', tmp_path / 'pipeline'
   env = _env(f'{engine.upper()}_HOME', home, pipeline_name=name,
              data_root=tmp_path / 'data', pipeline_root=root, train_steps=5,
-             eval_steps=1, blessing_threshold=0)
+             eval_steps=1, blessing_threshold=0, blessing_significance=1)
   path = os.path.join(ROOT, runner)
   flags = ['--engine', engine, '--pipeline_path', path]
 
@@ -113,7 +113,8 @@ def test_airflow_pipeline_create_installs_a_dag_airflow_loads_and_runs(
   synthetic_data.generate(str(tmp_path / 'data'), 20, seed=4)
   env = _env('AIRFLOW_HOME', home, pipeline_name=name,
              pipeline_root=tmp_path / 'pipeline', train_steps=5, eval_steps=2,
-             data_root=tmp_path / 'data', blessing_threshold=0)
+             data_root=tmp_path / 'data', blessing_threshold=0,
+             blessing_significance=1)
   env.update(AIRFLOW__CORE__LOAD_EXAMPLES='False',
              AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT='300')
   dag_file = os.path.join(ROOT, 'coco_captions_airflow.py')
