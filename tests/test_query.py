@@ -221,3 +221,16 @@ def test_equivalent_spellings_of_a_caption_embed_the_same(serving_dir):
   composed, decomposed = model.embed_captions(
       ['a caf\u00e9 \ufb01sh', 'a cafe\u0301 fish'])
   np.testing.assert_array_equal(composed, decomposed)
+
+
+def test_a_command_prints_nothing_but_its_own_line(tmp_path):
+  # google.api_core, imported with TFX, warns on every import that it will
+  # leave Python 3.11: the commands keep that off the console.
+  result = subprocess.run(
+      [sys.executable, '-m', 'coco_captions.query', '--model',
+       str(tmp_path / 'none'), '--images_root', str(tmp_path), '--caption',
+       'a dog'], capture_output=True, text=True, timeout=300,
+      cwd=str(tmp_path))
+  assert result.returncode == 2
+  assert result.stderr == (f'error: {tmp_path / "none"} is neither a '
+                           'SavedModel nor a directory of numbered versions\n')
