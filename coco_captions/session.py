@@ -124,7 +124,7 @@ def _session(settings: Settings) -> int:
   sys.stdout.flush()
 
   from coco_captions import recovery  # pylint: disable=import-outside-toplevel
-  run_id = new_run_id(settings.orchestrator)
+  run_id = new_run_id()
   images = (parts['images'] or None) if parts else (
       up_to_date.directory_fingerprint(settings.images_root))
   try:
@@ -165,11 +165,10 @@ def _session(settings: Settings) -> int:
   return 0
 
 
-def new_run_id(orchestrator: str) -> str:
-  """A run id in the form the orchestrator's own runner would choose."""
-  now = datetime.datetime.now()
-  return (now.strftime('%Y%m%d-%H%M%S.%f') if orchestrator == 'beam' else
-          now.isoformat())
+def new_run_id(now: Optional[datetime.datetime] = None) -> str:
+  """A run id: the local time the run starts, to the microsecond, in ISO 8601
+  (LocalDagRunner's form), whichever runner runs it."""
+  return (now or datetime.datetime.now()).isoformat(timespec='microseconds')
 
 
 def _runner(orchestrator: str, run_id: str):

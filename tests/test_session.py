@@ -34,27 +34,31 @@ def test_the_datas_failures_are_shown_whole_with_what_to_do():
     except DataAnomaliesError as e:
       raise RuntimeError('Beam step failed') from e
   except RuntimeError as wrapped:
-    assert session.failure_lines('some step', wrapped, found)[1].startswith(
+    assert session.failure_lines('some step', wrapped,
+                                 found.schema_file)[1].startswith(
         'Transform and Trainer did not run.')
   # BeamDagRunner raises the same kind with its step appended.
   rewrapped = DataAnomaliesError(
       str(error) + " [while running 'Run[AnomaliesGate]']")
-  assert session.failure_lines('AnomaliesGate', rewrapped, found) == (
-      session.failure_lines('AnomaliesGate', error, found))
+  assert session.failure_lines(
+      'AnomaliesGate', rewrapped, found.schema_file) == (
+          session.failure_lines('AnomaliesGate', error, found.schema_file))
 
 
 def test_any_other_failure_names_the_component_and_the_last_line():
   error = ValueError('Fetching the values\nfor the following keys: image')
-  assert session.failure_lines('Transform', error, _settings()) == [
+  schema_file = _settings().schema_file
+  assert session.failure_lines('Transform', error, schema_file) == [
       'error: Transform failed: ValueError: for the following keys: image']
-  assert session.failure_lines('Trainer', KeyError(), _settings()) == [
+  assert session.failure_lines('Trainer', KeyError(), schema_file) == [
       'error: Trainer failed: KeyError: ']
 
 
-def test_run_ids_look_like_the_runners_own():
-  local, beam = session.new_run_id('local'), session.new_run_id('beam')
-  assert datetime.datetime.fromisoformat(local)
-  assert datetime.datetime.strptime(beam, '%Y%m%d-%H%M%S.%f')
+def test_run_ids_are_the_start_time_in_one_form_for_every_runner():
+  assert session.new_run_id(datetime.datetime(2026, 12, 6, 9, 5, 3)) == (
+      '2026-12-06T09:05:03.000000')
+  assert session.new_run_id(datetime.datetime(2026, 1, 2, 3, 4, 5, 67)) == (
+      '2026-01-02T03:04:05.000067')
 
 
 def test_outside_tfx_cli_nothing_is_handed_over():
