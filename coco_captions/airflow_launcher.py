@@ -14,7 +14,9 @@ path lists every (key, index) it is bound to.
 The launcher also takes the fingerprint of a local images root when the task
 runs, not when Airflow parses the DAG file (every 30 s or so): it is an exec
 property of GroupCaptionsByImage, so that TFX's cache notices an image
-replaced in place.
+replaced in place. And when a component fails, it records why in ML Metadata,
+as the local runners do, and marks the execution FAILED, which TFX's older
+launchers leave RUNNING: the run report says which component failed and why.
 """
 
 from typing import Dict, List, Optional, Set
@@ -22,7 +24,7 @@ from typing import Dict, List, Optional, Set
 from tfx.orchestration import metadata
 from tfx.orchestration.launcher import in_process_component_launcher
 
-from coco_captions import up_to_date
+from coco_captions import mlmd, session, up_to_date
 
 
 class _OneEventPerArtifactMetadata(metadata.Metadata):
@@ -51,8 +53,8 @@ class _OneEventPerArtifactMetadata(metadata.Metadata):
 
 class InProcessComponentLauncher(
     in_process_component_launcher.InProcessComponentLauncher):
-  """TFX's in-process launcher, recording one input event per artifact and
-  fingerprinting the images when the task runs."""
+  """TFX's in-process launcher, recording one input event per artifact,
+  fingerprinting the images when the task runs and recording failures."""
 
   def __init__(self, *, metadata_connection: metadata.Metadata, **kwargs):
     # pylint: disable-next=protected-access
@@ -64,3 +66,15 @@ class InProcessComponentLauncher(
           self._exec_properties,
           images_fingerprint=up_to_date.directory_fingerprint(
               self._exec_properties['images_root']) or '')
+
+  def launch(self):
+    try:
+      return super().launch()
+    except Exception as e:
+      component = self._component_info.component_id
+      lines = session.failure_lines(component, e, 'the curated schema')
+      with self._metadata_connection as handle:
+        mlmd.record_failure(handle.store, self._pipeline_info.pipeline_name,
+                            self._pipeline_info.run_id, component,
+                            '\n'.join(lines))
+      raise

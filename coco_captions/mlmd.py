@@ -63,9 +63,11 @@ def _scalar(value: metadata_store_pb2.Value) -> Any:
 
 
 def custom_properties(node) -> Dict[str, Any]:
-  """The scalar custom properties of an MLMD artifact or execution."""
+  """The scalar custom properties of an MLMD artifact or execution, less
+  bookkeeping (`__name__`: TFX's execution results, `FAILURE`)."""
   found = {name: _scalar(value)
-           for name, value in node.custom_properties.items()}
+           for name, value in node.custom_properties.items()
+           if not name.startswith('__')}
   return {name: value for name, value in found.items() if value is not None}
 
 
@@ -191,3 +193,42 @@ def event_key(event: metadata_store_pb2.Event) -> str:
   keys = [step.key for step in event.path.steps
           if step.WhichOneof('value') == 'key' and step.key]
   return ', '.join(dict.fromkeys(keys))
+
+
+# Why a run failed, as the console said it, on the run's context.
+FAILURE = '__failure__'
+
+
+def record_failure(store, pipeline_name: str, run_id: str, component_id: str,
+                   message: str) -> None:
+  """Keeps why run `run_id` failed on its context, and marks the executions
+  of `component_id` it left unfinished FAILED (the Airflow runner's
+  launchers leave them RUNNING)."""
+  run = find_run(store, pipeline_name, run_id)
+  [context] = store.get_contexts_by_id([run.context_id])
+  context.custom_properties[FAILURE].string_value = message
+  store.put_contexts([context])
+  node_of = component_ids(store, pipeline_name)
+  unfinished = (metadata_store_pb2.Execution.RUNNING,
+                metadata_store_pb2.Execution.NEW,
+                metadata_store_pb2.Execution.UNKNOWN)
+  failed = []
+  for execution in executions(store, run):
+    legacy_state = execution.properties.get('state')
+    if node_of.get(execution.id) == component_id and (
+        execution.last_known_state in unfinished or
+        (legacy_state and legacy_state.string_value in ('new', 'running'))):
+      execution.last_known_state = metadata_store_pb2.Execution.FAILED
+      if legacy_state:
+        execution.properties['state'].string_value = 'failed'
+      failed.append(execution)
+  if failed:
+    store.put_executions(failed)
+
+
+def run_failure(store, run: Run) -> str:
+  """Why `run` failed, where its runner recorded it (`record_failure`)."""
+  [context] = store.get_contexts_by_id([run.context_id])
+  if FAILURE not in context.custom_properties:
+    return ''
+  return context.custom_properties[FAILURE].string_value

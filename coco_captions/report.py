@@ -150,7 +150,9 @@ def _blessing(record: run_record.RunRecord) -> Dict[str, Any]:
     raise _Missing('RetrievalEvaluator recorded no blessing')
   return {'verdict': record.verdict, 'blessing': record.blessing,
           'evaluation': record.evaluation or {},
-          'pushed': record.pushed if record.was_pushed else None}
+          'pushed': record.pushed if record.was_pushed else None,
+          'baseline_on_other_data': record.baseline_on_other_data,
+          'data': record.fingerprints().get('data', '')}
 
 
 def _examples(record: run_record.RunRecord, images_root: Optional[str],

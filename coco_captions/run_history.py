@@ -10,9 +10,11 @@ parameters, when was it pushed and what did it score.
 
 import dataclasses
 import datetime
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from coco_captions import artifacts, mlmd, pages, run_record
+import markupsafe
+
+from coco_captions import artifacts, charts, configs, mlmd, pages, run_record
 
 INDEX = 'index.html'
 
@@ -62,8 +64,30 @@ def render(rows: List[HistoryRow], existing_reports: Set[str],
   links = {run_id: name for run_id, name in links.items()
            if name in existing_reports}
   pipeline = rows[0].record.pipeline_name if rows else ''
+  chart, caption = blessing_chart(rows)
   return pages.render(
       'history.html.j2', rows=rows, links=links, pipeline_name=pipeline,
-      recall_ks=run_record.RECALL_KS,
+      recall_ks=run_record.RECALL_KS, chart=chart, chart_caption=caption,
       generated=datetime.datetime.now().astimezone().strftime(
           '%Y-%m-%d %H:%M:%S %Z'))
+
+
+def blessing_chart(rows: List[HistoryRow]) -> Tuple[str, str]:
+  """(an SVG chart, its caption) of the blessing metric of every evaluated
+  run, oldest first and numbered as the table's rows are from the bottom,
+  beside its chance rate; ('', '') when no run was evaluated."""
+  numbered = list(enumerate((row.record for row in reversed(rows)), 1))
+  evaluated = [(n, r.evaluation) for n, r in numbered if r.evaluation]
+  if not evaluated:
+    return '', ''
+  metric = evaluated[-1][1].get('blessing_metric') or configs.BLESSING_METRIC
+  chance = metric.replace('_recall@', '_chance@')
+  series = {
+      'model': [(n, float(e[metric])) for n, e in evaluated if metric in e],
+      'chance': [(n, float(e[chance])) for n, e in evaluated if chance in e]}
+  series = {name: points for name, points in series.items() if points}
+  if not series:
+    return '', ''
+  return (markupsafe.Markup(charts.svg_line_chart(series, 'run', metric)),
+          f'{metric} of each evaluated run\'s model (run 1 is the oldest) '
+          'and its chance rate on the run\'s eval images.')

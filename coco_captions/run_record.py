@@ -49,6 +49,14 @@ class ComponentRun:
 
 
 @dataclasses.dataclass
+class BaselineData:
+  """The data the baseline (latest blessed) model was trained on."""
+  run_id: str  # The run whose Trainer made it.
+  data_root: str  # Its CsvExampleGen's input_base.
+  data: str  # Its data fingerprint (`RunRecord.fingerprints`), '' unknown.
+
+
+@dataclasses.dataclass
 class ArtifactRef:
   key: str
   type_name: str
@@ -158,6 +166,10 @@ class RunRecord:
   started: Optional[datetime.datetime] = None
   # 'ir' or 'airflow': which metadata layout the run was read from.
   layout: str = 'ir'
+  # Why the run failed, as the console said it ('' when not recorded).
+  failure: str = ''
+  # Where the evaluator's baseline model came from: `BaselineData`.
+  baseline: Optional['BaselineData'] = None
   lineage: List[LineageRow] = dataclasses.field(default_factory=list)
   # Split name -> StatisticsGen's DatasetFeatureStatisticsList.
   statistics: Dict[str, Any] = dataclasses.field(default_factory=dict,
@@ -211,6 +223,17 @@ class RunRecord:
     return recalls(self.evaluation, direction)
 
   @property
+  def baseline_on_other_data(self) -> Optional[BaselineData]:
+    """The baseline's data where it is not this run's (another data root, or
+    the same root holding other files); None otherwise or unknown."""
+    data = self.fingerprints().get('data', '')
+    root = self.parameters('CsvExampleGen').get('input_base', '')
+    b = self.baseline
+    if b is None or not (b.data and data):
+      return None
+    return b if (b.data != data or b.data_root != root) else None
+
+  @property
   def was_pushed(self) -> bool:
     return bool(self.pushed) and self.pushed.get('pushed') == 1
 
@@ -223,7 +246,11 @@ class RunRecord:
     CsvExampleGen fingerprinted them), 'images' and 'code' (the user-code
     wheel TFX built); a part the run did not record is absent."""
     found = {}
-    data = self.parameters('CsvExampleGen').get('input_fingerprint')
+    # A cached CsvExampleGen records no fingerprint; the examples it reused
+    # carry the one they were made from.
+    data = (self.parameters('CsvExampleGen').get('input_fingerprint') or
+            (self.properties('CsvExampleGen', 'examples') or {}).get(
+                'input_fingerprint'))
     if data:
       found['data'] = hashlib.sha256(str(data).encode()).hexdigest()[:12]
     # GroupCaptionsByImage reads the images; before it decoded them,
@@ -369,16 +396,19 @@ def read_runs(store, pipeline_name: str, runs: List[mlmd.Run],
 
 
 def _read(store, pipeline_name: str, run: mlmd.Run, node_of: Dict[int, str],
-          read_artifacts: bool) -> RunRecord:
+          read_artifacts: bool, with_baseline: bool = True) -> RunRecord:
   components = _component_runs(store, mlmd.executions(store, run), node_of)
   record = RunRecord(
       pipeline_name, run.run_id, components, {}, None, {},
       started=datetime.datetime.fromtimestamp(run.created_ms / 1000),
-      layout=run.layout, lineage=lineage(store, run, node_of))
+      layout=run.layout, lineage=lineage(store, run, node_of),
+      failure=mlmd.run_failure(store, run))
   images = record.properties('GroupCaptionsByImage', 'image_examples') or {}
   record.evaluation = record.properties('RetrievalEvaluator', 'evaluation')
   record.blessing = record.properties('RetrievalEvaluator', 'blessing')
   record.pushed = record.properties('Pusher', 'pushed_model')
+  if with_baseline:
+    record.baseline = _baseline(store, pipeline_name, record, node_of)
   if read_artifacts:
     record.statistics = artifacts.statistics(
         record.output('StatisticsGen', 'statistics'))
@@ -393,6 +423,31 @@ def _read(store, pipeline_name: str, run: mlmd.Run, node_of: Dict[int, str],
   record.image_counts = {split: int(images[f'{split}_images'])
                          for split in splits if f'{split}_images' in images}
   return record
+
+
+def _baseline(store, pipeline_name: str, record: RunRecord,
+              node_of: Dict[int, str]) -> Optional[BaselineData]:
+  """Where the model `record`'s evaluator compared with was trained; None
+  without a baseline, or when it is the run's own model."""
+  blessing = record.blessing or {}
+  model_id = blessing.get('baseline_model_id')
+  if not isinstance(model_id, int) or model_id == blessing.get(
+      'current_model_id'):
+    return None
+  makers = [e.execution_id for e in store.get_events_by_artifact_ids(
+      [model_id]) if e.type in _OUTPUTS]
+  if not makers:
+    return None
+  run_id = mlmd.run_of_executions(store, [min(makers)])[min(makers)]
+  try:
+    made_in = _read(store, pipeline_name,
+                    mlmd.find_run(store, pipeline_name, run_id), node_of,
+                    read_artifacts=False, with_baseline=False)
+  except LookupError:
+    return None
+  return BaselineData(
+      run_id, str(made_in.parameters('CsvExampleGen').get('input_base', '')),
+      made_in.fingerprints().get('data', ''))
 
 
 def read(metadata_path: str, pipeline_name: str,

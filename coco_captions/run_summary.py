@@ -7,6 +7,7 @@ blessing verdict, what was pushed and where the outputs are.
 """
 
 import os
+import sys
 from typing import Any, Dict, List, Optional
 
 from coco_captions import run_record
@@ -19,6 +20,10 @@ def summarize_run(metadata_path: str, pipeline_name: str,
                   run_id: Optional[str] = None) -> run_record.RunRecord:
   """Run `run_id` (default: the latest) of `pipeline_name`, read once."""
   return run_record.read(metadata_path, pipeline_name, run_id)
+
+
+# TensorBoard as installed beside this Python (TensorFlow installs it).
+_TENSORBOARD = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
 
 
 def _recalls(summary: run_record.RunRecord, direction: str) -> str:
@@ -38,6 +43,12 @@ def _evaluation_lines(summary: run_record.RunRecord) -> List[str]:
   verdict = summary.verdict
   if verdict:
     lines.append(f'Model {verdict.label}: {verdict.reason}')
+  other = summary.baseline_on_other_data
+  if other:
+    lines.append(
+        f'Note: the latest blessed model it was compared with was trained in '
+        f'run {other.run_id} on other data: {other.data_root} (data '
+        f'{other.data}; this run: {summary.fingerprints()["data"]}).')
   if summary.was_pushed:
     lines.append(f'{"Pushed to:":<20} {summary.pushed.get("pushed_destination")}')
   elif verdict and verdict.name == 'unchanged':
@@ -100,9 +111,10 @@ def format_summary(summary: run_record.RunRecord, metadata_path: str,
     lines.extend(_encoder_lines(t))
   lines.extend(_evaluation_lines(summary))
 
+  logs = summary.output('Trainer', 'model_run')
   where = [
       ('Model (SavedModel)', summary.output('Trainer', 'model'), 'Format-Serving'),
-      ('TensorBoard logs', summary.output('Trainer', 'model_run'), ''),
+      ('TensorBoard', logs and f'{_TENSORBOARD} --logdir {logs}', ''),
       ('Transform graph', summary.output('Transform', 'transform_graph'), ''),
       ('Schema', summary.output('ImportSchemaGen', 'schema'), ''),
   ] if summary.ran('Trainer') else []

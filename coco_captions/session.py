@@ -142,10 +142,12 @@ def _session(settings: Settings) -> int:
     return 2
 
   if failure:
-    for line in failure_lines(*failure, settings):
+    lines = failure_lines(*failure, settings.schema_file)
+    for line in lines:
       print(line, file=sys.stderr)
     if log_path:
       print(f'The full log is in {log_path}', file=sys.stderr)
+    _record_failure(settings, run_id, failure[0], lines, log_path)
     # What the run did get to (the data, at least) is worth a look.
     print('\n'.join(_write_report(settings, run_id, log_path)[0]))
     return 1
@@ -229,7 +231,7 @@ def _data_failures() -> Dict[type, str]:
 
 
 def failure_lines(component: str, error: BaseException,
-                  settings: Settings) -> List[str]:
+                  schema_file: str) -> List[str]:
   """What the console says about a failed run: by the kind of failure.
 
   The data's failures carry their whole message (which rows, which images);
@@ -243,10 +245,25 @@ def failure_lines(component: str, error: BaseException,
     # BeamDagRunner re-raises it with the Beam step appended.
     message = _BEAM_STEP.sub('', str(cause).strip())
     return ['error: ' + '\n  '.join(message.splitlines()),
-            advice.format(schema_file=settings.schema_file)]
+            advice.format(schema_file=schema_file)]
   message = str(error).strip().splitlines()
   return [f'error: {component} failed: {type(error).__name__}: '
           f'{message[-1] if message else ""}']
+
+
+def _record_failure(settings: Settings, run_id: str, component: str,
+                    lines: List[str], log_path: Optional[str]) -> None:
+  """Keeps what the console said in ML Metadata, where the run's report and
+  any later one (python -m coco_captions.report) read it."""
+  from coco_captions import console, mlmd  # pylint: disable=import-outside-toplevel
+  with console.captured_output(log_path):
+    try:
+      mlmd.record_failure(
+          mlmd.connect(settings.metadata_path, read_only=False),
+          settings.pipeline_name, run_id, component, '\n'.join(lines))
+    except Exception:  # pylint: disable=broad-except
+      # A run that failed before TFX recorded it has nothing to keep it on.
+      traceback.print_exc()  # Into the log file.
 
 
 def _write_report(settings: Settings, run_id: str, log_path: Optional[str],

@@ -16,10 +16,12 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
+import hashlib
 import importlib.util
 import logging
 import math
 import os
+import re
 import shlex
 import sys
 import warnings
@@ -208,9 +210,12 @@ _OPTIONS = (
     _Option('images_root', 'Directory or URI (anything TensorFlow reads, e.g. '
             'gs://bucket/train2014) that image_name is relative to. '
             'Default: DATA_ROOT/images (Kubeflow: required)'),
-    _Option('pipeline_root', 'Where artifacts and logs are written. Default: '
-            './tfx_output/coco_captions (Airflow: '
-            '~/coco_captions_airflow/PIPELINE_NAME; Kubeflow: required)'),
+    _Option('pipeline_root', 'Where artifacts, ML Metadata, pushed models '
+            'and logs go. Default: ./tfx_output/coco_captions for the bundled '
+            'data, ./tfx_output/coco_captions-NAME-HASH for a data root named '
+            'NAME, so that models of other data never become each other\'s '
+            'baseline (Airflow: ~/coco_captions_airflow/PIPELINE_NAME; '
+            'Kubeflow: required)'),
     _Option('metadata_path', 'SQLite file for ML Metadata. Default: '
             f'PIPELINE_ROOT/{configs.METADATA_FILENAME}',
             orchestrators=_RUNS_HERE),
@@ -524,11 +529,11 @@ def _defaults(orchestrator: str, values: Dict[str, Any]) -> None:
       # KFP v2 names allow only [a-z0-9-].
       'kubeflow': configs.PIPELINE_NAME.replace('_', '-'),
   }.get(orchestrator, configs.PIPELINE_NAME))
+  values.setdefault('data_root', configs.DATA_ROOT)
   values.setdefault('pipeline_root', os.path.join(
       os.path.expanduser('~'), 'coco_captions_airflow', values['pipeline_name'])
                     if orchestrator == 'airflow' else
-                    os.path.join(configs.OUTPUT_DIR, configs.PIPELINE_NAME))
-  values.setdefault('data_root', configs.DATA_ROOT)
+                    default_pipeline_root(values['data_root']))
   values.setdefault('images_root', os.path.join(values['data_root'],
                                                 configs.IMAGES_SUBDIR))
   values.setdefault('serving_model_dir', os.path.join(
@@ -551,6 +556,19 @@ def _defaults(orchestrator: str, values: Dict[str, Any]) -> None:
     values[name] = _absolute(values[name])
   values['metadata_path'] = _absolute(values.get('metadata_path') or os.path.join(
       values['pipeline_root'], configs.METADATA_FILENAME))
+
+
+def default_pipeline_root(data_root: str) -> str:
+  """Where a local run on `data_root` keeps its outputs unless told: the
+  bundled data's under ./tfx_output/coco_captions, any other data's beside
+  it, named after its folder and a digest of its absolute path or URI."""
+  where = _absolute(data_root).rstrip('/')
+  if where == configs.DATA_ROOT:
+    return os.path.join(configs.OUTPUT_DIR, configs.PIPELINE_NAME)
+  name = re.sub(r'[^A-Za-z0-9_.]+', '_', os.path.basename(where))[:40]
+  digest = hashlib.sha256(where.encode()).hexdigest()[:8]
+  return os.path.join(configs.OUTPUT_DIR,
+                      f'{configs.PIPELINE_NAME}-{name or "data"}-{digest}')
 
 
 def _absolute(path: str) -> str:

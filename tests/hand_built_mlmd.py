@@ -214,7 +214,8 @@ def two_runs(built: HandBuiltStore, root: str) -> Dict[str, Any]:
   with open(os.path.join(model_run, 'training.json'), 'w') as f:
     json.dump(TRAINING, f)
   art = built.artifact
-  ids['examples'] = art('Examples', os.path.join(root, 'examples'))
+  ids['examples'] = art('Examples', os.path.join(root, 'examples'),
+                        input_fingerprint=INPUT_FINGERPRINT)
   ids['schema'] = art('Schema', os.path.join(root, 'schema'))
   ids['statistics'] = art('ExampleStatistics', statistics)
   ids['anomalies'] = art('ExampleAnomalies', anomalies)
@@ -250,6 +251,9 @@ def two_runs(built: HandBuiltStore, root: str) -> Dict[str, Any]:
   for number, state in ((1, 'COMPLETE'), (2, 'CACHED')):
     run = built.run(f'run-{number}')
     for component, inputs, outputs, parameters in upstream:
+      if state == 'CACHED':  # As TFX records a cached execution.
+        parameters = {k: v for k, v in parameters.items()
+                      if k != 'input_fingerprint'}
       ids[f'{component}-{number}'] = built.execute(
           run, component, state, inputs, outputs, parameters)
     unchanged = number == 2

@@ -165,9 +165,10 @@ class Page:
 
 
 def render(url: str, ready: Optional[str] = None,
-           timeout: float = 90) -> Page:
-  """A Page with `url` loaded and, with `ready`, that expression true."""
-  page = Page()
+           timeout: float = 90, width: int = 1280) -> Page:
+  """A Page `width` pixels wide with `url` loaded and, with `ready`, that
+  expression true."""
+  page = Page(width=width)
   try:
     page.open(url, timeout)
     if ready and not page.wait_for(ready, timeout):

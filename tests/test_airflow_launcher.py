@@ -86,3 +86,36 @@ def test_the_images_are_fingerprinted_when_the_task_runs(tmp_path):
   # Other components are launched as they are.
   transform = components['Transform']
   assert launched(transform)._exec_properties == transform.exec_properties
+
+
+def test_a_failed_task_is_recorded_failed_with_why(tmp_path):
+  # TFX's older launchers leave a failed execution RUNNING and keep no
+  # reason: the report would show the component as running.
+  from coco_captions import mlmd as mlmd_reader
+  from coco_captions import pipeline, preflight, run_record
+  data = tmp_path / 'data'
+  data.mkdir()
+  (data / 'a.csv').write_bytes(b'image_id,caption\n1,caf\xe9\n')
+  components = {c.id: c for c in pipeline.create_pipeline(
+      pipeline_name='p', pipeline_root=str(tmp_path / 'root'),
+      data_root=str(data), images_root=str(tmp_path),
+      module_file=str(tmp_path / 'module.py'),
+      serving_model_dir=str(tmp_path / 'serving')).components}
+  path = str(tmp_path / 'm.db')
+  launcher = airflow_launcher.InProcessComponentLauncher(
+      component=components['CsvExampleGen'],
+      pipeline_info=data_types.PipelineInfo('p', str(tmp_path / 'root'),
+                                            run_id='manual__1'),
+      driver_args=data_types.DriverArgs(enable_cache=True),
+      metadata_connection=metadata.Metadata(
+          metadata.sqlite_metadata_connection_config(path)),
+      beam_pipeline_args=[], additional_pipeline_args={})
+  with pytest.raises(preflight.PreflightError):
+    launcher.launch()
+  record = run_record.read_run(mlmd_reader.connect(path), 'p')
+  assert [(c.component_id, c.state) for c in record.components] == [
+      ('CsvExampleGen', 'FAILED')]
+  assert record.failure == (
+      'error: ' + f'{data / "a.csv"} line 2: byte 0xe9 at column 6 is not '
+      'UTF-8 (the CSV files must be UTF-8)\n'
+      'Nothing after CsvExampleGen ran. Fix the CSV files.')

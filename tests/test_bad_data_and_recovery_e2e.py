@@ -70,6 +70,13 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
   assert states['ExampleValidator'] == 'COMPLETE'
   assert states['AnomaliesGate'] == 'FAILED'
   assert 'Transform' not in states and 'Trainer' not in states
+  # Why, as the console said it, at the top of the report and in ML
+  # Metadata for any later report.
+  error = result.stderr[:result.stderr.index('\nThe full log is in')]
+  assert summary.failure == error
+  import markupsafe
+  assert f'<pre class="failure">{markupsafe.escape(error)}</pre>' in (
+      page.split('<section')[0])
 
 
 def test_run_killed_during_transform_resumes_from_cache(tmp_path):

@@ -353,7 +353,15 @@ def _evil_record():
       blessing={'blessed': 1, 'current_model_id': 9, 'reason': EVIL,
                 'baseline_model': EVIL},
       pushed={'pushed': 1, 'pushed_destination': EVIL, 'pushed_version': EVIL},
-      lineage=[run_record.LineageRow(EVIL, 'COMPLETE', 1, [ref], [ref])])
+      lineage=[run_record.LineageRow(EVIL, 'COMPLETE', 1, [ref], [ref])],
+      failure=f'error: {EVIL} failed: OSError: {EVIL}')
+
+
+def test_a_failed_runs_report_says_why_at_the_top():
+  page, _ = report.render(_evil_record(), 'title')
+  header = page.split('<section')[0]
+  assert (f'<pre class="failure">error: {ESCAPED} failed: OSError: '
+          f'{ESCAPED}</pre>') in header
 
 
 def test_every_text_of_the_report_is_escaped():

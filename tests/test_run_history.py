@@ -54,6 +54,9 @@ def test_every_run_newest_first_with_what_it_read_and_pushed(store):
   assert model == f'Model #{rows[1].model.artifact_id}'
   assert pushed.startswith(f'version {hb.PUSHED_VERSION} ')
   assert pushed.endswith(f'/serving/{hb.PUSHED_VERSION}')
+  # Served from the cache, CsvExampleGen records no fingerprint of its
+  # own: the examples it reused carry it.
+  assert cells['run-2'][3] == data
   assert cells['run-2'][7] == 'unchanged'
   assert cells['run-2'][8] == (f'Model #{rows[1].model.artifact_id} made in '
                                'run run-1')
@@ -73,3 +76,27 @@ def test_history_escapes_what_it_prints():
   assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
   assert _rows(page)['<script>alert(1)</script>'][2] == (
       'Trainer did not complete')
+
+
+def test_the_page_fits_a_laptop_screen_with_a_chart_of_the_metric(tmp_path):
+  import headless_chromium
+  built = hb.HandBuiltStore(hb.in_memory_store(), 'ir')
+  hb.two_runs(built, str(tmp_path / ('long_directory_name' * 4)))
+  rows = run_history.history(built.store, 'p')
+  # As long as real values get: paths, run ids, every setting.
+  rows[1].record.pushed['pushed_destination'] = (
+      '/home/someone/projects/coco/tfx_output/coco_captions/serving_model/'
+      + hb.PUSHED_VERSION)
+  page = run_history.render(rows, set(), report.report_filename)
+  assert page.count('<svg') == 1 and 'chance rate' in page
+  path = tmp_path / 'index.html'
+  path.write_text(page, encoding='utf-8')
+  if not headless_chromium.available():
+    pytest.fail(f'{headless_chromium.CHROMIUM} is missing; .ci/run installs it')
+  with headless_chromium.render(path.as_uri(), width=1400) as browser:
+    assert browser.evaluate('document.documentElement.scrollWidth') <= 1400
+    assert browser.evaluate(
+        'Math.max(...[...document.querySelectorAll("#runs td")].map('
+        'td => td.getBoundingClientRect().right))') <= 1400
+    assert browser.evaluate(
+        'document.querySelectorAll("svg.chart polyline").length') == 2

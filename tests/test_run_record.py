@@ -106,6 +106,27 @@ def test_a_failed_run_says_which_component(tmp_path):
   assert record.split_counts == {} and record.training is None
 
 
+@pytest.mark.parametrize('layout', ['ir', 'airflow'])
+def test_a_failed_run_keeps_why_it_failed(layout):
+  # The local runners' session and the Airflow launcher record what the
+  # console said; TFX's older launchers leave the failed execution RUNNING.
+  built = hb.HandBuiltStore(hb.in_memory_store(), layout)
+  run = built.run('r')
+  built.execute(run, 'CsvExampleGen', 'COMPLETE')
+  built.execute(run, 'Trainer', 'RUNNING')
+  assert run_record.read_run(built.store, 'p').failure == ''
+  message = 'error: Trainer failed: OSError: no ImageNet weights here'
+  mlmd.record_failure(built.store, 'p', 'r', 'Trainer', message)
+  record = run_record.read_run(built.store, 'p')
+  assert record.failure == message
+  assert [(c.component_id, c.state) for c in record.components] == [
+      ('CsvExampleGen', 'COMPLETE'), ('Trainer', 'FAILED')]
+  if layout == 'airflow':
+    (trainer,) = [e for e in built.store.get_executions()
+                  if e.properties['component_id'].string_value == 'Trainer']
+    assert trainer.properties['state'].string_value == 'failed'
+
+
 def test_missing_pipeline_or_run_is_a_lookup_error():
   built = hb.HandBuiltStore(hb.in_memory_store(), 'ir')
   with pytest.raises(LookupError, match="has no runs"):
@@ -182,3 +203,36 @@ def test_the_images_root_is_grouping_s_where_no_evaluator_ran(layout):
   built.execute(run, 'Transform', state='FAILED')
   record = run_record.read_run(built.store, 'p', 'stopped')
   assert report_data.images_root_of_run(record) == '/new/images'
+
+
+def test_a_baseline_trained_on_other_data_is_said_so():
+  from coco_captions import run_summary
+  built = hb.HandBuiltStore(hb.in_memory_store(), 'ir')
+  models = {}
+  for run_id, data_root in (('r1', '/bundled'), ('r2', '/mine')):
+    run = built.run(run_id)
+    examples = built.artifact('Examples', f'{data_root}/examples',
+                              input_fingerprint=f'files of {data_root}')
+    built.execute(run, 'CsvExampleGen', outputs=[('examples', examples)],
+                  parameters={'input_base': data_root,
+                              'input_fingerprint': f'files of {data_root}'})
+    models[run_id] = built.artifact('Model', f'{data_root}/model')
+    built.execute(run, 'Trainer', outputs=[('model', models[run_id])])
+    blessing = built.artifact(
+        'ModelBlessing', f'{data_root}/blessing', blessed=1,
+        current_model_id=models[run_id], reason='clears the threshold',
+        **({'baseline_model_id': models['r1']} if run_id == 'r2' else {}))
+    built.execute(run, 'RetrievalEvaluator',
+                  inputs=[('model', models[run_id])],
+                  outputs=[('blessing', blessing)])
+  first = run_record.read_run(built.store, 'p', 'r1')
+  second = run_record.read_run(built.store, 'p', 'r2')
+  assert first.baseline is None and first.baseline_on_other_data is None
+  assert second.baseline == run_record.BaselineData(
+      'r1', '/bundled', first.fingerprints()['data'])
+  assert second.baseline_on_other_data == second.baseline
+  note = run_summary.format_summary(second, '/m.sqlite', None).splitlines()
+  assert (f'Note: the latest blessed model it was compared with was trained '
+          f'in run r1 on other data: /bundled (data '
+          f'{first.fingerprints()["data"]}; this run: '
+          f'{second.fingerprints()["data"]}).') in note

@@ -1,5 +1,7 @@
 """The console summary's lines for each kind of run."""
 
+import os
+
 import pytest
 
 import hand_built_mlmd as hb
@@ -48,6 +50,11 @@ def test_blessed_and_pushed(metadata_path):
   assert lines[-3].startswith('Schema:')
   assert lines[-2:] == ['ML Metadata:         /m.sqlite',
                         'Log:                 /logs/run.log']
+  # The command that opens the run's TensorBoard logs, runnable as printed.
+  (tensorboard,) = [l for l in lines if l.startswith('TensorBoard:')]
+  command = tensorboard.split()[1:]
+  assert command[1:] == ['--logdir', summary.output('Trainer', 'model_run')]
+  assert os.access(command[0], os.X_OK), command
 
 
 def test_unchanged_model_is_not_pushed_again(metadata_path):

@@ -22,7 +22,7 @@ def test_the_datas_failures_are_shown_whole_with_what_to_do():
   error = DataAnomaliesError('The data does not match the schema:\n'
                              'train: id: Expected data of type: INT')
   found = _settings('--schema_file', '/s/schema.pbtxt')
-  assert session.failure_lines('AnomaliesGate', error, found) == [
+  assert session.failure_lines('AnomaliesGate', error, found.schema_file) == [
       'error: The data does not match the schema:\n'
       '  train: id: Expected data of type: INT',
       'Transform and Trainer did not run. Fix the data, or change '

@@ -343,3 +343,25 @@ def test_blessing_significance_is_a_probability_above_zero():
   assert _parse('--blessing_significance=0.05').pipeline_args(None)[
       'blessing_significance'] == 0.05
 
+
+def test_each_data_root_gets_its_own_pipeline_root_unless_told(tmp_path,
+                                                              monkeypatch):
+  # A model of the user's data must not be judged against (or pushed beside)
+  # the bundled data's, as it would in one shared default root.
+  monkeypatch.chdir(tmp_path)
+  bundled = _parse().pipeline_root
+  assert bundled == os.path.join(configs.OUTPUT_DIR, 'coco_captions')
+  mine = _parse('--data_root', str(tmp_path / 'my data')).pipeline_root
+  other = _parse('--data_root', str(tmp_path / 'elsewhere' / 'my data')
+                 ).pipeline_root
+  assert os.path.dirname(mine) == configs.OUTPUT_DIR
+  assert os.path.basename(mine).startswith('coco_captions-my_data-')
+  assert mine != other and mine != bundled
+  # The same data, however it is spelt, the same root.
+  assert _parse('--data_root', str(tmp_path / 'my data') + '/').pipeline_root \
+      == mine
+  assert _parse('--data_root', 'my data').pipeline_root == mine
+  assert _parse('--data_root', 'gs://b/csv').pipeline_root.startswith(
+      os.path.join(configs.OUTPUT_DIR, 'coco_captions-csv-'))
+  assert _parse('--data_root', str(tmp_path / 'x'), '--pipeline_root',
+                'given').pipeline_root == str(tmp_path / 'given')
