@@ -5,6 +5,7 @@ report and the query CLI. Needs nothing but the SavedModel: no module file,
 no TensorFlow Transform.
 """
 
+import base64
 import os
 from typing import Iterable, List, Sequence, Tuple
 
@@ -130,6 +131,24 @@ class RetrievalModel:
     dim = embeddings[0].shape[1] if embeddings else 0
     return kept, (np.concatenate(embeddings) if embeddings
                   else np.zeros((0, dim), np.float32)), skipped
+
+
+def rest_request(signature: str, values: Sequence[bytes]) -> dict:
+  """The body of a TF Serving REST predict request
+  (`POST /v1/models/NAME:predict`) for one of the model's signatures:
+
+    embed_captions  serialized tf.Examples of the captions (`caption_example`)
+    embed_images    encoded JPEG/PNG/GIF/BMP images, as read from their files
+
+  Each signature has one input, so the "instances" row format needs no input
+  name; bytes travel base64-encoded as {"b64": ...}. The response is
+  {"predictions": [[dim floats], ...]}, one L2-normalised embedding per value.
+  """
+  if signature not in _SIGNATURES:
+    raise ValueError(f'signature {signature!r} is not one of {_SIGNATURES}')
+  return {'signature_name': signature,
+          'instances': [{'b64': base64.b64encode(value).decode('ascii')}
+                        for value in values]}
 
 
 def first_line(message: str) -> str:
