@@ -69,8 +69,9 @@ DEFAULTS = {
     'image_encoder': encoders.DEFAULT_ENCODER,
     'image_size': None,
     'max_caption_tokens': 32,
-    # Trainer: passes over the train split's images, but at least
-    # `min_train_steps` steps, which small datasets need more passes for.
+    # Trainer: passes over the train split's images; left at its default,
+    # at least `min_train_steps` steps, which small datasets need more
+    # passes for.
     'train_epochs': 30,
     'min_train_steps': 1000,
     'batch_size': 64,
@@ -742,17 +743,27 @@ STEPS_PER_EXECUTION = 10
 MAX_EVALUATIONS = 30
 
 
+def _largest_divisor(number: int, at_most: int) -> int:
+  """The largest divisor of `number` that is at most `at_most` (>= 1)."""
+  return max(d for d in range(1, max(1, min(number, at_most)) + 1)
+             if number % d == 0)
+
+
 class TrainingPlan:
   """How long to train, from the size of the train split.
 
   An epoch is a pass over the train split's images: `steps_per_epoch` batches
-  of `batch_size` distinct images. Training runs `train_epochs` epochs, or
-  more where that is fewer than `min_train_steps` steps; an explicit
-  `train_steps` replaces both. Keras sees `keras_epochs` epochs of
-  `keras_steps_per_epoch` steps: one pass each, or several whole passes where
-  a pass is shorter than STEPS_PER_EXECUTION steps. `total_steps` in all,
-  `epochs` passes; `eval_epochs` are the Keras epochs after which the eval
-  loss is measured.
+  of `batch_size` distinct images; it is the only epoch the console, the
+  report, training.json and TensorBoard speak of. Training runs exactly
+  `train_epochs` epochs, or, given `train_steps`, exactly that many steps
+  (`epochs` may then be a fraction). With `min_train_steps` (the default
+  plan, not an epoch count a user set), it runs at least that many steps.
+
+  Keras sees `keras_epochs` epochs of `keras_steps_per_epoch` steps: one
+  pass each, or several whole passes where a pass is shorter than
+  STEPS_PER_EXECUTION steps, always dividing the length asked for.
+  `total_steps` in all; `eval_epochs` are the Keras epochs after which the
+  eval loss is measured (`epoch_at` converts).
   """
 
   def __init__(self, train_images: int, batch_size: int,
@@ -766,22 +777,55 @@ class TrainingPlan:
     self.batch_size = min(batch_size, train_images)
     self.train_images = train_images
     self.steps_per_epoch = train_images // self.batch_size
+    grouped = math.ceil(STEPS_PER_EXECUTION / self.steps_per_epoch)
     if train_steps:
-      # Rounded up to Keras epochs of equal length.
-      length = max(self.steps_per_epoch, STEPS_PER_EXECUTION)
-      self.keras_epochs = math.ceil(train_steps / length)
-      self.keras_steps_per_epoch = math.ceil(train_steps / self.keras_epochs)
+      self.keras_steps_per_epoch = _largest_divisor(
+          int(train_steps), max(self.steps_per_epoch, STEPS_PER_EXECUTION))
+      self.keras_epochs = int(train_steps) // self.keras_steps_per_epoch
     else:
       passes = max(int(train_epochs),
                    math.ceil(min_train_steps / self.steps_per_epoch))
-      grouped = math.ceil(STEPS_PER_EXECUTION / self.steps_per_epoch)
-      self.keras_epochs = math.ceil(passes / grouped)
+      if min_train_steps:  # A length of our choosing: rounded up.
+        passes = math.ceil(passes / grouped) * grouped
+      else:
+        grouped = _largest_divisor(passes, grouped)
+      self.keras_epochs = passes // grouped
       self.keras_steps_per_epoch = grouped * self.steps_per_epoch
     self.total_steps = self.keras_epochs * self.keras_steps_per_epoch
     self.epochs = round(self.total_steps / self.steps_per_epoch, 2)
     evaluations = min(self.keras_epochs, MAX_EVALUATIONS)
     self.eval_epochs = sorted({math.ceil(i * self.keras_epochs / evaluations)
                                for i in range(1, evaluations + 1)})
+
+  def epoch_at(self, keras_epoch: int) -> float:
+    """The epochs (passes) done after `keras_epoch` Keras epochs."""
+    return round(keras_epoch * self.keras_steps_per_epoch /
+                 self.steps_per_epoch, 2)
+
+
+def _thread_layout() -> Dict[str, int]:
+  """The threads TensorFlow's ops run on: set (TF_NUM_INTRAOP_THREADS,
+  TF_NUM_INTEROP_THREADS), else one per core this process may use."""
+  cores = len(os.sched_getaffinity(0))
+  return {
+      'intra_op': tf.config.threading.get_intra_op_parallelism_threads() or
+                  int(os.environ.get('TF_NUM_INTRAOP_THREADS') or cores),
+      'inter_op': tf.config.threading.get_inter_op_parallelism_threads() or
+                  int(os.environ.get('TF_NUM_INTEROP_THREADS') or cores),
+  }
+
+
+class _TensorBoard(keras.callbacks.TensorBoard):
+  """Keras' TensorBoard logs, each epoch's values at the training step it
+  ended on: a Keras epoch can be several passes over the train images
+  (`TrainingPlan`), so its index is no epoch a user knows."""
+
+  def __init__(self, plan: TrainingPlan, **kwargs):
+    super().__init__(**kwargs)
+    self._steps = plan.keras_steps_per_epoch
+
+  def on_epoch_end(self, epoch, logs=None):
+    super().on_epoch_end((epoch + 1) * self._steps, logs)
 
 
 def training_phases(keras_epochs: int, pretrained: bool,
@@ -930,8 +974,9 @@ def run_fn(fn_args: FnArgs):
   """Trains the dual encoder and exports it with the Transform graph inside.
 
   Settings come from `fn_args.custom_config` (defaults in `DEFAULTS`):
-  `train_epochs` (passes over the train split's images, but at least
-  `min_train_steps` steps; `fn_args.train_steps`, when set, overrides both),
+  `train_epochs` (passes over the train split's images; by default at least
+  `min_train_steps` steps; `fn_args.train_steps`, when set, overrides both;
+  each is run exactly as given, `TrainingPlan`),
   `batch_size`, `embedding_dim`, `learning_rate`,
   `warmup_fraction`, `temperature`, `seed` (weights, shuffling and caption
   choice: the same seed and data give the same model), `image_encoder` and
@@ -949,11 +994,14 @@ def run_fn(fn_args: FnArgs):
   keras.utils.set_random_seed(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
+  # The floor of steps is the default plan's: epochs a user set are run.
+  min_steps = (_config(config, 'min_train_steps')
+               if config.get('train_epochs') is None or
+               config.get('min_train_steps') is not None else 0)
   plan = TrainingPlan(count_examples(fn_args.train_files),
                       int(_config(config, 'batch_size')),
                       int(_config(config, 'train_epochs')),
-                      fn_args.train_steps,
-                      int(_config(config, 'min_train_steps')))
+                      fn_args.train_steps, int(min_steps))
   eval_images = count_examples(fn_args.eval_files)
   if not eval_images:
     raise ValueError('The eval split is empty: no images to measure the '
@@ -962,7 +1010,7 @@ def run_fn(fn_args: FnArgs):
   eval_steps = eval_images // eval_batch
   if fn_args.eval_steps:
     eval_steps = min(eval_steps, fn_args.eval_steps)
-  logging.info('Training for %s epochs of %d steps (%d steps, batches of %d '
+  logging.info('Training for %g epochs of %d steps (%d steps, batches of %d '
                'distinct images of %d)', plan.epochs, plan.steps_per_epoch,
                plan.total_steps, plan.batch_size, plan.train_images)
 
@@ -996,8 +1044,8 @@ def run_fn(fn_args: FnArgs):
   # The eval loss at the end of each phase too: what fine-tuning changed.
   eval_epochs = sorted(set(plan.eval_epochs + phase_ends) &
                        set(range(1, keras_epochs + 1)))
-  tensorboard = keras.callbacks.TensorBoard(
-      log_dir=fn_args.model_run_dir, update_freq='epoch')
+  tensorboard = _TensorBoard(plan, log_dir=fn_args.model_run_dir,
+                             update_freq='epoch')
   started = time.time()
   # One callback across the phases: their steps count as one run.
   progress = TrainingProgress(plan)
@@ -1015,14 +1063,14 @@ def run_fn(fn_args: FnArgs):
       compile_model(model, learning_rate_schedule(peak, steps,
                                                   warmup_fraction),
                     steps_per_execution)
-    record = {'keras_epochs': [first + 1, last], 'steps': steps,
-              'learning_rate': peak,
+    record = {'epochs': [plan.epoch_at(first), plan.epoch_at(last)],
+              'steps': steps, 'learning_rate': peak,
               **_describe_phase(model, phase, image_encoder, tuned_layers)}
     phase_records.append(record)
-    logging.info('Training phase %d of %d, %s: Keras epochs %d-%d (%d steps) '
+    logging.info('Training phase %d of %d, %s: epochs %g to %g (%d steps) '
                  'at a peak learning rate of %g; frozen: %s; %d trainable '
-                 'parameters, %d not', number, len(phases), phase, first + 1,
-                 last, steps, peak, record['frozen'],
+                 'parameters, %d not', number, len(phases), phase,
+                 *record['epochs'], steps, peak, record['frozen'],
                  record['trainable_parameters'],
                  record['non_trainable_parameters'])
     history = model.fit(
@@ -1044,15 +1092,21 @@ def run_fn(fn_args: FnArgs):
       'train_images': plan.train_images,
       'eval_images': eval_images,
       'batch_size': plan.batch_size,
-      'epochs': round(steps / plan.steps_per_epoch, 2),
+      'epochs': plan.epoch_at(keras_epochs),
       'steps_per_epoch': plan.steps_per_epoch,
       'steps': steps,
-      'keras_epochs': keras_epochs,
-      'eval_epochs': eval_epochs,
+      # The epoch reached at each value of `loss` and `eval_loss`.
+      'loss_epochs': [plan.epoch_at(k) for k in range(1, keras_epochs + 1)],
+      'eval_epochs': [plan.epoch_at(k) for k in eval_epochs],
+      # TensorBoard's step for the per-epoch values (`_TensorBoard`).
+      'tensorboard_step': 'training step',
       'learning_rate': learning_rate,
       'warmup_fraction': warmup_fraction,
       'temperature': temperature,
       'seed': seed,
+      # The same seed, data, settings, TensorFlow build, CPU model and
+      # thread layout train the same model (README, "Reproducible runs").
+      'threads': _thread_layout(),
       'image_encoder': image_encoder.name,
       'image_encoder_weights': image_encoder.weights,
       'image_size': size,

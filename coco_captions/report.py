@@ -130,8 +130,15 @@ def _loss(record: run_record.RunRecord) -> markupsafe.Markup:
   curves = report_data.loss_curves(_require(record, 'Trainer', 'model_run'))
   if not curves:
     raise _Missing('the Trainer\'s TensorBoard logs hold no epoch_loss')
+  training = record.training or {}
+  if training.get('tensorboard_step') == 'training step':
+    def epoch(step):  # The epochs (passes) done after `step` steps.
+      return step / training['steps_per_epoch']
+  else:  # Logged by Keras epoch, before epochs were passes everywhere.
+    def epoch(step):
+      return step + 1
   named = {('training' if name == 'train' else 'eval'):
-           [(epoch + 1, loss) for epoch, loss in points]
+           [(epoch(step), loss) for step, loss in points]
            for name, points in curves.items()}
   return markupsafe.Markup(charts.svg_line_chart(named, 'epoch', 'loss'))
 

@@ -209,10 +209,12 @@ def remembered_caption_statistics(
 
 def loss_curves(model_run_uri: str,
                 tag: str = 'epoch_loss') -> Dict[str, List[Tuple[int, float]]]:
-  """'train' / 'validation' -> [(epoch, loss)] from Keras' TensorBoard logs.
+  """'train' / 'validation' -> [(step, loss)] from Keras' TensorBoard logs.
 
   Keras writes one event file per run under model_run/train and
-  model_run/validation; epochs are numbered from 0 there.
+  model_run/validation. The step is the training step at the end of the
+  epoch (training.json's `tensorboard_step`), or, in logs from before,
+  the Keras epoch numbered from 0.
   """
   import tensorflow as tf
   curves = {}

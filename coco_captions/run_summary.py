@@ -68,10 +68,10 @@ def _encoder_lines(training: Dict[str, Any]) -> List[str]:
            f'{training["image_size"]} px, weights '
            f'{training["image_encoder_weights"]}']
   for p in phases:
-    first, last = p['keras_epochs']
-    lines.append(f'  {p["phase"]}: Keras epochs {first}-{last}, {p["steps"]} '
-                 f'steps at learning rate {p["learning_rate"]:g}; frozen: '
-                 f'{p["frozen"]}')
+    span = ('epochs {:g} to {:g}'.format(*p['epochs']) if 'epochs' in p else
+            'Keras epochs {}-{}'.format(*p['keras_epochs']))  # Older runs.
+    lines.append(f'  {p["phase"]}: {span}, {p["steps"]} steps at learning '
+                 f'rate {p["learning_rate"]:g}; frozen: {p["frozen"]}')
   return lines
 
 

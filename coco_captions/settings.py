@@ -228,13 +228,12 @@ _OPTIONS = (
     _Option('pipeline_name', 'Name recorded in ML Metadata. Default: '
             f'{configs.PIPELINE_NAME} (Airflow: {configs.PIPELINE_NAME}_airflow, '
             'the DAG id; Kubeflow: coco-captions)'),
-    _Option('train_epochs', 'Passes over the train split\'s images, but at '
-            'least the module file\'s min_train_steps (1,000) steps; the steps '
-            'follow from the split\'s size and the batch size. Default: the '
-            'module file\'s (30)', _whole_number(1)),
-    _Option('train_steps', 'Train for this many steps instead of '
-            '--train_epochs (rounded up to epochs of equal length).',
-            _whole_number(1)),
+    _Option('train_epochs', 'Passes over the train split\'s images, run '
+            'exactly; the steps follow from the split\'s size and the batch '
+            'size. Default: the module file\'s (30 epochs, but at least its '
+            'min_train_steps, 1,000 steps)', _whole_number(1)),
+    _Option('train_steps', 'Train for exactly this many steps instead of '
+            '--train_epochs.', _whole_number(1)),
     _Option('seed', 'Seed of the model\'s initial weights, the shuffling and '
             'the caption drawn for each image: the same seed and data give '
             'the same model. Default: the module file\'s (0)',

@@ -35,8 +35,9 @@ def tiny_model(tmp_path_factory, tiny_data):
   fn_args = trainer_harness.make_fn_args(
       examples_uri, graph_uri, work, train_steps=None, eval_steps=None,
       custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM,
-                     'image_size': 32, 'train_epochs': TINY_TRAIN_EPOCHS,
-                     'min_train_steps': 0})
+                     # Run exactly: an epoch count a user sets has no
+                     # floor of steps (200 here, the floor is 1,000).
+                     'image_size': 32, 'train_epochs': TINY_TRAIN_EPOCHS})
   coco_captions_utils.run_fn(fn_args)
   return fn_args, tiny_data
 

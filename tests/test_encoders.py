@@ -265,7 +265,8 @@ def test_training_records_its_encoder_and_phases(fine_tuned):
   assert training['image_size'] == SIZE and training['fine_tune_layers'] == 8
   heads, tune = training['phases']
   assert heads['phase'] == 'heads' and tune['phase'] == 'fine_tune'
-  assert heads['keras_epochs'] == [1, 1] and tune['keras_epochs'] == [2, 2]
+  half = training['epochs'] / 2
+  assert heads['epochs'] == [0, half] and tune['epochs'] == [half, 2 * half]
   assert heads['steps'] == tune['steps'] == 10 and training['steps'] == 20
   assert heads['learning_rate'] == module.DEFAULTS['learning_rate']
   assert tune['learning_rate'] == pytest.approx(
@@ -281,7 +282,8 @@ def test_training_records_its_encoder_and_phases(fine_tuned):
   assert tune['trainable_parameters'] - heads['trainable_parameters'] == (
       320 * 1280 + 960 * 320)
   # The eval loss after each phase.
-  assert training['eval_epochs'] == [1, 2] and len(training['eval_loss']) == 2
+  assert training['eval_epochs'] == [half, 2 * half]
+  assert len(training['eval_loss']) == 2
 
 
 def test_the_exported_encoder_holds_the_files_weights_below_the_tuned_layers(
@@ -318,7 +320,7 @@ def test_the_exported_signatures_answer_on_raw_image_bytes(fine_tuned,
 
 def test_the_run_summary_lists_a_pretrained_encoders_phases():
   from coco_captions import run_summary
-  phase = {'phase': 'train', 'keras_epochs': [1, 30], 'steps': 300,
+  phase = {'phase': 'train', 'epochs': [0, 30], 'steps': 300,
            'learning_rate': 2e-3, 'frozen': 'nothing'}
   # The small CNN's summary is as it always was.
   assert run_summary._encoder_lines({'phases': [phase]}) == []
@@ -326,13 +328,13 @@ def test_the_run_summary_lists_a_pretrained_encoders_phases():
   training = {
       'image_encoder': 'resnet50', 'image_size': 224,
       'image_encoder_weights': 'imagenet',
-      'phases': [dict(phase, phase='heads', keras_epochs=[1, 21], steps=210,
+      'phases': [dict(phase, phase='heads', epochs=[0, 21], steps=210,
                       frozen='the resnet50 encoder'),
-                 dict(phase, phase='fine_tune', keras_epochs=[22, 30],
+                 dict(phase, phase='fine_tune', epochs=[21, 30],
                       steps=90, learning_rate=2e-4, frozen='its bottom')]}
   assert run_summary._encoder_lines(training) == [
       'Image encoder: resnet50 at 224 px, weights imagenet',
-      '  heads: Keras epochs 1-21, 210 steps at learning rate 0.002; '
+      '  heads: epochs 0 to 21, 210 steps at learning rate 0.002; '
       'frozen: the resnet50 encoder',
-      '  fine_tune: Keras epochs 22-30, 90 steps at learning rate 0.0002; '
+      '  fine_tune: epochs 21 to 30, 90 steps at learning rate 0.0002; '
       'frozen: its bottom']

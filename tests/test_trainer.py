@@ -38,17 +38,22 @@ def test_training_follows_the_data_and_records_its_plan(trained):
   with open(os.path.join(fn_args.model_run_dir, 'training.json')) as f:
     training = json.load(f)
   # 20 images: 16 train, 4 eval (image_id % 5 == 0); batches of 8 distinct
-  # images, so 2 steps an epoch, and 5 epochs to a Keras epoch of 10 steps.
+  # images, so 2 steps an epoch, and Keras runs 5 epochs at a time (10
+  # steps): a loss every 5 epochs, each said in epochs, never Keras'.
   assert training['train_images'] == 16 and training['eval_images'] == 4
   assert training['batch_size'] == 8 and training['steps_per_epoch'] == 2
   assert training['epochs'] == conftest.TINY_TRAIN_EPOCHS
   assert training['steps'] == 2 * conftest.TINY_TRAIN_EPOCHS
-  keras_epochs = conftest.TINY_TRAIN_EPOCHS // 5
-  assert training['keras_epochs'] == keras_epochs
-  assert len(training['loss']) == keras_epochs
-  assert len(training['eval_loss']) == len(training['eval_epochs']) == (
-      keras_epochs)
-  assert training['eval_epochs'][-1] == keras_epochs
+  every_five = [5 * k for k in range(1, conftest.TINY_TRAIN_EPOCHS // 5 + 1)]
+  assert training['loss_epochs'] == training['eval_epochs'] == every_five
+  assert len(training['loss']) == len(training['eval_loss']) == len(
+      every_five)
+  assert 'keras_epochs' not in training
+  # TensorBoard has them at the training step each ended on.
+  assert training['tensorboard_step'] == 'training step'
+  from coco_captions import report_data
+  curves = report_data.loss_curves(fn_args.model_run_dir)
+  assert [step for step, _ in curves['train']] == [2 * e for e in every_five]
   # It learned: the last epoch's loss is well below the first's.
   assert training['loss'][-1] < 0.5 * training['loss'][0]
 
@@ -152,9 +157,13 @@ def test_contrastive_loss_matches_a_hand_computation():
     # Keras epoch: 84 of 12 steps.
     (242, 64, 30, None, 1000, (64, 3, 336, 84, 12, 1008)),
     (100_000, 64, 30, None, 1000, (64, 1562, 30, 30, 1562, 46_860)),
-    # Steps win, in equal Keras epochs of about a pass: 7 of 15.
-    (1000, 64, 30, 100, 1000, (64, 15, 7, 7, 15, 105)),
+    # Steps win, exactly, in equal Keras epochs of at most about a pass.
+    (1000, 64, 30, 100, 1000, (64, 15, 6.67, 10, 10, 100)),
     (1000, 64, 30, 10, 1000, (64, 15, 0.67, 1, 10, 10)),
+    (1000, 64, 30, 1009, 1000, (64, 15, 67.27, 1009, 1, 1009)),  # A prime.
+    # Epochs a user set are run exactly, with no floor: 3 of 3 steps.
+    (242, 64, 3, None, 0, (64, 3, 3, 1, 9, 9)),
+    (242, 64, 7, None, 0, (64, 3, 7, 7, 3, 21)),
 ])
 def test_training_plan(images, batch, epochs, steps, min_steps, expected):
   plan = module.TrainingPlan(images, batch, epochs, steps, min_steps)
@@ -255,3 +264,59 @@ def test_training_progress_is_logged_every_30_s_without_a_console(caplog):
       'Training: step 30/100, epoch 2/5, loss 2.0000, 4 examples/s, 2:20 left',
       'Training: epoch 2/5, eval loss 2.2000 (train loss 2.1000)',
   ]
+
+
+_TRAIN = '''
+import json, os, sys
+import numpy as np
+sys.path[:0] = [sys.argv[1], os.path.dirname(sys.argv[1])]
+import trainer_harness
+import coco_captions_utils
+examples, graph, out = sys.argv[2:5]
+fn_args = trainer_harness.make_fn_args(
+    examples, graph, out, train_steps=None, eval_steps=None,
+    custom_config={'batch_size': 8, 'embedding_dim': 16, 'image_size': 32,
+                   'train_epochs': 20})
+coco_captions_utils.run_fn(fn_args)
+with open(os.path.join(out, 'model_run', 'training.json')) as f:
+  training = json.load(f)
+import tensorflow as tf
+embedding = tf.saved_model.load(fn_args.serving_model_dir).signatures[
+    'embed_captions'](examples=tf.constant([tf.train.Example(
+        features=tf.train.Features(feature={'caption': tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[b'a red circle']))})
+    ).SerializeToString()]))['caption_embedding'].numpy()
+print(json.dumps({'loss': training['loss'], 'threads': training['threads'],
+                  'embedding': embedding.tolist()}))
+'''
+
+
+@pytest.mark.e2e
+def test_the_same_settings_and_thread_layout_train_the_same_model(
+    trained, tmp_path):
+  # In fresh processes, as two runs are: on every core, then on one core
+  # with the first run's thread layout, as README's "Reproducible runs"
+  # says to reproduce a run on a machine with another number of cores.
+  import subprocess
+  import sys
+  fn_args, _ = trained
+  examples = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
+  here = os.path.dirname(os.path.abspath(__file__))
+
+  def train(name, prefix=(), **env):
+    result = subprocess.run(
+        [*prefix, sys.executable, '-c', _TRAIN, here, examples,
+         fn_args.transform_output, str(tmp_path / name)],
+        env={**os.environ, **env}, capture_output=True, text=True,
+        timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+  first = train('first')
+  assert first['threads']['intra_op'] == len(os.sched_getaffinity(0))
+  again = train('again')
+  assert again == first
+  layout = {'TF_NUM_INTRAOP_THREADS': str(first['threads']['intra_op']),
+            'TF_NUM_INTEROP_THREADS': str(first['threads']['inter_op'])}
+  one_core = train('one_core', ('taskset', '-c', '0'), **layout)
+  assert one_core == first
