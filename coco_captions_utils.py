@@ -1141,6 +1141,9 @@ def make_serving_signatures(model: DualEncoder,
   `caption` feature -> `caption_embedding` [batch, dim].
   `embed_images`: encoded JPEG/PNG bytes -> `image_embedding` [batch, dim].
   Embeddings are L2-normalised: a dot product is the cosine similarity.
+  `count_known_words`: `embed_captions`' input -> `known_words` [batch], the
+  words of each caption that are in the vocabulary (0: the embedding says
+  nothing about it).
   """
   # Tracked as an attribute so the Transform graph and its vocabulary asset
   # are saved with the model.
@@ -1163,6 +1166,19 @@ def make_serving_signatures(model: DualEncoder,
     token_ids = dense_token_ids(transformed[CAPTION_TOKEN_IDS], length)[:, 0]
     return {'caption_embedding': model.embed_captions(token_ids)}
 
+  # Ids 1..V are the vocabulary's words (PAD_ID below, OOV buckets above).
+  words = tf_transform_output.vocabulary_size_by_name(CAPTION_VOCABULARY)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec(shape=[None], dtype=tf.string, name='examples')
+  ], autograph=False)
+  def count_known_words(serialized_examples):
+    raw = tf.io.parse_example(serialized_examples, caption_spec)
+    transformed = model.tft_layer({CAPTIONS_KEY: raw[CAPTION_KEY]})
+    token_ids = dense_token_ids(transformed[CAPTION_TOKEN_IDS], length)[:, 0]
+    known = (token_ids > PAD_ID) & (token_ids <= words)
+    return {'known_words': tf.reduce_sum(tf.cast(known, tf.int32), axis=1)}
+
   @tf.function(input_signature=[
       tf.TensorSpec(shape=[None], dtype=tf.string, name='image_bytes')
   ], autograph=False)
@@ -1174,4 +1190,5 @@ def make_serving_signatures(model: DualEncoder,
       'serving_default': embed_captions.get_concrete_function(),
       'embed_captions': embed_captions.get_concrete_function(),
       'embed_images': embed_images.get_concrete_function(),
+      'count_known_words': count_known_words.get_concrete_function(),
   }

@@ -16,6 +16,15 @@ def _gfile():
   return tf.io.gfile
 
 
+def bad_images_dir(image_examples_uri: str) -> str:
+  """Where GroupCaptionsByImage lists an execution's bad images: beside its
+  output artifact, not in it, because TFX deletes a failed execution's
+  outputs, and a failed run is when the listing is needed:
+  PIPELINE_ROOT/GroupCaptionsByImage/bad_images/<execution id>/SPLIT.jsonl."""
+  outputs, execution = os.path.split(image_examples_uri.rstrip('/'))
+  return os.path.join(os.path.dirname(outputs), 'bad_images', execution)
+
+
 def split_dirs(uri: Optional[str]) -> Dict[str, str]:
   """Split name -> directory of an artifact with Split-* subdirectories."""
   if not uri:

@@ -24,7 +24,8 @@ file's own functions, the ops the image serving signature runs, imported from
 the user-code wheel TFX builds of the module file's directory
 (coco_captions/user_code.py) on every worker. Each bad
 image is reported with its reason and the rows that use it, in
-`bad_images/SPLIT.jsonl` of the output artifact. With `bad_images='fail'`
+`bad_images/<execution id>/SPLIT.jsonl` beside the output artifact
+(`artifacts.bad_images_dir`), kept when the run fails. With `bad_images='fail'`
 (the default) the run stops here naming them (`BadImagesError`); with
 `'drop'` their rows are left out and counted in the artifact's
 `SPLIT_bad_images` and `SPLIT_dropped_rows` properties. Data without an image
@@ -48,7 +49,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from coco_captions import (configs, paths, progress, serving_model, text,
+from coco_captions import (artifacts, configs, paths, progress, text,
                            user_code)
 
 # Raw caption rows (CsvExampleGen's features).
@@ -72,8 +73,6 @@ _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
 _DECODE_BATCH = 64
 # The file name CsvExampleGen gives its output shards.
 _FILE_PREFIX = 'data_tfrecord'
-# Where the bad images of each split are listed, under the output artifact.
-BAD_IMAGES_DIR = 'bad_images'
 # What to do with rows whose image is bad.
 BAD_IMAGES_CHOICES = configs.BAD_IMAGES_CHOICES
 # The most bad images an error message names; the file lists all.
@@ -184,21 +183,12 @@ class GroupRows(beam.PTransform):
 def read_image(images_root: str, name: bytes
                ) -> Tuple[Optional[bytes], Optional[Tuple[str, str]]]:
   """(the bytes of image `name`, None), or (None, (reason, detail)) if it
-  cannot be read. An unsafe name is refused without touching storage."""
-  problem = paths.image_name_problem(name)
-  if problem:
-    return None, ('unsafe_name', f'the name {problem}')
-  path = paths.image_path(images_root, name)
+  cannot be used (`paths.read_image`: an unsafe name or a link out of the
+  root is refused, and anything but a regular file is not opened)."""
   try:
-    if not tf.io.gfile.exists(path):
-      return None, ('missing', f'{path} does not exist')
-    with tf.io.gfile.GFile(path, 'rb') as f:
-      data = f.read()
-  except (OSError, tf.errors.OpError) as e:
-    return None, ('unreadable', f'{path}: {serving_model.first_line(str(e))}')
-  if not data:
-    return None, ('empty_file', f'{path} is empty (0 bytes)')
-  return data, None
+    return paths.read_image(images_root, name), None
+  except paths.ImageFileError as e:
+    return None, (e.reason, e.detail)
 
 
 def pixel_encoder(module, image_size: int = 0, image_encoder: str = ''):
@@ -253,8 +243,9 @@ def encoded_images(images_root: str, names: List[bytes], encode, threads
       except tf.errors.OpError as e:
         encoded.append(None)
         results[i] = (None, (
-            'undecodable', f'{paths.image_path(images_root, names[i])}: '
-            f'{serving_model.first_line(e.message)}'))
+            'undecodable',
+            f'{paths.shown(paths.image_path(images_root, names[i]))}: '
+            f'{paths.first_line(e.message)}'))
   for i, pixels in zip(readable, encoded):
     if pixels is not None:
       results[i] = (pixels, None)
@@ -317,7 +308,8 @@ class ImageExamples(beam.PTransform):
   bad-image records).
 
   A record: image_name (bytes), reason (`unsafe_name`, `missing`,
-  `unreadable`, `empty_file`, `undecodable`), detail, and the image_ids and
+  `not_a_file`, `unreadable`, `empty_file`, `too_large`, `undecodable`),
+  detail, and the image_ids and
   caption ids of the rows that use it; those rows get no example. Images are
   decoded by `code`'s `encode_pixels` at `image_size`.
   """
@@ -349,7 +341,8 @@ def _bad_image_line(record) -> str:
 
 def read_bad_images(image_examples_uri: str, split: str) -> List[dict]:
   """The bad-image records of `split` as written by GroupCaptionsByImage."""
-  path = os.path.join(image_examples_uri, BAD_IMAGES_DIR, f'{split}.jsonl')
+  path = os.path.join(artifacts.bad_images_dir(image_examples_uri),
+                      f'{split}.jsonl')
   if not tf.io.gfile.exists(path):
     return []
   with tf.io.gfile.GFile(path) as f:
@@ -366,8 +359,10 @@ def bad_images_message(bad: Dict[str, List[dict]], listing: str) -> str:
   for r in records[:_NAMED_IN_MESSAGE]:
     ids = ', '.join(map(str, r['caption_ids'][:3])) + (
         ', ...' if len(r['caption_ids']) > 3 else '')
-    named.append(f"{r['image_name']!r} ({r['reason']}: {r['detail']}; "
-                 f"image_id {', '.join(map(str, r['image_ids']))}, "
+    image_ids = ', '.join(map(str, r['image_ids'][:3])) + (
+        ', ...' if len(r['image_ids']) > 3 else '')
+    named.append(f"{paths.shown(r['image_name'])} ({r['reason']}: "
+                 f"{paths.bounded(r['detail'])}; image_id {image_ids}, "
                  f'caption ids {ids})')
   more = (f' and {len(records) - _NAMED_IN_MESSAGE} more'
           if len(records) > _NAMED_IN_MESSAGE else '')
@@ -410,7 +405,8 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
   Args:
     examples: caption rows, one tf.Example each (CsvExampleGen's output).
     image_examples: output; one tf.Example per image, same splits, gzipped
-      TFRecords; `bad_images/SPLIT.jsonl` lists the bad images.
+      TFRecords; `artifacts.bad_images_dir(uri)/SPLIT.jsonl` lists the bad
+      images.
     image_schema: output; the schema of `image_examples` (schema.pbtxt).
       Its own output name: TFX's Airflow runner names artifacts by output
       name and run, and ImportSchemaGen's Schema is `schema`.
@@ -447,7 +443,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
   image_size = image_size or default_image_size(user_code.load(code),
                                                 image_encoder)
   pipeline = beam_pipeline
-  bad_dir = os.path.join(image_examples.uri, BAD_IMAGES_DIR)
+  bad_dir = artifacts.bad_images_dir(image_examples.uri)
   for split in splits:
     source = artifact_utils.get_split_uri([examples], split)
     target = artifact_utils.get_split_uri([image_examples], split)

@@ -14,7 +14,8 @@ always. Both files are written under temporary names and renamed at the end,
 so a failed run leaves no output behind.
 
 Every accepted row passes the pipeline's schema (schema/schema.pbtxt): ids are
-JSON integers within int64, and an image without a licence or a URL gets
+JSON integers from 0 to 2**63 - 1 (the pipeline's own rule for a CSV's ids),
+and an image without a licence or a URL gets
 `unknown` (`FILL_VALUE`) in that column, counted in the output. One image file
 listed under two image ids is reported (it could put one picture in both
 train and eval).
@@ -56,7 +57,8 @@ _INT64 = (-2**63, 2**63 - 1)
 # Reason -> what it means, in the order checks are made.
 REASONS = collections.OrderedDict([
     ('malformed_annotation', 'annotation is not an object with an integer id, '
-     'an integer image_id (JSON integers within int64) and a caption string'),
+     'an integer image_id (JSON integers from 0 to 2**63 - 1) and a caption '
+     'string'),
     ('duplicate_caption_id', 'caption id already seen earlier in the file'),
     ('unknown_image_id', 'image_id is not in the file\'s images table'),
     ('duplicate_image_id', 'image_id is listed twice in the images table: '
@@ -68,7 +70,10 @@ REASONS = collections.OrderedDict([
     ('unsafe_image_name', 'the image\'s file_name is empty or could point '
      'outside the images root (.., absolute path, scheme, backslash)'),
     ('image_missing', 'the image file does not exist'),
-    ('image_unreadable', 'the image file exists but cannot be read'),
+    ('image_unreadable', 'the image file exists but cannot be read, or is '
+     'not a regular file (a directory, a FIFO, a device)'),
+    ('image_too_large', 'the image\'s header claims more pixels than an '
+     'image may have (coco_captions.paths.MAX_IMAGE_PIXELS)'),
     ('image_not_decodable', 'the image file is not a decodable JPEG or PNG'),
 ])
 
@@ -136,10 +141,13 @@ _SCALARS = ('string', 'number', 'boolean', 'null')
 
 
 def id_problem(value: Any) -> Optional[str]:
-  """Why `value` is not a usable id (a JSON integer within int64), or None."""
+  """Why `value` is not a usable id (a JSON integer from 0 to 2**63 - 1, the
+  pipeline's rule for CSV ids too: preflight.id_text_problem), or None."""
   if isinstance(value, bool) or not isinstance(value, int):
     return f'{_shown(value)} is not a JSON integer'
-  if not _INT64[0] <= value <= _INT64[1]:
+  if value < 0:
+    return f'{value} is negative'
+  if value > _INT64[1]:
     return f'{value} is beyond the 64-bit integer range'
   return None
 
@@ -218,22 +226,29 @@ def _annotations(annotations_path: str, parser) -> Iterator[Any]:
     yield from parser.items(f, 'annotations.item', use_float=True)
 
 
+# The pipeline's bad-image reasons (paths.read_image) as the converter's.
+_IMAGE_REASONS = {'unsafe_name': 'unsafe_image_name', 'missing': 'image_missing',
+                  'not_a_file': 'image_unreadable',
+                  'unreadable': 'image_unreadable',
+                  'empty_file': 'image_unreadable',
+                  'too_large': 'image_too_large'}
+
+
 def _image_problem(images_root: str, file_name: str) -> Optional[Tuple[str, str]]:
-  """(reason, detail) if the image cannot be used, else None."""
-  path = paths.image_path(images_root, file_name)
-  if not _exists(path):
-    return 'image_missing', path
+  """(reason, detail) if the image cannot be used, else None: read as the
+  pipeline reads it (paths.read_image), then decoded whole."""
   try:
-    with _open_binary(path) as f:
-      data = f.read()
-  except OSError as e:
-    return 'image_unreadable', f'{path}: {e.strerror or e}'
+    data = paths.read_image(images_root, file_name)
+  except paths.ImageFileError as e:
+    return _IMAGE_REASONS[e.reason], e.detail
+  path = paths.shown(paths.image_path(images_root, file_name))
   try:
     with Image.open(io.BytesIO(data)) as image:
       image_format = image.format
       image.load()  # Decodes fully: a truncated file fails here.
-  except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-    return 'image_not_decodable', f'{path}: {e}'
+  except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+          Image.DecompressionBombError) as e:
+    return 'image_not_decodable', f'{path}: {paths.first_line(str(e))}'
   if image_format not in ('JPEG', 'PNG'):
     return 'image_not_decodable', f'{path}: {image_format}, not JPEG or PNG'
   return None
@@ -299,6 +314,13 @@ def _temporary(output_dir: str, name: str):
   return os.fdopen(handle, 'w', newline='', encoding='utf-8'), path
 
 
+def _readable_like_any_output(path: str) -> None:
+  """The mode a file written with open() gets (mkstemp makes them 0600)."""
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(path, 0o666 & ~umask)
+
+
 def _convert(annotations_path, images_root, output_dir, max_caption_chars,
              check_images, parser) -> IngestResult:
   """One attempt at `ingest` with one JSON parser."""
@@ -330,15 +352,26 @@ def _convert(annotations_path, images_root, output_dir, max_caption_chars,
                            csv.writer(out, lineterminator='\n'),
                            csv.writer(rejects_file, lineterminator='\n'))
     read, accepted, rejected, filled, users = counts
-    os.replace(rejects_path, rejects_csv)
-    temporary.remove(rejects_path)
+    for path in (out_path, rejects_path):
+      _readable_like_any_output(path)
     if not accepted:
+      # All-new, as after a success: no captions.csv of an earlier run may
+      # stay beside these rejects, or the pipeline would train on it.
+      had_captions = os.path.exists(captions_csv)
+      if had_captions:
+        os.remove(captions_csv)
+      os.replace(rejects_path, rejects_csv)
+      temporary.remove(rejects_path)
       raise IngestError(
           f'{annotations_path}: none of its {read} annotations can be used; '
-          f'the reason for each is in {rejects_csv}')
+          f'the reason for each is in {rejects_csv}' +
+          ('; the captions.csv of an earlier conversion was removed' if
+           had_captions else ''))
     _remove_old_rejects(output_dir)
     os.replace(out_path, captions_csv)
     temporary.remove(out_path)
+    os.replace(rejects_path, rejects_csv)
+    temporary.remove(rejects_path)
   except OSError as e:
     raise IngestError(f'--output_dir {output_dir}: cannot write: {e}') from e
   finally:
@@ -470,9 +503,12 @@ def _annotation_problem(annotation: Any) -> Optional[str]:
 
 
 def _escaped(value: Any) -> str:
-  """`value` as text that is valid UTF-8 (lone surrogates escaped)."""
+  """`value` as text that is valid UTF-8 (lone surrogates escaped) and
+  holds no control character (NUL, escape sequences...): each is written
+  as \\xNN, so that a rejects file prints safely and reads back as CSV."""
   text = value if isinstance(value, str) else str(value)
-  return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+  text = text.encode('utf-8', 'backslashreplace').decode('utf-8')
+  return _CONTROL.sub(lambda m: f'\\x{ord(m.group()):02x}', text)
 
 
 def format_result(result: IngestResult, source: str) -> str:
@@ -527,6 +563,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   except IngestError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
+  except KeyboardInterrupt:
+    print(f'\nInterrupted: nothing in {args.output_dir} was changed.',
+          file=sys.stderr)
+    return 130
   print(format_result(result, args.annotations))
   return 0
 

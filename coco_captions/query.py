@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 from typing import List, Optional, Sequence, Tuple
 
@@ -34,7 +35,7 @@ if __name__ == '__main__':
 import numpy as np
 import tensorflow as tf
 
-from coco_captions import up_to_date
+from coco_captions import paths, up_to_date
 # Also this module's API: read_images, resolve_model_dir, RetrievalModel.
 from coco_captions.serving_model import (ModelError, RetrievalModel, first_line,
                                          read_images, read_images_or_skip,
@@ -48,14 +49,20 @@ class QueryError(Exception):
 
 
 def read_query_images(files: Sequence[str]) -> List[bytes]:
-  """The bytes of each `--image` file; QueryError naming a missing one."""
+  """The bytes of each `--image` file; QueryError naming one that is not a
+  regular file (checked before it is opened), cannot be read, or claims
+  more pixels than an image may have."""
   images = []
   for path in files:
     try:
+      paths.check_file(path)
       with tf.io.gfile.GFile(path, 'rb') as f:
         images.append(f.read())
+      paths.check_pixels(images[-1], path)
+    except paths.ImageFileError as e:
+      raise QueryError(f'--image {paths.shown(path)}: {e.detail}') from e
     except (OSError, tf.errors.OpError) as e:
-      raise QueryError(f'--image {path}: cannot be read: '
+      raise QueryError(f'--image {paths.shown(path)}: cannot be read: '
                        f'{first_line(str(e))}') from e
   return images
 
@@ -106,8 +113,11 @@ def image_index(model: RetrievalModel, images_root: str,
     raise QueryError(f'--images_root {images_root}: none of its '
                      f'{len(listed)} images could be read and decoded')
   if index_path:
-    np.savez(index_path, key=np.array(key), names=np.array(names),
-             skipped=np.array(json.dumps(skipped)), embeddings=embeddings)
+    # Through a file object: np.savez would add .npz to a name without it,
+    # and the next run would read the name given and find nothing.
+    with open(index_path, 'wb') as f:
+      np.savez(f, key=np.array(key), names=np.array(names),
+               skipped=np.array(json.dumps(skipped)), embeddings=embeddings)
   return names, embeddings
 
 
@@ -189,11 +199,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   print(f'Model: {model_dir}')
   for result in results:
     query = result.get('caption') or result.get('image')
-    print(f'\n{query}')
+    print(f'\n{printable(query)}')
     for rank, (match, score) in enumerate(
         result.get('images') or result.get('captions'), start=1):
-      print(f'  {rank}. {score:+.3f}  {match}')
+      print(f'  {rank}. {score:+.3f}  {printable(match)}')
   return 0
+
+
+def printable(text: str) -> str:
+  """`text` with its control characters (escape sequences a terminal would
+  obey, NUL, line breaks) written as \\xNN."""
+  return re.sub(r'[\x00-\x1f\x7f-\x9f]',
+                lambda m: f'\\x{ord(m.group()):02x}', text)
 
 
 def _search(args) -> Tuple[List[dict], str]:
@@ -203,7 +220,7 @@ def _search(args) -> Tuple[List[dict], str]:
   for caption in args.caption:
     problem = _caption_problem(caption)
     if problem:
-      raise QueryError(f'--caption {caption!r} {problem}')
+      raise QueryError(f'--caption {printable(repr(caption))} {problem}')
   for image in args.image:
     if not tf.io.gfile.exists(image) or tf.io.gfile.isdir(image):
       raise QueryError(f'--image {image}: no such file')
@@ -215,6 +232,12 @@ def _search(args) -> Tuple[List[dict], str]:
     skipped = []
     names, embeddings = image_index(model, args.images_root, args.index,
                                     skipped)
+    known = model.known_words(args.caption)
+    for caption, count in zip(args.caption, known or []):
+      if not count:
+        raise QueryError(
+            f'--caption {printable(repr(caption))}: none of its words is in '
+            "the model's vocabulary, so any ranking would be arbitrary")
     for name, why in skipped:
       print(f'warning: skipped {name!r} in {args.images_root}: {why}',
             file=sys.stderr)

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from coco_captions import run_record
+from coco_captions import artifacts, run_record
 
 # The record is the summary; the name stays for the CLIs that use it.
 RunSummary = run_record.RunRecord
@@ -75,6 +75,22 @@ def _encoder_lines(training: Dict[str, Any]) -> List[str]:
   return lines
 
 
+def _dropped_lines(summary: run_record.RunRecord) -> List[str]:
+  """What --bad_images=drop left out: the rows counted above include them."""
+  found = summary.properties('GroupCaptionsByImage', 'image_examples') or {}
+  splits = sorted(k[:-len('_dropped_rows')] for k in found
+                  if k.endswith('_dropped_rows') and found[k])
+  if not splits:
+    return []
+  images = sum(int(found.get(f'{s}_bad_images', 0)) for s in splits)
+  rows = sum(int(found[f'{s}_dropped_rows']) for s in splits)
+  listing = artifacts.bad_images_dir(
+      summary.output('GroupCaptionsByImage', 'image_examples'))
+  return [f'Dropped (--bad_images=drop): {images} bad image(s) and their '
+          f'{rows} caption row(s), not trained or evaluated on; listed in '
+          f'{listing}']
+
+
 def format_summary(summary: run_record.RunRecord, metadata_path: str,
                    log_path: Optional[str] = None) -> str:
   """A few lines a person can act on: outputs, counts, metrics, timings."""
@@ -100,6 +116,7 @@ def format_summary(summary: run_record.RunRecord, metadata_path: str,
     counts = ', '.join(f'{n} {split}'
                        for split, n in summary.image_counts.items())
     lines.append(f'Images: {counts}')
+  lines.extend(_dropped_lines(summary))
   t = summary.training
   if t:
     lines.append(

@@ -7,12 +7,13 @@ no TensorFlow Transform.
 
 import base64
 import os
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from coco_captions import paths, text
+from coco_captions.paths import first_line
 
 _SIGNATURES = ('embed_captions', 'embed_images')
 
@@ -79,6 +80,8 @@ class RetrievalModel:
                        'this pipeline exported')
     self._embed_captions = loaded.signatures['embed_captions']
     self._embed_images = loaded.signatures['embed_images']
+    # Models exported before it have no such signature.
+    self._count_known_words = loaded.signatures.get('count_known_words')
     self._loaded = loaded  # Keeps the signatures' variables alive.
 
   def embed_examples(self, serialized: Sequence[bytes],
@@ -95,6 +98,15 @@ class RetrievalModel:
 
   def embed_captions(self, captions: Sequence[str]) -> np.ndarray:
     return self.embed_examples([caption_example(c) for c in captions])
+
+  def known_words(self, captions: Sequence[str]) -> Optional[List[int]]:
+    """How many words of each caption the model's vocabulary holds; None for
+    a model exported without the `count_known_words` signature."""
+    if self._count_known_words is None:
+      return None
+    return self._count_known_words(examples=tf.constant(
+        [caption_example(c) for c in captions]))['known_words'].numpy(
+        ).tolist()
 
   def embed_images(self, image_bytes: Sequence[bytes],
                    batch_size: int = 64) -> np.ndarray:
@@ -151,20 +163,10 @@ def rest_request(signature: str, values: Sequence[bytes]) -> dict:
                         for value in values]}
 
 
-def first_line(message: str) -> str:
-  lines = [line.strip() for line in message.strip().splitlines()
-           if line.strip()]
-  return lines[0] if lines else 'unknown error'
-
-
 def read_images(images_root: str, names: Sequence[str]) -> List[bytes]:
-  """The bytes of each image `name` under `images_root` (never outside it:
-  paths.UnsafeImageNameError)."""
-  images = []
-  for name in names:
-    with tf.io.gfile.GFile(paths.image_path(images_root, name), 'rb') as f:
-      images.append(f.read())
-  return images
+  """The bytes of each image `name` under `images_root`, read as
+  `paths.read_image` reads (paths.ImageFileError, an OSError, otherwise)."""
+  return [paths.read_image(images_root, name) for name in names]
 
 
 def read_images_or_skip(images_root: str, names: Sequence[str]
@@ -179,8 +181,8 @@ def read_images_or_skip(images_root: str, names: Sequence[str]
     try:
       images.extend(read_images(images_root, [name]))
       kept.append(index)
-    except (OSError, tf.errors.OpError, paths.UnsafeImageNameError) as e:
-      skipped.append((index, f'cannot be read: {first_line(str(e))}'))
+    except paths.ImageFileError as e:
+      skipped.append((index, f'cannot be read: {e.detail}'))
   return kept, images, skipped
 
 

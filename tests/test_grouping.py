@@ -1,5 +1,7 @@
 """GroupCaptionsByImage's Beam transform: caption rows -> one example per image."""
 
+import os
+
 import apache_beam as beam
 from apache_beam.testing import test_pipeline, util
 import pytest
@@ -147,6 +149,9 @@ def images_root(tmp_path):
   (root / 'scan.tiff').write_bytes(_encoded('TIFF'))
   (root / 'folder.jpg').mkdir()
   (tmp_path / 'outside.jpg').write_bytes(_jpeg())
+  import os
+  os.symlink(tmp_path / 'outside.jpg', root / 'linked.jpg')
+  os.mkfifo(root / 'pipe.jpg')
   return str(root)
 
 
@@ -157,7 +162,9 @@ BAD_NAMES = {
     'text.jpg': 'undecodable',
     'photo.webp': 'undecodable',
     'scan.tiff': 'undecodable',
-    'folder.jpg': 'unreadable',
+    'folder.jpg': 'not_a_file',
+    'pipe.jpg': 'not_a_file',
+    'linked.jpg': 'unsafe_name',
     '../outside.jpg': 'unsafe_name',
     'sub/../../outside.jpg': 'unsafe_name',
     '/etc/hostname': 'unsafe_name',
@@ -289,7 +296,9 @@ def _run_component(tmp_path, images_root, splits, bad_images='fail',
   for split, rows in splits.items():
     _write_split(artifact_utils.get_split_uri([examples], split), rows)
   image_examples = standard_artifacts.Examples()
-  image_examples.uri = str(tmp_path / 'image_examples')
+  # As TFX lays them out: PIPELINE_ROOT/COMPONENT/OUTPUT/EXECUTION_ID.
+  image_examples.uri = str(tmp_path / 'GroupCaptionsByImage' /
+                           'image_examples' / '7')
   image_schema = standard_artifacts.Schema()
   image_schema.uri = str(tmp_path / 'image_schema')
   grouping.GroupCaptionsByImage.test_call(
@@ -333,7 +342,14 @@ def test_bad_images_stop_the_run_naming_each_with_its_rows(tmp_path,
   assert "'../outside.jpg' (unsafe_name: the name has a \"..\" segment" in message
   assert "'truncated.jpg' (undecodable: " in message
   assert '--bad_images=drop' in message
-  listed = grouping.read_bad_images(str(tmp_path / 'image_examples'), 'train')
+  # Listed where TFX's clean-up of the failed execution's outputs does not
+  # reach, and where the message says.
+  listing = tmp_path / 'GroupCaptionsByImage' / 'bad_images' / '7'
+  assert f'All are listed in {listing}.' in message
+  assert sorted(os.listdir(listing)) == ['eval.jsonl', 'train.jsonl']
+  listed = grouping.read_bad_images(
+      str(tmp_path / 'GroupCaptionsByImage' / 'image_examples' / '7'),
+      'train')
   assert [(r['image_name'], r['reason'], r['image_ids'], r['caption_ids'])
           for r in listed] == [
               ('../outside.jpg', 'unsafe_name', [3], [30]),

@@ -150,3 +150,13 @@ def test_with_bad_images_drop_the_run_goes_on_without_their_rows(tmp_path):
   # The evaluator's pool comes from the raw rows: the dropped images leave it.
   assert evaluation['skipped_images'] == found['eval_bad_images']
   assert evaluation['num_images'] == found['eval_images']
+  # The console's summary says how many were left out and where they are.
+  from coco_captions import artifacts
+  lines = run_summary.format_summary(
+      summary, str(tmp_path / 'metadata.sqlite')).splitlines()
+  listing = artifacts.bad_images_dir(summary.output('GroupCaptionsByImage',
+                                                    'image_examples'))
+  assert ('Dropped (--bad_images=drop): 6 bad image(s) and their 30 caption '
+          'row(s), not trained or evaluated on; listed in '
+          f'{listing}') in lines
+  assert sorted(os.listdir(listing)) == ['eval.jsonl', 'train.jsonl']

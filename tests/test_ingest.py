@@ -128,7 +128,8 @@ def test_each_rejected_row_is_kept_with_its_position_and_reason(coco):
   assert by_id['303']['detail'] == '599 characters, more than 500'
   assert by_id['991']['reason'] == 'unknown_image_id'
   assert by_id['501']['reason'] == 'image_missing'
-  assert by_id['501']['detail'].endswith('COCO_train2014_000000000005.jpg')
+  assert by_id['501']['detail'].endswith(
+      "COCO_train2014_000000000005.jpg' does not exist")
   assert by_id['601']['reason'] == 'image_not_decodable'
   assert 'GIF, not JPEG or PNG' in by_id['701']['detail']
   assert by_id['801']['reason'] == 'image_unreadable'
@@ -220,8 +221,8 @@ BAD_ANNOTATIONS = [
      'id False is not a JSON integer'),
     ({'image_id': 1, 'id': 2**63, 'caption': 'x'}, 'malformed_annotation',
      'id 9223372036854775808 is beyond the 64-bit integer range'),
-    ({'image_id': -2**63 - 1, 'id': 3, 'caption': 'x'},
-     'malformed_annotation', 'beyond the 64-bit integer range'),
+    ({'image_id': -1, 'id': 3, 'caption': 'x'},
+     'malformed_annotation', 'image_id -1 is negative'),
     ({'image_id': 1.5, 'id': 4, 'caption': 'x'}, 'malformed_annotation',
      'image_id 1.5 is not a JSON integer'),
     ({'image_id': 1, 'id': 5.0, 'caption': 'x'}, 'malformed_annotation',
@@ -392,3 +393,106 @@ def test_the_command_refuses_a_caption_limit_below_one(coco, capsys):
   assert capsys.readouterr().err == (
       'error: --max_caption_chars must be at least 1, not 0\n')
   assert not os.path.exists(output_dir)
+
+
+def test_a_bomb_or_a_link_out_of_the_root_is_a_rejected_row(tmp_path):
+  # Read as the pipeline reads images (coco_captions.paths): a header
+  # claiming 400 megapixels is never decoded, a link is never followed out.
+  import os
+  import struct
+  import zlib
+
+  def chunk(kind, data):
+    return (struct.pack('>I', len(data)) + kind + data +
+            struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+
+  images_root = tmp_path / 'train2014'
+  images_root.mkdir()
+  scene = synthetic_data.make_scene(seed=0, index=1)
+  (images_root / 'good.jpg').write_bytes(_as_jpeg(scene))
+  (images_root / 'bomb.png').write_bytes(
+      b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack(
+          '>IIBBBBB', 20000, 20000, 8, 2, 0, 0, 0)) +
+      chunk(b'IDAT', zlib.compress(b'')) + chunk(b'IEND', b''))
+  (tmp_path / 'secret.jpg').write_bytes(_as_jpeg(scene))
+  os.symlink(tmp_path / 'secret.jpg', images_root / 'link.jpg')
+  images = [_image(1, 'good.jpg', 1), _image(2, 'bomb.png', 1),
+            _image(3, 'link.jpg', 1)]
+  annotations = [{'image_id': i, 'id': 10 * i, 'caption': 'a red circle'}
+                 for i in (1, 2, 3)]
+  path = tmp_path / 'captions.json'
+  _coco_file(path, images, annotations, LICENSES, annotations_first=False)
+  result = ingest.ingest(str(path), str(images_root), str(tmp_path / 'out'))
+  assert result.accepted == 1
+  reasons = {r['caption_id']: (r['reason'], r['detail'])
+             for r in _read_csv(result.rejects_csv)}
+  assert reasons['20'][0] == 'image_too_large'
+  assert 'claims 400,000,000 pixels' in reasons['20'][1]
+  assert reasons['30'][0] == 'unsafe_image_name'
+  assert 'leads outside the images root' in reasons['30'][1]
+
+
+def test_a_failed_rerun_leaves_no_earlier_captions_beside_its_rejects(coco):
+  annotations, images_root, out = coco
+  first = ingest.ingest(annotations, images_root, out)
+  assert os.path.exists(first.captions_csv)
+  with open(annotations, encoding='utf-8') as f:
+    document = json.load(f)
+  for annotation in document['annotations']:
+    annotation['image_id'] = 12345  # No such image: every row rejected.
+  bad = os.path.join(os.path.dirname(annotations), 'bad.json')
+  with open(bad, 'w', encoding='utf-8') as f:
+    json.dump(document, f)
+  with pytest.raises(ingest.IngestError, match='the captions.csv of an '
+                     'earlier conversion was removed'):
+    ingest.ingest(bad, images_root, out)
+  assert not os.path.exists(first.captions_csv)
+  assert 'unknown_image_id' in {
+      r['reason'] for r in _read_csv(first.rejects_csv)}
+
+
+def test_outputs_are_readable_as_any_file_and_rejects_print_safely(tmp_path):
+  images_root = tmp_path / 'train2014'
+  images_root.mkdir()
+  scene = synthetic_data.make_scene(seed=0, index=1)
+  (images_root / 'a.jpg').write_bytes(_as_jpeg(scene))
+  path = tmp_path / 'captions.json'
+  _coco_file(path, [_image(1, 'a.jpg')], [
+      {'image_id': 1, 'id': 1, 'caption': 'a red circle'},
+      {'image_id': 2, 'id': 2, 'caption': 'nul\x00 and \x1b[31mred\x1b[0m'}],
+      LICENSES)
+  umask = os.umask(0o022)
+  try:
+    result = ingest.ingest(str(path), str(images_root), str(tmp_path / 'out'))
+  finally:
+    os.umask(umask)
+  for written in (result.captions_csv, result.rejects_csv):
+    assert os.stat(written).st_mode & 0o777 == 0o644, written
+  raw = open(result.rejects_csv, encoding='utf-8').read()
+  assert '\x00' not in raw and '\x1b' not in raw
+  (row,) = _read_csv(result.rejects_csv)
+  assert row['caption'] == 'nul\\x00 and \\x1b[31mred\\x1b[0m'
+
+
+def test_ctrl_c_is_one_line_and_changes_nothing(tmp_path):
+  import signal
+  import subprocess
+  import sys
+  import time
+  (tmp_path / 'out').mkdir()
+  (tmp_path / 'out' / 'captions.csv').write_text('kept\n')
+  os.mkfifo(tmp_path / 'annotations.json')  # Blocks until interrupted.
+  command = subprocess.Popen(
+      [sys.executable, '-m', 'coco_captions.ingest', '--annotations',
+       str(tmp_path / 'annotations.json'), '--images_root', str(tmp_path),
+       '--output_dir', str(tmp_path / 'out')],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  time.sleep(3)
+  command.send_signal(signal.SIGINT)
+  _, err = command.communicate(timeout=60)
+  assert command.returncode == 130
+  assert err == (f'\nInterrupted: nothing in {tmp_path / "out"} was '
+                 'changed.\n')
+  assert sorted(os.listdir(tmp_path / 'out')) == ['captions.csv']
+  assert (tmp_path / 'out' / 'captions.csv').read_text() == 'kept\n'

@@ -134,16 +134,21 @@ def test_corrupt_images_are_skipped_with_a_warning_naming_them(
   good = (images_root / 'COCO_synthetic_000000000001.jpg').read_bytes()
   (images_root / 'cut.jpg').write_bytes(good[:len(good) // 3])
   (images_root / 'dir.jpg').mkdir()
+  # Never opened: a FIFO would hang the command, a link leads outside.
+  os.mkfifo(images_root / 'pipe.jpg')
+  (tmp_path / 'outside.jpg').write_bytes(good)
+  os.symlink(tmp_path / 'outside.jpg', images_root / 'link.jpg')
   out, err = _run_query_raw(['--model', serving_dir, '--images_root',
                              str(images_root), '--caption', 'a red circle',
                              '--top_k', '30', '--json'])
   assert out.returncode == 0, err
   names = [n for n, _ in json.loads(out.stdout)['results'][0]['images']]
   assert len(names) == 20 and not {'text.jpg', 'empty.png', 'cut.jpg',
-                                   'dir.jpg'} & set(names)
+                                   'dir.jpg', 'pipe.jpg', 'link.jpg'} & set(
+                                       names)
   warnings = [l for l in err.splitlines() if l.startswith('warning:')]
   assert sorted(w.split("'")[1] for w in warnings) == [
-      'cut.jpg', 'dir.jpg', 'empty.png', 'text.jpg']
+      'cut.jpg', 'dir.jpg', 'empty.png', 'link.jpg', 'pipe.jpg', 'text.jpg']
   assert all(str(images_root) in w for w in warnings)
 
 
@@ -216,6 +221,19 @@ def test_a_corrupt_query_image_is_one_error_line(serving_dir, tiny_model,
   assert line.startswith('error: --image ') and 'not a decodable image' in line
 
 
+def test_a_query_image_that_is_not_a_file_is_one_error_line_at_once(
+    serving_dir, tiny_model, tmp_path):
+  _, data_dir = tiny_model
+  os.mkfifo(tmp_path / 'pipe.jpg')
+  result, err = _run_query_raw([
+      '--model', serving_dir, '--image', str(tmp_path / 'pipe.jpg'),
+      '--captions_csv', os.path.join(data_dir, 'captions.csv')])
+  assert result.returncode == 2 and 'Traceback' not in err
+  assert _error_lines(err) == [
+      f"error: --image '{tmp_path / 'pipe.jpg'}': '{tmp_path / 'pipe.jpg'}' "
+      'is a FIFO, not a file']
+
+
 def test_equivalent_spellings_of_a_caption_embed_the_same(serving_dir):
   model = query.RetrievalModel(serving_dir)
   composed, decomposed = model.embed_captions(
@@ -234,3 +252,44 @@ def test_a_command_prints_nothing_but_its_own_line(tmp_path):
   assert result.returncode == 2
   assert result.stderr == (f'error: {tmp_path / "none"} is neither a '
                            'SavedModel nor a directory of numbered versions\n')
+
+
+def test_an_index_named_without_npz_is_read_back_under_that_name(
+    serving_dir, tiny_model, tmp_path):
+  _, data_dir = tiny_model
+  model = query.RetrievalModel(serving_dir)
+  index = str(tmp_path / 'index')
+  names, _ = query.image_index(model, os.path.join(data_dir, 'images'), index)
+  assert os.listdir(tmp_path) == ['index']
+  stamp = os.stat(index).st_mtime_ns
+  assert query.image_index(model, os.path.join(data_dir, 'images'),
+                           index)[0] == names
+  assert os.stat(index).st_mtime_ns == stamp  # Reused, not embedded again.
+
+
+def test_a_caption_of_no_known_word_is_one_error_line(serving_dir, tiny_model,
+                                                      capsys):
+  _, data_dir = tiny_model
+  model = query.RetrievalModel(serving_dir)
+  assert model.known_words(['a red circle', 'zzyzx qwfp', '']) == [3, 0, 0]
+  assert query.main(['--model', serving_dir, '--images_root',
+                     os.path.join(data_dir, 'images'), '--caption',
+                     'zzyzx qwfp']) == 2
+  assert _error_lines(capsys.readouterr().err) == [
+      "error: --caption 'zzyzx qwfp': none of its words is in the model's "
+      'vocabulary, so any ranking would be arbitrary']
+
+
+def test_control_characters_in_captions_never_reach_the_terminal(
+    serving_dir, tiny_model, tmp_path, capsys):
+  _, data_dir = tiny_model
+  (tmp_path / 'captions.csv').write_text(
+      'image_id,id,caption\n1,1,"a red \x1b[2Jcircle\x07"\n',
+      encoding='utf-8')
+  image = sorted(os.listdir(os.path.join(data_dir, 'images')))[0]
+  assert query.main(['--model', serving_dir, '--image',
+                     os.path.join(data_dir, 'images', image),
+                     '--captions_csv', str(tmp_path / 'captions.csv')]) == 0
+  out = capsys.readouterr().out
+  assert '\x1b' not in out and '\x07' not in out
+  assert 'a red \\x1b[2Jcircle\\x07' in out

@@ -89,3 +89,19 @@ def test_failed_run_lists_its_components_and_no_model(tmp_path):
   # Nothing past the table but where the metadata is: no counts, no model.
   assert lines[4].split()[0] == 'total'
   assert lines[5:] == ['ML Metadata:         /m.sqlite']
+
+
+def test_rows_dropped_with_their_bad_images_are_said(tmp_path):
+  built = hb.HandBuiltStore(hb.in_memory_store(), 'ir')
+  run = built.run('r')
+  uri = str(tmp_path / 'GroupCaptionsByImage' / 'image_examples' / '6')
+  examples = built.artifact(
+      'Examples', uri, train_images=16, eval_images=3, train_bad_images=0,
+      eval_bad_images=1, train_dropped_rows=0, eval_dropped_rows=5)
+  built.execute(run, 'GroupCaptionsByImage',
+                outputs=[('image_examples', examples)])
+  lines = run_summary.format_summary(
+      run_summary.run_record.read_run(built.store, 'p'), '/m').splitlines()
+  assert ('Dropped (--bad_images=drop): 1 bad image(s) and their 5 caption '
+          'row(s), not trained or evaluated on; listed in '
+          f'{tmp_path / "GroupCaptionsByImage" / "bad_images" / "6"}') in lines

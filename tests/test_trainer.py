@@ -88,9 +88,14 @@ def test_writes_tensorboard_logs(trained):
   assert events, f'no TensorBoard event files under {fn_args.model_run_dir}'
 
 
-def test_export_has_the_three_signatures(serving):
+def test_export_has_its_signatures(serving):
   assert set(serving.signatures) == {
-      'serving_default', 'embed_captions', 'embed_images'}
+      'serving_default', 'embed_captions', 'embed_images', 'count_known_words'}
+  # Vocabulary words per caption, repeats counted: all but "zebra" in the
+  # third, none of "zebras never".
+  known = serving.signatures['count_known_words'](examples=_caption_examples(
+      ['a red circle', 'Zebras never', 'a zebra and a red circle', '']))
+  assert known['known_words'].numpy().tolist() == [3, 0, 5, 0]
 
 
 def test_caption_signature_takes_raw_serialized_examples(serving):
