@@ -14,7 +14,8 @@ path lists every (key, index) it is bound to.
 The launcher also takes the fingerprint of a local images root when the task
 runs, not when Airflow parses the DAG file (every 30 s or so): it is an exec
 property of GroupCaptionsByImage, so that TFX's cache notices an image
-replaced in place. And when a component fails, it records why in ML Metadata,
+replaced in place, and of the CSV files for CsvExampleGen's (its own
+fingerprint is sizes and modification times only). And when a component fails, it records why in ML Metadata,
 as the local runners do, and marks the execution FAILED, which TFX's older
 launchers leave RUNNING: the run report says which component failed and why.
 """
@@ -24,7 +25,7 @@ from typing import Dict, List, Optional, Set
 from tfx.orchestration import metadata
 from tfx.orchestration.launcher import in_process_component_launcher
 
-from coco_captions import mlmd, session, up_to_date
+from coco_captions import configs, csv_example_gen, mlmd, session, up_to_date
 
 
 class _OneEventPerArtifactMetadata(metadata.Metadata):
@@ -56,16 +57,25 @@ class InProcessComponentLauncher(
   """TFX's in-process launcher, recording one input event per artifact,
   fingerprinting the images when the task runs and recording failures."""
 
-  def __init__(self, *, metadata_connection: metadata.Metadata, **kwargs):
+  def __init__(self, *, component, metadata_connection: metadata.Metadata,
+               **kwargs):
     # pylint: disable-next=protected-access
     config = metadata_connection._connection_config
     super().__init__(
+        component=component,
         metadata_connection=_OneEventPerArtifactMetadata(config), **kwargs)
     if self._exec_properties.get('images_fingerprint') == '':
       self._exec_properties = dict(
           self._exec_properties,
           images_fingerprint=up_to_date.directory_fingerprint(
               self._exec_properties['images_root']) or '')
+    if isinstance(component, csv_example_gen.CsvExampleGen):
+      data = up_to_date.data_fingerprint(
+          self._exec_properties['input_base'], configs.CSV_PATTERN)
+      if data:
+        self._exec_properties = dict(
+            self._exec_properties,
+            custom_config=csv_example_gen.data_fingerprint_config(data))
 
   def launch(self):
     try:

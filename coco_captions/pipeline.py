@@ -43,6 +43,7 @@ def create_pipeline(
     module_file: str,
     serving_model_dir: str,
     images_fingerprint: Optional[str] = None,
+    data_fingerprint: Optional[str] = None,
     train_epochs: Optional[int] = None,
     train_steps: Optional[int] = None,
     eval_steps: Optional[int] = None,
@@ -69,6 +70,10 @@ def create_pipeline(
     module_file: the TFX module file with `preprocessing_fn` and `run_fn`.
     serving_model_dir: where Pusher writes blessed models, one numbered
       version each, as TF Serving expects.
+    data_fingerprint: `up_to_date.data_fingerprint(data_root, ...)`, or None
+      for remote data: CsvExampleGen's custom_config, so that TFX's cache
+      notices a CSV file rewritten in place (its own fingerprint is sizes and
+      modification times, which can be restored).
     images_fingerprint: `up_to_date.directory_fingerprint(images_root)`, or
       None for a remote root: a parameter of GroupCaptionsByImage, which
       reads the images, so that replacing one in place invalidates its
@@ -99,10 +104,11 @@ def create_pipeline(
       its chance rate on the eval pool that blesses (1: no such test).
     schema_file: the curated schema (schema.pbtxt) the data must match; any
       anomaly stops the run before Transform.
-    bad_images: what to do with rows whose image is missing, empty,
-      undecodable or named outside `images_root`, all found before
-      Transform: 'fail' stops the run naming them; 'drop' leaves those rows
-      out and counts them (GroupCaptionsByImage's `bad_images/` listing and
+    bad_images: what to do with rows whose image is missing, empty, not a
+      file, too large, undecodable or outside `images_root`, all found
+      before Transform: 'fail' stops the run naming them; 'drop' leaves those
+      rows out and counts them (the listing in
+      PIPELINE_ROOT/GroupCaptionsByImage/bad_images/ and the
       `SPLIT_dropped_rows` properties).
 
   Returns:
@@ -124,7 +130,8 @@ def create_pipeline(
                   example_gen_pb2.SplitConfig.Split(
                       name='eval', hash_buckets=configs.EVAL_HASH_BUCKETS),
               ],
-              partition_feature_name=configs.SPLIT_PARTITION_FEATURE)))
+              partition_feature_name=configs.SPLIT_PARTITION_FEATURE)),
+      data_fingerprint=data_fingerprint)
 
   statistics_gen = StatisticsGen(
       examples=example_gen.outputs['examples'])

@@ -46,7 +46,7 @@ def run(settings: Settings) -> int:
   try:
     if handed_to_tfx_cli(settings.orchestrator):
       runner_class(settings.orchestrator)().run(create_pipeline(
-          settings, up_to_date.directory_fingerprint(settings.images_root)))
+          settings, *_input_fingerprints(settings, None)))
       return 0
     return _session(settings)
   except KeyboardInterrupt:
@@ -70,14 +70,17 @@ def handed_to_tfx_cli(orchestrator: str) -> bool:
   return hasattr(runner_class(orchestrator).run, '__wrapped__')
 
 
-def create_pipeline(settings: Settings, images_fingerprint: Optional[str]):
-  """The pipeline for `settings`, with ML Metadata in SQLite where it runs."""
+def create_pipeline(settings: Settings, images_fingerprint: Optional[str],
+                    data_fingerprint: Optional[str] = None):
+  """The pipeline for `settings`, with ML Metadata in SQLite where it runs,
+  and the fingerprints of its images and data files (up_to_date)."""
   from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
   from coco_captions import pipeline  # pylint: disable=import-outside-toplevel
   connection = None if settings.metadata_path is None else (
       metadata.sqlite_metadata_connection_config(settings.metadata_path))
   return pipeline.create_pipeline(
       **settings.pipeline_args(images_fingerprint),
+      data_fingerprint=data_fingerprint,
       metadata_connection_config=connection)
 
 
@@ -125,8 +128,7 @@ def _session(settings: Settings) -> int:
 
   from coco_captions import recovery  # pylint: disable=import-outside-toplevel
   run_id = new_run_id()
-  images = (parts['images'] or None) if parts else (
-      up_to_date.directory_fingerprint(settings.images_root))
+  fingerprints = _input_fingerprints(settings, parts)
   try:
     with recovery.RunLock(settings.pipeline_root), recovery.LiveRun(
         settings.metadata_path, run_id):
@@ -136,7 +138,7 @@ def _session(settings: Settings) -> int:
         print(f'An earlier run was interrupted: marked {component} '
               f'(execution {execution_id}) CANCELED; finished components '
               'will be reused from cache.')
-      failure = _execute(settings, run_id, images, log_path)
+      failure = _execute(settings, run_id, fingerprints, log_path)
   except recovery.RunInProgressError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
@@ -189,7 +191,18 @@ def _runner(orchestrator: str, run_id: str):
   return WithRunId()
 
 
-def _execute(settings: Settings, run_id: str, images_fingerprint: Optional[str],
+def _input_fingerprints(settings: Settings, parts: Optional[Dict[str, str]]
+                        ) -> Tuple[Optional[str], Optional[str]]:
+  """(images, data) fingerprints for `create_pipeline`: the run check's
+  (`parts`) where it computed them, else taken now; None where remote."""
+  if parts:
+    return parts['images'] or None, parts['data']
+  return (up_to_date.directory_fingerprint(settings.images_root),
+          up_to_date.data_fingerprint(settings.data_root, configs.CSV_PATTERN))
+
+
+def _execute(settings: Settings, run_id: str,
+             fingerprints: Tuple[Optional[str], Optional[str]],
              log_path: Optional[str]) -> Optional[Tuple[str, Exception]]:
   """Runs the pipeline; returns (component, exception) if it failed."""
   from coco_captions import console, user_code  # pylint: disable=import-outside-toplevel
@@ -198,7 +211,7 @@ def _execute(settings: Settings, run_id: str, images_fingerprint: Optional[str],
     out.flush()
     # Components run in this process import the user code TFX packages.
     user_code.hide_copies(settings.module_file)
-    tfx_pipeline = create_pipeline(settings, images_fingerprint)
+    tfx_pipeline = create_pipeline(settings, *fingerprints)
     with console.component_progress(
         out, len(tfx_pipeline.components)) as progress:
       try:

@@ -15,11 +15,14 @@ without them, the way `make` does:
 The fingerprint covers what TFX's cache covers, and more:
   * settings: every CLI flag that reaches the pipeline, Beam options included,
     and the orchestrator;
-  * data: each CSV file's name, size and modification time (the signal TFX's
-    CsvExampleGen fingerprints its input with);
-  * images: the name, size and modification time of every file under a local
-    images root (`directory_fingerprint`, which `create_pipeline` also hands
-    Transform, so that TFX's cache sees a changed image too);
+  * data: each CSV file's name, size, modification time and inode change
+    time (TFX's CsvExampleGen fingerprints size and modification time only,
+    which a rewrite that restores them fools; the change time cannot be set
+    back, and `create_pipeline` hands this digest to CsvExampleGen so that
+    TFX's cache sees the change too);
+  * images: the same of every file under a local images root
+    (`directory_fingerprint`, which `create_pipeline` also hands
+    GroupCaptionsByImage, so that TFX's cache sees a changed image too);
   * code: the content of the module file and every top-level `.py` beside it
     (what TFX packages into the user-code wheel), the `coco_captions` package
     and the schema file;
@@ -44,7 +47,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from coco_captions import paths
 
 RECORD_FILENAME = 'last_run.json'
-_FORMAT = 2  # 2: the images part.
+_FORMAT = 3  # 2: the images part; 3: inode change times.
 # The stack whose versions can change what a run computes.
 _PACKAGES = ('tfx', 'tensorflow', 'tensorflow-transform', 'tfx-bsl',
              'tensorflow-data-validation', 'apache-beam', 'ml-metadata',
@@ -70,13 +73,16 @@ def _file_digest(paths: Sequence[str], root: str) -> str:
   return digest.hexdigest()
 
 
-def _data_fingerprint(data_root: str, csv_pattern: str) -> Optional[str]:
+def data_fingerprint(data_root: str, csv_pattern: str) -> Optional[str]:
+  """One digest of the name, size and times of every CSV file under a local
+  `data_root`; None for a remote one."""
   if '://' in data_root:
     return None  # Remote data: only TFX's own check can tell.
   files = []
   for path in sorted(glob.glob(os.path.join(data_root, csv_pattern))):
     stat = os.stat(path)
-    files.append([os.path.basename(path), stat.st_size, stat.st_mtime_ns])
+    files.append([os.path.basename(path), stat.st_size, stat.st_mtime_ns,
+                  stat.st_ctime_ns])
   return _digest(json.dumps(files))
 
 
@@ -101,7 +107,10 @@ def directory_fingerprint(root: str) -> Optional[str]:
           pending.append((prefix + entry.name + '/', entry.path))
         else:
           # A linked directory is not walked (it may lead anywhere, or loop).
-          stat = entry.stat(follow_symlinks=not entry.is_dir())
+          try:
+            stat = entry.stat(follow_symlinks=not entry.is_dir())
+          except OSError:  # A link to nothing counts as the link.
+            stat = entry.stat(follow_symlinks=False)
           entries.append(_stat_entry(prefix + entry.name, stat))
   return _digest('\n'.join(sorted(entries)))
 
@@ -131,7 +140,11 @@ def _module_code_files(module_file: str) -> List[str]:
 
 
 def _stat_entry(name: str, stat: os.stat_result) -> str:
-  return f'{name}\0{stat.st_size}\0{stat.st_mtime_ns}'
+  # The inode change time too: a file rewritten in place with its size and
+  # modification time restored (os.utime) still gets a new one, which no
+  # user can set back.
+  return (f'{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0'
+          f'{stat.st_ctime_ns}')
 
 
 def _environment_fingerprint() -> str:
@@ -162,7 +175,7 @@ def fingerprint(settings: Dict[str, Any], data_root: str, csv_pattern: str,
     images' is '' for a remote root), or None when the
     inputs cannot be checked cheaply (remote data, missing files).
   """
-  data = _data_fingerprint(data_root, csv_pattern)
+  data = data_fingerprint(data_root, csv_pattern)
   if data is None or not os.path.isfile(module_file):
     return None
   module_dir = os.path.dirname(module_file)

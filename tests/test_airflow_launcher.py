@@ -83,6 +83,14 @@ def test_the_images_are_fingerprinted_when_the_task_runs(tmp_path):
   assert launched(grouping)._exec_properties['images_fingerprint'] == (
       up_to_date.directory_fingerprint(str(images)))
   assert grouping.exec_properties['images_fingerprint'] == ''
+  # And the CSV files, for CsvExampleGen (its own fingerprint is sizes and
+  # modification times, which a rewrite can restore).
+  (tmp_path / 'a.csv').write_text('image_id,caption\n1,x\n')
+  example_gen = components['CsvExampleGen']
+  config = launched(example_gen)._exec_properties['custom_config']
+  from coco_captions import csv_example_gen
+  assert config == csv_example_gen.data_fingerprint_config(
+      up_to_date.data_fingerprint(str(tmp_path), '*.csv'))
   # Other components are launched as they are.
   transform = components['Transform']
   assert launched(transform)._exec_properties == transform.exec_properties

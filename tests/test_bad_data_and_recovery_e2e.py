@@ -119,3 +119,33 @@ def test_run_killed_during_transform_resumes_from_cache(tmp_path):
     assert by_component[name] == 'COMPLETE', by_component
   assert summary.pushed['pushed'] == 1
   assert not os.path.exists(tmp_path / 'pipeline' / '.run.lock')
+
+
+def test_a_csv_rewritten_with_its_size_and_time_restored_is_read_again(
+    tmp_path):
+  # TFX fingerprints CSV files by size and modification time, both of which
+  # a rewrite can put back: its cache would reuse the old examples, even
+  # with --force_run. The inode change time, which cannot be put back, goes
+  # into CsvExampleGen's parameters.
+  data_root = tmp_path / 'data'
+  synthetic_data.generate(str(data_root), 20, seed=5)
+  first = subprocess.run(_command(tmp_path, data_root), cwd=str(tmp_path),
+                         capture_output=True, text=True, timeout=900)
+  assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+  path = data_root / 'captions.csv'
+  before = path.stat()
+  text = path.read_text()
+  time.sleep(0.01)
+  path.write_text(text.replace('red', 'RED'))
+  os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+  assert (path.stat().st_size, path.stat().st_mtime_ns) == (
+      before.st_size, before.st_mtime_ns)
+  second = subprocess.run(_command(tmp_path, data_root) + ['--force_run'],
+                          cwd=str(tmp_path), capture_output=True, text=True,
+                          timeout=900)
+  assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+  summary = run_summary.summarize_run(
+      str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
+  states = {c.component_id: c.state for c in summary.components}
+  assert states['CsvExampleGen'] == 'COMPLETE', states
+

@@ -131,6 +131,18 @@ def test_images_baseline_decodes_each_distinct_image_once(tiny_data):
   assert result['images_per_s'] == pytest.approx(20 / result['seconds'])
 
 
+def test_fingerprint_baseline_times_both_ways_over_every_file(tmp_path):
+  (tmp_path / 'images' / 'sub').mkdir(parents=True)
+  (tmp_path / 'captions.csv').write_bytes(b'x' * 10)
+  (tmp_path / 'images' / 'a.jpg').write_bytes(b'y' * 100)
+  (tmp_path / 'images' / 'sub' / 'b.jpg').write_bytes(b'z' * 1000)
+  result = baselines.fingerprint_baseline(str(tmp_path),
+                                          str(tmp_path / 'images'))
+  assert (result['files'], result['bytes']) == (3, 1110)
+  assert result['hash_over_stat'] == pytest.approx(
+      result['hash_seconds'] / result['stat_seconds'])
+
+
 def _full_result(captions, transform_seconds):
   result = _result(captions, transform_seconds)
   result['cold']['peak_rss_tree_mib'] = 100.0 + captions / 1000

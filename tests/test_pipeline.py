@@ -178,13 +178,17 @@ def test_a_replaced_image_or_edited_module_changes_the_image_decoding(
   assert decoding_properties()['module_path'] != before['module_path']
 
 
-def test_example_gen_reads_a_csv_with_a_byte_order_mark(tmp_path):
+@pytest.mark.parametrize('header', [
+    '\ufeffimage_id,id,caption', '"image_id","id","caption"',
+    '\ufeff"image_id",id,"caption"'])
+def test_example_gen_reads_a_csv_with_a_byte_order_mark_or_quotes(tmp_path,
+                                                                  header):
   """The executor TFX's CsvExampleGen runs, on a CSV from a spreadsheet."""
   import apache_beam as beam
   from apache_beam.testing import util
   from coco_captions import csv_example_gen
   (tmp_path / 'captions.csv').write_bytes(
-      '\ufeffimage_id,id,caption\n7,70,a caf\u00e9\n'.encode())
+      f'{header}\n7,70,a caf\u00e9\n'.encode())
   with beam.Pipeline() as p:
     examples = p | csv_example_gen.Executor().GetInputSourceToExamplePTransform(
     )({'input_base': str(tmp_path)}, '*.csv')
@@ -263,3 +267,19 @@ def test_data_is_checked_against_the_curated_schema_before_transform():
   # Grouping and so Transform wait for the gate, though they consume none of
   # its outputs.
   assert gate in components['GroupCaptionsByImage'].upstream_nodes
+
+
+def test_example_gen_carries_the_data_fingerprint_given():
+  # TFX's cache then re-reads CSV files rewritten with their size and
+  # modification time restored, which its own fingerprint misses.
+  from google.protobuf import wrappers_pb2
+  from tfx.proto import example_gen_pb2
+  from tfx.utils import proto_utils
+  example_gen = _by_id(_pipeline(data_fingerprint='abc'))['CsvExampleGen']
+  config = proto_utils.json_to_proto(
+      example_gen.exec_properties['custom_config'],
+      example_gen_pb2.CustomConfig())
+  value = wrappers_pb2.StringValue()
+  assert config.custom_config.Unpack(value) and value.value == 'abc'
+  assert not _by_id(_pipeline())['CsvExampleGen'].exec_properties.get(
+      'custom_config')

@@ -31,8 +31,18 @@ def project(tmp_path):
   (code / 'helper.py').write_text('X = 1\n')
   root = tmp_path / 'root'
   (root / 'Trainer' / 'model' / '8').mkdir(parents=True)
-  (root / 'metadata.sqlite').write_bytes(b'metadata as the run left it')
+  _sqlite(root / 'metadata.sqlite', 'metadata as the run left it')
   return tmp_path
+
+
+def _sqlite(path, text):
+  """A (sound) SQLite file holding `text`, as ML Metadata would be."""
+  import sqlite3
+  db = sqlite3.connect(path)
+  with db:
+    db.execute('create table if not exists t (x text)')
+    db.execute('insert into t values (?)', (text,))
+  db.close()
 
 
 def _settings(project, *flags, orchestrator='local'):
@@ -101,6 +111,26 @@ def test_a_touched_or_new_csv_is_a_data_change(project):
   _record(project)
   (project / 'data' / 'notes.txt').write_text('x')
   assert _check(project).unchanged
+
+
+def test_a_file_rewritten_with_its_size_and_time_restored_is_noticed(
+    project):
+  # What TFX fingerprints (size, modification time) can be put back; the
+  # inode change time cannot.
+  import time
+  images = project / 'data' / 'images'
+  (images / 'a.jpg').write_bytes(b'first')
+  _record(project)
+  for path, text in ((project / 'data' / 'captions.csv', None),
+                     (images / 'a.jpg', b'FIRST')):
+    before = path.stat()
+    time.sleep(0.01)
+    path.write_bytes(text or path.read_bytes().replace(b'red', b'RED', 1))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size,
+                                                  before.st_mtime_ns)
+  assert _check(project).reasons == ['the data changed', 'the images changed']
 
 
 def test_a_replaced_added_or_removed_image_is_an_images_change(project):
@@ -191,7 +221,7 @@ def test_any_py_beside_the_module_file_or_the_schema_is_a_code_change(
 
 def test_any_write_to_ml_metadata_means_running(project):
   _record(project)
-  (project / 'root' / 'metadata.sqlite').write_bytes(b'another run was here')
+  _sqlite(project / 'root' / 'metadata.sqlite', 'another run was here')
   assert _check(project).reasons == [
       'ML Metadata changed (another run used it)']
 
@@ -287,3 +317,17 @@ def test_record_is_json_a_person_can_read(project):
   assert recorded['run_id'] == 'run-1'
   assert recorded['metadata']['path'] == str(project / 'root' /
                                              'metadata.sqlite')
+
+
+def test_links_to_nothing_and_fifos_in_the_images_root_are_fingerprinted(
+    tmp_path):
+  import os
+  root = tmp_path / 'images'
+  root.mkdir()
+  (root / 'a.jpg').write_bytes(b'x')
+  os.symlink(root / 'gone.jpg', root / 'dangling.jpg')
+  os.mkfifo(root / 'pipe.jpg')
+  first = up_to_date.directory_fingerprint(str(root))
+  assert first and first == up_to_date.directory_fingerprint(str(root))
+  os.remove(root / 'dangling.jpg')
+  assert up_to_date.directory_fingerprint(str(root)) != first
