@@ -6,11 +6,15 @@ found here in a second or so and named by file and line.
 """
 
 import ast
+import csv
 import glob
 import os
-from typing import List, Optional, Tuple
+import re
+import sqlite3
+import tempfile
+from typing import Dict, List, NamedTuple, Optional
 
-from coco_captions import configs
+from coco_captions import configs, paths
 from coco_captions.settings import Settings
 
 
@@ -42,7 +46,8 @@ def errors(settings: Settings) -> List[str]:
 
 
 def data_errors(data_root: str) -> List[str]:
-  """Problems with the CSV files under a local `data_root`."""
+  """Problems with the CSV files under a local `data_root`: one line each,
+  naming the file and line."""
   if '://' in data_root:
     return []
   if not os.path.isdir(data_root):
@@ -50,14 +55,16 @@ def data_errors(data_root: str) -> List[str]:
   paths = sorted(glob.glob(os.path.join(data_root, configs.CSV_PATTERN)))
   if not paths:
     return [f'data root {data_root} has no *.csv file']
-  found, headers, rows = [], [], 0
+  found, headers, rows, words = [], [], 0, False
+  caption_ids: Dict[int, str] = {}
   for path in paths:
-    problem, header, count = read_csv(path)
-    if problem:
-      found.append(problem)
+    checked = read_csv(path, caption_ids)
+    if checked.problem:
+      found.append(checked.problem)
       continue
-    headers.append((path, header))
-    rows += count
+    headers.append((path, checked.header))
+    rows += checked.rows
+    words = words or checked.words
   # CsvExampleGen reads the column names from the first file and insists on
   # the same header line in every other one.
   first_path, first = headers[0] if headers else (None, None)
@@ -71,6 +78,9 @@ def data_errors(data_root: str) -> List[str]:
     found.append(f'{paths[0]} has a header but no caption rows' if len(paths)
                  == 1 else f'the CSV files in {data_root} have a header but '
                  'no caption rows')
+  elif not found and not words:
+    found.append(f'no caption in {data_root} has a word (letters or digits): '
+                 'the model would have nothing to learn from')
   return found
 
 
@@ -78,35 +88,98 @@ def _without_bom(header: List[str]) -> List[str]:
   return [header[0].lstrip('\ufeff')] + header[1:] if header else header
 
 
-def read_csv(path: str) -> Tuple[Optional[str], List[str], int]:
-  """(problem or None, header columns, number of non-blank rows) of a CSV.
+class CsvCheck(NamedTuple):
+  problem: Optional[str]  # The first, naming the file and line.
+  header: List[str]  # As CsvExampleGen splits it: on commas.
+  rows: int  # Caption rows.
+  words: bool  # Whether a caption has a letter or digit.
 
-  Every byte is checked to be UTF-8 (a bad one is named by line), as
-  CsvExampleGen decodes every line; a UTF-8 byte order mark is allowed. The
-  header is split on commas, as CsvExampleGen splits it.
+
+_WORD = re.compile(r'[^\W_]')
+_MAX_ID = 2**63 - 1
+
+
+def read_csv(path: str, caption_ids: Optional[Dict[int, str]] = None
+             ) -> CsvCheck:
+  """The checks of one CSV file.
+
+  Every byte must be UTF-8 (a bad one is named by line), as CsvExampleGen
+  decodes every line; a UTF-8 byte order mark is allowed. The header may
+  quote its names. Each row's image_id and caption id must be whole numbers
+  from 0 to 2**63 - 1, the converter's rule (coco_captions/ingest.py), and a
+  caption id may appear once in all the files (`caption_ids`: id -> where,
+  shared across files).
   """
-  header, rows = None, 0
+  caption_ids = {} if caption_ids is None else caption_ids
+  lines = []
   try:
     with open(path, 'rb') as f:
       for number, line in enumerate(f, 1):
         try:
-          text = line.decode('utf-8')
+          lines.append(line.decode('utf-8'))
         except UnicodeDecodeError as e:
-          return (f'{path} line {number}: byte 0x{line[e.start]:02x} at '
-                  f'column {e.start + 1} is not UTF-8 (the CSV files must be '
-                  'UTF-8)'), [], 0
-        if header is None:
-          header = text.strip().split(',')
-        elif text.strip():
-          rows += 1
+          return CsvCheck(
+              f'{path} line {number}: byte 0x{line[e.start]:02x} at column '
+              f'{e.start + 1} is not UTF-8 (the CSV files must be UTF-8)',
+              [], 0, False)
   except OSError as e:
-    return f'cannot read {path}: {e.strerror or e}', [], 0
-  header = header or []
-  missing = [c for c in configs.CSV_COLUMNS if c not in _without_bom(header)]
+    return CsvCheck(f'cannot read {path}: {e.strerror or e}', [], 0, False)
+  if not lines:
+    lines = ['']
+  split = lines[0].strip().split(',')
+  reader = csv.reader(lines)
+  try:
+    names = [n.strip() for n in _without_bom(next(reader, []))]
+  except csv.Error as e:
+    return CsvCheck(f'{path} line 1: {e}', split, 0, False)
+  missing = [c for c in configs.CSV_COLUMNS if c not in names]
   if missing:
-    return (f'{path} lacks the column(s) {", ".join(missing)} (a COCO '
-            f'captions CSV has {",".join(configs.CSV_COLUMNS)})'), header, rows
-  return None, header, rows
+    return CsvCheck(f'{path} lacks the column(s) {", ".join(missing)} (a '
+                    f'COCO captions CSV has {",".join(configs.CSV_COLUMNS)})',
+                    split, 0, False)
+  if len(names) != len(split):
+    return CsvCheck(f'{path} line 1: a quoted column name holds a comma, '
+                    'which CsvExampleGen cannot read', split, 0, False)
+  image_id, caption_id, caption = (names.index(c)
+                                   for c in ('image_id', 'id', 'caption'))
+  rows, words = 0, False
+  try:
+    for row in reader:
+      if not any(field.strip() for field in row):
+        continue
+      rows += 1
+      where = f'{path} line {reader.line_num}'
+      for column, index in (('image_id', image_id), ('id', caption_id)):
+        value = row[index] if index < len(row) else ''
+        problem = id_text_problem(value)
+        if problem:
+          return CsvCheck(f'{where}: {column} {problem}', split, rows, words)
+      number = int(row[caption_id].strip())
+      if number in caption_ids:
+        return CsvCheck(f'{where}: caption id {number} is also on '
+                        f'{caption_ids[number]}', split, rows, words)
+      caption_ids[number] = where
+      words = words or bool(
+          caption < len(row) and _WORD.search(row[caption]))
+  except csv.Error as e:
+    problem = (f'a field is longer than {csv.field_size_limit():,} '
+               'characters, more than CsvExampleGen reads'
+               if 'field larger than field limit' in str(e) else str(e))
+    return CsvCheck(f'{path} line {reader.line_num}: {problem}', split,
+                    rows, words)
+  return CsvCheck(None, split, rows, words)
+
+
+def id_text_problem(text: str) -> Optional[str]:
+  """Why `text` is not a usable id, a whole number from 0 to 2**63 - 1 (the
+  converter's rule), or None."""
+  digits = text.strip()
+  if not re.fullmatch(r'[0-9]+', digits):
+    return f'{paths.shown(digits)} is not a whole number of 0 or more'
+  # 2**63 - 1 has 19 digits; a longer number is not even converted.
+  if len(digits.lstrip('0')) > 19 or int(digits) > _MAX_ID:
+    return f'{paths.shown(digits)} is beyond the 64-bit integer range'
+  return None
 
 
 # What the pipeline calls in the module file, and who, where it is not TFX.
@@ -127,3 +200,39 @@ def _module_file_errors(path: str) -> List[str]:
               for target in node.targets if isinstance(target, ast.Name)}
   return [f'module file {path} defines no {name}()' + why
           for name, why in _MODULE_FUNCTIONS if name not in defined]
+
+
+def storage_errors(pipeline_root: str, metadata_path: str) -> List[str]:
+  """Problems with where a local run writes: a pipeline root (or the ML
+  Metadata file's folder) that cannot be written, an ML Metadata file that
+  is not a sound SQLite database. Found before anything runs, so that the
+  run does not fail half way with a traceback."""
+  found = []
+  for folder, what in ((pipeline_root, 'pipeline root'),
+                       (os.path.dirname(metadata_path), 'ML Metadata folder')):
+    if '://' in folder:
+      continue
+    try:
+      os.makedirs(folder, exist_ok=True)
+      with tempfile.TemporaryFile(dir=folder):
+        pass
+    except OSError as e:
+      found.append(f'{what} {folder} cannot be written ({e.strerror or e}): '
+                   'give a writable one')
+      return found
+  if os.path.exists(metadata_path):
+    db = None
+    try:
+      db = sqlite3.connect(f'file:{metadata_path}?mode=ro', uri=True)
+      verdict = db.execute('PRAGMA quick_check').fetchone()[0]
+    except sqlite3.DatabaseError as e:
+      verdict = str(e)
+    finally:
+      if db is not None:
+        db.close()
+    if verdict != 'ok':
+      found.append(
+          f'ML Metadata {metadata_path} is not a sound SQLite database '
+          f'({verdict}): restore it from a backup, or move it aside to start '
+          'a new run history (the runs it recorded are then forgotten)')
+  return found

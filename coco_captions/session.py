@@ -92,7 +92,8 @@ def fingerprint(settings: Settings) -> Optional[Dict[str, str]]:
 
 
 def _session(settings: Settings) -> int:
-  problems = preflight.errors(settings)
+  problems = preflight.errors(settings) + preflight.storage_errors(
+      settings.pipeline_root, settings.metadata_path)
   if problems:
     for problem in problems:
       print(f'error: {problem}', file=sys.stderr)

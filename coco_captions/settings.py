@@ -37,6 +37,13 @@ BLESSING_METRICS = tuple(f'{direction}_recall@{k}'
                          for k in KS)
 # keras.utils.set_random_seed takes what NumPy's seed does.
 _MAX_SEED = 2**32 - 1
+# Upper bounds of the other numbers, each far beyond any real run and below
+# what TensorFlow or the machine would fail on: steps stay 32-bit integers,
+# an image side of 1,024 pixels is 3 MiB decoded (64 of them to a batch).
+MAX_STEPS = 100_000_000
+MAX_EPOCHS = 1_000_000
+MAX_IMAGE_SIZE = 1024
+MAX_FINE_TUNE_LAYERS = 10_000
 BEAM_ARGS_ENV = ENV_PREFIX + 'BEAM_ARGS'
 # Where Kubeflow's pods get the user code (coco_captions_kubeflow.py).
 USER_CODE_CHOICES = ('wheel', 'image')
@@ -131,13 +138,20 @@ def _whole_number(low: int, high: Optional[int] = None):
     try:
       value = int(text)
     except ValueError:
-      raise SettingsError(f'{text!r} is not a whole number') from None
+      raise SettingsError(f'{_shown(text)} is not a whole number') from None
     if value < low:
-      raise SettingsError(f'{value} is not at least {low}')
+      raise SettingsError(f'{_shown(str(value))} is not at least {low}')
     if high is not None and value > high:
-      raise SettingsError(f'{value} is more than {high}')
+      raise SettingsError(f'{_shown(str(value))} is more than {high}')
     return value
   return parse
+
+
+def _shown(text: str) -> str:
+  """A value as an error line shows it: quoted where not a number, and no
+  longer than a line (a value can be a million characters)."""
+  from coco_captions import paths  # pylint: disable=import-outside-toplevel
+  return paths.bounded(text if text.lstrip('-').isdigit() else repr(text))
 
 
 def _fraction(text: str) -> float:
@@ -231,16 +245,18 @@ _OPTIONS = (
     _Option('train_epochs', 'Passes over the train split\'s images, run '
             'exactly; the steps follow from the split\'s size and the batch '
             'size. Default: the module file\'s (30 epochs, but at least its '
-            'min_train_steps, 1,000 steps)', _whole_number(1)),
+            'min_train_steps, 1,000 steps); 1 to '
+            f'{MAX_EPOCHS:,}', _whole_number(1, MAX_EPOCHS)),
     _Option('train_steps', 'Train for exactly this many steps instead of '
-            '--train_epochs.', _whole_number(1)),
+            f'--train_epochs; 1 to {MAX_STEPS:,}',
+            _whole_number(1, MAX_STEPS)),
     _Option('seed', 'Seed of the model\'s initial weights, the shuffling and '
             'the caption drawn for each image: the same seed and data give '
             'the same model. Default: the module file\'s (0)',
             _whole_number(0, _MAX_SEED)),
     _Option('eval_steps', 'At most this many eval batches each time the eval '
             'loss is measured (up to 30 times in a run). Default: the whole '
-            'eval split', _whole_number(1)),
+            f'eval split; 1 to {MAX_STEPS:,}', _whole_number(1, MAX_STEPS)),
     _Option('serving_model_dir', 'Where blessed models are pushed, one '
             'numbered version each (as TF Serving expects). Default: '
             f'PIPELINE_ROOT/{configs.SERVING_SUBDIR}', env_name='SERVING_DIR'),
@@ -259,10 +275,12 @@ _OPTIONS = (
             f'to pass blesses nothing. Default: {configs.BLESSING_SIGNIFICANCE}',
             _probability),
     _Option('bad_images', 'What to do with caption rows whose image is '
-            'missing, empty, undecodable or named outside IMAGES_ROOT: fail '
+            'missing, empty, not a file, too large, undecodable or outside '
+            'IMAGES_ROOT: fail '
             '(stop before Transform, naming every bad image and its rows) or '
             'drop (leave those rows out; they are counted and listed in '
-            'GroupCaptionsByImage\'s bad_images/). Default: fail', _bad_images),
+            'PIPELINE_ROOT/GroupCaptionsByImage/bad_images/). Default: fail',
+            _bad_images),
     _Option('image_encoder', 'The image tower: small_cnn (trained from '
             'scratch), or a pretrained tf_keras.applications encoder: '
             'mobilenet_v2, efficientnet_v2_b0, resnet50 (see README, "Training '
@@ -273,10 +291,12 @@ _OPTIONS = (
             'imagenet'),
     _Option('fine_tune_layers', 'After training the heads on the frozen '
             'encoder, also train its top N layers at a tenth of the learning '
-            'rate. Default: 0', _whole_number(0)),
+            f'rate. Default: 0; 0 to {MAX_FINE_TUNE_LAYERS:,}',
+            _whole_number(0, MAX_FINE_TUNE_LAYERS)),
     _Option('image_size', 'Side in pixels Transform stores images at and the '
             'model reads. Default: the encoder\'s (64 for small_cnn, 224 for '
-            'the others)', _whole_number(1)),
+            f'the others); 1 to {MAX_IMAGE_SIZE:,}',
+            _whole_number(1, MAX_IMAGE_SIZE)),
     _Option('no_cache', 'Run every component even if its inputs are '
             'unchanged since an earlier run.', _switch, switch=True),
     _Option('force_run', 'Run the pipeline even when nothing changed since '
@@ -394,11 +414,20 @@ def _environment(orchestrator: str,
       raise SettingsError(f'unknown setting {name}{hint}')
   raw = {}
   for option in _options(orchestrator):
-    if environ.get(option.env):
-      raw[option.name] = (option.env, environ[option.env])
-  if environ.get(BEAM_ARGS_ENV):
-    raw['beam_args'] = (BEAM_ARGS_ENV, environ[BEAM_ARGS_ENV])
+    if option.env in environ:
+      raw[option.name] = (option.env, _set_value(option.env, environ))
+  if BEAM_ARGS_ENV in environ:
+    raw['beam_args'] = (BEAM_ARGS_ENV, _set_value(BEAM_ARGS_ENV, environ))
   return raw
+
+
+def _set_value(name: str, environ: Mapping[str, str]) -> str:
+  """A variable's value; SettingsError where it is set but empty, which
+  would otherwise leave the default in place without a word."""
+  if not environ[name].strip():
+    raise SettingsError(f'{name} is set but empty: unset it for the default, '
+                        'or give it a value')
+  return environ[name]
 
 
 def _beam_args(args: List[str], parser: argparse.ArgumentParser) -> List[str]:
@@ -458,8 +487,14 @@ def unknown_beam_args(args: Sequence[str]) -> List[str]:
   """The items of `args` that no Beam pipeline option accepts, in order."""
   with _quietly():
     from apache_beam.options import pipeline_options  # pylint: disable=import-outside-toplevel
-  # What PipelineOptions.get_all_options parses with, which drops the rest.
-  parser = pipeline_options._BeamArgumentParser(allow_abbrev=False)  # pylint: disable=protected-access
+  # What PipelineOptions.get_all_options parses with, which drops the rest;
+  # a bad value is one line, not Beam's usage of every option.
+  class Parser(pipeline_options._BeamArgumentParser):  # pylint: disable=protected-access
+
+    def error(self, message):
+      raise SettingsError('Beam option ' + re.sub(r'^argument ', '', message))
+
+  parser = Parser(allow_abbrev=False)
   classes = {}
   for cls in pipeline_options.PipelineOptions.__subclasses__():
     classes.setdefault(str(cls), cls)
@@ -500,7 +535,10 @@ def _build(orchestrator: str, raw: Dict[str, Tuple[str, str]],
       beam_args = shlex.split(raw['beam_args'][1])
     except ValueError as e:
       raise SettingsError(f'{BEAM_ARGS_ENV}: {e}') from None
-    unknown = unknown_beam_args(beam_args)
+    try:
+      unknown = unknown_beam_args(beam_args)
+    except SettingsError as e:
+      raise SettingsError(f'{BEAM_ARGS_ENV}: {e}') from None
     if unknown:
       raise SettingsError(f'{BEAM_ARGS_ENV}: {_unknown_message(unknown[0])}')
     problem = runner_problem(beam_args)

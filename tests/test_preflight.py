@@ -103,11 +103,13 @@ def test_an_empty_csv_lacks_every_column(tmp_path):
 def test_every_csv_needs_the_same_header_line(tmp_path):
   data = _data_dir(tmp_path, HEADER, ROW)
   reordered = ','.join(reversed(configs.CSV_COLUMNS))
-  _data_dir(tmp_path, reordered, ROW, name='z.csv')
+  other = '2,20,a blue disc,http://x/2.jpg,2.jpg,CC BY'
+  _data_dir(tmp_path, reordered, ','.join(reversed(other.split(','))),
+            name='z.csv')
   assert _errors(data) == [
       f'{data / "z.csv"} has another header line than {data / "captions.csv"}'
       '; every CSV file in the data root needs the same one']
-  _data_dir(tmp_path, raw=('\ufeff' + HEADER + '\n' + ROW + '\n').encode(),
+  _data_dir(tmp_path, raw=('\ufeff' + HEADER + '\n' + other + '\n').encode(),
             name='z.csv')
   assert _errors(data) == [
       f'{data / "z.csv"} has another header line than {data / "captions.csv"}'
@@ -158,3 +160,103 @@ def test_example_gen_checks_the_data_where_its_task_runs(tmp_path):
   assert str(error.value).splitlines() == [
       f'{tmp_path / "a.csv"} line 2: byte 0xe9 at column 6 is not UTF-8 (the '
       'CSV files must be UTF-8)']
+
+
+def test_a_corrupt_or_truncated_metadata_file_is_one_line(tmp_path):
+  import sqlite3
+  root = tmp_path / 'root'
+  root.mkdir()
+  metadata = root / 'metadata.sqlite'
+  assert preflight.storage_errors(str(root), str(metadata)) == []
+  with sqlite3.connect(metadata) as db:
+    db.execute('create table t (x text)')
+    db.executemany('insert into t values (?)', [('x' * 500,)] * 200)
+  db.close()
+  assert preflight.storage_errors(str(root), str(metadata)) == []
+  whole = metadata.read_bytes()
+  metadata.write_bytes(whole[:len(whole) // 2])
+  (problem,) = preflight.storage_errors(str(root), str(metadata))
+  assert problem.startswith(f'ML Metadata {metadata} is not a sound SQLite '
+                            'database (')
+  assert problem.endswith('move it aside to start a new run history (the '
+                          'runs it recorded are then forgotten)')
+  metadata.write_bytes(b'not a database at all' * 100)
+  (problem,) = preflight.storage_errors(str(root), str(metadata))
+  assert 'file is not a database' in problem
+
+
+def test_a_read_only_pipeline_root_is_one_line(tmp_path):
+  # As root, only a read-only mount refuses a write: one in a namespace.
+  import os
+  import shutil
+  import subprocess
+  import sys
+  if os.geteuid() != 0 or not shutil.which('unshare'):
+    pytest.skip('needs root and unshare for a read-only mount')
+  root = tmp_path / 'root'
+  root.mkdir()
+  check = ('import sys; from coco_captions import preflight; '
+           'print(preflight.storage_errors(sys.argv[1], sys.argv[2]))')
+  result = subprocess.run(
+      ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+       f'mount --bind {root} {root} && mount -o remount,ro,bind {root} {root}'
+       f' && exec {sys.executable} -c "{check}" {root} {root}/m.sqlite'],
+      capture_output=True, text=True, timeout=120, check=False)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == str([
+      f'pipeline root {root} cannot be written (Read-only file system): '
+      'give a writable one'])
+
+
+@pytest.mark.parametrize('row, problem', [
+    ('x1,10,a cat,u,1.jpg,l', "image_id 'x1' is not a whole number of 0 or "
+     'more'),
+    ('-1,10,a cat,u,1.jpg,l', "image_id '-1' is not a whole number of 0 or "
+     'more'),
+    ('1,9223372036854775808,a cat,u,1.jpg,l',
+     "id '9223372036854775808' is beyond the 64-bit integer range"),
+    ('1,,a cat,u,1.jpg,l', "id '' is not a whole number of 0 or more"),
+    ('2,10,a dog,u,2.jpg,l', 'caption id 10 is also on {path} line 2'),
+])
+def test_ids_follow_the_converters_rules_named_by_row(tmp_path, row, problem):
+  data = _data_dir(tmp_path, HEADER, ROW, row)
+  path = data / 'captions.csv'
+  assert _errors(data) == [f'{path} line 3: ' + problem.format(path=path)]
+
+
+def test_a_caption_id_is_unique_across_the_files(tmp_path):
+  data = _data_dir(tmp_path, HEADER, ROW)
+  _data_dir(tmp_path, HEADER, '1,10,same id again,u,1.jpg,l', name='z.csv')
+  assert _errors(data) == [
+      f'{data / "z.csv"} line 2: caption id 10 is also on '
+      f'{data / "captions.csv"} line 2']
+
+
+def test_a_quoted_header_is_a_header(tmp_path):
+  quoted = ','.join(f'"{c}"' for c in configs.CSV_COLUMNS)
+  assert _errors(_data_dir(tmp_path, quoted, ROW)) == []
+  (tmp_path / 'data' / 'captions.csv').write_text(
+      quoted + ',"a,b"\n' + ROW + ',x\n')
+  assert _errors(tmp_path / 'data') == [
+      f'{tmp_path / "data" / "captions.csv"} line 1: a quoted column name '
+      'holds a comma, which CsvExampleGen cannot read']
+
+
+def test_captions_without_a_word_are_one_line_before_training(tmp_path):
+  data = _data_dir(tmp_path, HEADER, '1,10,... !!! ---,u,1.jpg,l',
+                   '2,20,"",u,2.jpg,l')
+  assert _errors(data) == [
+      f'no caption in {data} has a word (letters or digits): the model would '
+      'have nothing to learn from']
+
+
+def test_a_huge_field_gives_a_bounded_line(tmp_path):
+  data = _data_dir(tmp_path, HEADER, f'{"9" * 100_000},10,a cat,u,1.jpg,l')
+  (line,) = _errors(data)
+  assert len(line) < 500 and 'line 2: image_id' in line
+  assert 'beyond the 64-bit integer range' in line
+  # TFX's CSV reader stops at fields over Python's csv limit; said first.
+  data = _data_dir(tmp_path, HEADER, f'1,10,{"word " * 100_000},u,1.jpg,l')
+  assert _errors(data) == [
+      f'{data / "captions.csv"} line 2: a field is longer than 131,072 '
+      'characters, more than CsvExampleGen reads']

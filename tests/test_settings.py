@@ -70,6 +70,16 @@ def test_an_argument_neither_ours_nor_beams_is_one_error(argv, message):
     (['--eval_steps=2.5'], "--eval_steps: '2.5' is not a whole number"),
     (['--seed=-3'], '--seed: -3 is not at least 0'),
     (['--seed', str(2**32)], f'--seed: {2**32} is more than {2**32 - 1}'),
+    # Each number has a range: beyond it, the machine or TensorFlow fails.
+    (['--train_steps', str(2**31)],
+     f'--train_steps: {2**31} is more than 100000000'),
+    (['--image_size', '100000'], '--image_size: 100000 is more than 1024'),
+    (['--train_epochs', '10000000'],
+     '--train_epochs: 10000000 is more than 1000000'),
+    (['--eval_steps', '1' + '0' * 20],
+     f'--eval_steps: 1{"0" * 20} is more than 100000000'),
+    (['--fine_tune_layers', '10001'],
+     '--fine_tune_layers: 10001 is more than 10000'),
     (['--blessing_threshold=nan'],
      '--blessing_threshold: nan is not a number from 0 to 1'),
     (['--blessing_threshold=inf'],
@@ -365,3 +375,30 @@ def test_each_data_root_gets_its_own_pipeline_root_unless_told(tmp_path,
       os.path.join(configs.OUTPUT_DIR, 'coco_captions-csv-'))
   assert _parse('--data_root', str(tmp_path / 'x'), '--pipeline_root',
                 'given').pipeline_root == str(tmp_path / 'given')
+
+
+def test_a_huge_value_is_one_bounded_error_line():
+  message = _error('--train_steps', '9' * 1_000_000)
+  assert len(message) < 400 and message.startswith('--train_steps: 999')
+  assert 'more characters' in message
+  message = _error('--eval_steps', 'x' * 1_000_000)
+  assert len(message) < 400 and 'is not a whole number' in message
+
+
+@pytest.mark.parametrize('argv, environ, message', [
+    (['--direct_num_workers=abc'], {},
+     "Beam option --direct_num_workers: invalid int value: 'abc'"),
+    (['--runner'], {}, 'Beam option --runner: expected one argument'),
+    ([], {'COCO_CAPTIONS_BEAM_ARGS': '--direct_running_mode=threads'},
+     'COCO_CAPTIONS_BEAM_ARGS: Beam option --direct_running_mode: invalid '
+     "choice: 'threads'"),
+    ([], {'COCO_CAPTIONS_DATA_ROOT': ''},
+     'COCO_CAPTIONS_DATA_ROOT is set but empty: unset it for the default, or '
+     'give it a value'),
+    ([], {'COCO_CAPTIONS_BEAM_ARGS': '  '},
+     'COCO_CAPTIONS_BEAM_ARGS is set but empty: unset it for the default, or '
+     'give it a value'),
+])
+def test_a_bad_beam_value_or_an_empty_variable_is_one_line(argv, environ,
+                                                          message):
+  assert _error(*argv, environ=environ).startswith(message)
