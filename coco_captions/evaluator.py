@@ -174,8 +174,17 @@ def decide(metric: str, threshold: float, current: Dict[str, float],
                 f'model\'s {baseline[metric]:.3f}')
 
 
+class ModelGoneError(FileNotFoundError):
+  """The model to evaluate is no longer on disk; the message says what to do."""
+
+
 def _serving_dir(model: standard_artifacts.Model) -> str:
   return os.path.join(model.uri, 'Format-Serving')
+
+
+def _exists(model: standard_artifacts.Model) -> bool:
+  return tf.io.gfile.exists(os.path.join(_serving_dir(model),
+                                         'saved_model.pb'))
 
 
 @component
@@ -209,6 +218,11 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
     baseline_model: the latest blessed model, if any.
   """
   pool = load_pool(artifact_utils.get_split_uri([examples], split), max_images)
+  if not _exists(model):
+    raise ModelGoneError(
+        f'The model to evaluate, {_serving_dir(model)}, is gone from disk: '
+        'TFX\'s cache reused a model whose files were deleted. Run again with '
+        '--no_cache to train a new one.')
   skipped = []
   current = evaluate(_serving_dir(model), pool, images_root, skipped)
   if skipped:
@@ -217,11 +231,19 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
   evaluation.set_int_custom_property('skipped_images', len(skipped))
   same = baseline_model is not None and baseline_model.id == model.id
   baseline = None
-  if baseline_model is not None:
+  baseline_gone = (baseline_model is not None and not same and
+                   not _exists(baseline_model))
+  if baseline_model is not None and not baseline_gone:
     baseline = current if same else evaluate(
         _serving_dir(baseline_model), pool, images_root)
   blessed, reason = decide(metric, threshold, current, baseline, same,
                            significance)
+  if baseline_gone:
+    # A deleted baseline must not stop every later run: judged without it.
+    reason += (f' (the latest blessed model, {_serving_dir(baseline_model)}, '
+               'is gone from disk: this model was judged without it)')
+    logging.warning('The latest blessed model %s is gone from disk; '
+                    'judging without it', baseline_model.uri)
 
   # A pipeline root on a file system (NFS, a volume) has no directory for
   # an output until it is made; TFX's local runners make it, KFP's do not.

@@ -234,9 +234,12 @@ def _caused_by(error: BaseException, kind) -> Optional[BaseException]:
 
 
 def _data_failures() -> Dict[type, str]:
-  """Failures that are the data's, by kind, and what to do about them."""
+  """Failures whose message says what went wrong (the data's, a model
+  gone from disk), by kind, and what follows from them."""
+  from coco_captions.evaluator import ModelGoneError  # pylint: disable=import-outside-toplevel
   from coco_captions.validation import DataAnomaliesError  # pylint: disable=import-outside-toplevel
   return {
+      ModelGoneError: 'Nothing was blessed or pushed.',
       DataAnomaliesError: 'Transform and Trainer did not run. Fix the data, '
                           'or change {schema_file} if the change is intended.',
       preflight.PreflightError: 'Nothing after CsvExampleGen ran. Fix the '

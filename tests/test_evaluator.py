@@ -291,3 +291,50 @@ def test_unusable_eval_images_leave_the_pool_with_their_captions(
   assert skipped == [pool.image_names[0], pool.image_names[3]]
   assert metrics['num_images'] == 2 and metrics['num_captions'] == 10
   assert metrics['text_to_image_recall@1'] == 1.0
+
+
+def _artifacts(tmp_path, eval_split, model_dir, baseline_dir=None):
+  from tfx.types import artifact_utils, standard_artifacts
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.dirname(eval_split)
+  examples.split_names = artifact_utils.encode_split_names(['eval'])
+  models = []
+  for name, source in (('model', model_dir), ('baseline', baseline_dir)):
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / name)
+    model.id = len(models) + 1
+    (tmp_path / name).mkdir()
+    if source:
+      os.symlink(source, tmp_path / name / 'Format-Serving')
+    models.append(model)
+  evaluation, blessing = (standard_artifacts.ModelEvaluation(),
+                          standard_artifacts.ModelBlessing())
+  evaluation.uri, blessing.uri = str(tmp_path / 'e'), str(tmp_path / 'b')
+  return dict(examples=examples, model=models[0], baseline_model=models[1],
+              evaluation=evaluation, blessing=blessing)
+
+
+def test_a_baseline_gone_from_disk_is_said_and_judged_without(
+    tiny_model, eval_split, tmp_path):
+  # Every later run would fail at the evaluator, --no_cache included.
+  fn_args, data_dir = tiny_model
+  found = _artifacts(tmp_path, eval_split, fn_args.serving_model_dir)
+  evaluator.RetrievalEvaluator.test_call(
+      images_root=os.path.join(data_dir, 'images'), threshold=0.0,
+      significance=1.0, **found)
+  blessing = found['blessing']
+  assert blessing.get_int_custom_property('blessed') == 1
+  assert blessing.get_string_custom_property('reason').endswith(
+      f'(the latest blessed model, {tmp_path / "baseline" / "Format-Serving"}'
+      ', is gone from disk: this model was judged without it)')
+
+
+def test_a_cached_model_gone_from_disk_names_the_command_that_repairs_it(
+    tiny_model, eval_split, tmp_path):
+  _, data_dir = tiny_model
+  found = _artifacts(tmp_path, eval_split, None)
+  with pytest.raises(evaluator.ModelGoneError,
+                     match='is gone from disk: .* Run again with --no_cache'):
+    evaluator.RetrievalEvaluator.test_call(
+        images_root=os.path.join(data_dir, 'images'), threshold=0.0, **found)
+
