@@ -33,7 +33,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_artifacts
 
-from coco_captions import retrieval, serving_model
+from coco_captions import push, retrieval, serving_model
 
 METRICS_FILE = 'metrics.json'
 DEFAULT_METRIC = 'text_to_image_recall@5'
@@ -199,6 +199,7 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
     max_images: Parameter[int] = 1000,
     split: Parameter[str] = 'eval',
     significance: Parameter[float] = DEFAULT_SIGNIFICANCE,
+    serving_model_dir: Parameter[str] = '',
     baseline_model: InputArtifact[standard_artifacts.Model] = None,
 ):
   """Evaluates `model` (and `baseline_model`) on raw `examples`; blesses or not.
@@ -215,6 +216,10 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
     split: which split of `examples` to evaluate on.
     significance: the largest p-value of `metric` against chance that
       blesses (1: no such test).
+    serving_model_dir: where Pusher pushes. When `model` is already the
+      latest blessed model but has no complete copy there (its push did not
+      finish, or the version was deleted), it is judged again, so that a
+      blessing pushes it.
     baseline_model: the latest blessed model, if any.
   """
   pool = load_pool(artifact_utils.get_split_uri([examples], split), max_images)
@@ -230,14 +235,20 @@ def RetrievalEvaluator(  # pylint: disable=invalid-name
                     len(skipped), skipped[0])
   evaluation.set_int_custom_property('skipped_images', len(skipped))
   same = baseline_model is not None and baseline_model.id == model.id
+  unpushed = same and bool(serving_model_dir) and not push.holds_model(
+      serving_model_dir, _serving_dir(model))
   baseline = None
   baseline_gone = (baseline_model is not None and not same and
                    not _exists(baseline_model))
   if baseline_model is not None and not baseline_gone:
     baseline = current if same else evaluate(
         _serving_dir(baseline_model), pool, images_root)
-  blessed, reason = decide(metric, threshold, current, baseline, same,
-                           significance)
+  blessed, reason = decide(metric, threshold, current, baseline,
+                           same and not unpushed, significance)
+  if unpushed:
+    # Blessed again, so that Pusher finishes the push.
+    reason += (f' (it is that model, but {serving_model_dir} has no complete '
+               'copy of it: its push did not finish)')
   if baseline_gone:
     # A deleted baseline must not stop every later run: judged without it.
     reason += (f' (the latest blessed model, {_serving_dir(baseline_model)}, '

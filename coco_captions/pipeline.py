@@ -3,7 +3,7 @@
 CsvExampleGen -> StatisticsGen -> ExampleValidator (against the imported,
 curated schema) -> AnomaliesGate -> GroupCaptionsByImage (one example per
 image; every image checked) -> Transform -> Trainer -> RetrievalEvaluator
-(against the latest blessed model) -> Pusher.
+(against the latest blessed model) -> Pusher (all or nothing).
 """
 
 from typing import Any, Dict, List, Optional, Sequence
@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Optional, Sequence
 # imports its Google Cloud extensions (google.cloud.aiplatform), a third of
 # TFX's import time, which every run, cached or not, would pay for nothing.
 from tfx.components.example_validator.component import ExampleValidator
-from tfx.components.pusher.component import Pusher
 from tfx.components.schema_gen.import_schema_gen.component import (
     ImportSchemaGen)
 from tfx.components.statistics_gen.component import StatisticsGen
@@ -27,7 +26,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import configs
+from coco_captions import configs, push
 from coco_captions.csv_example_gen import CsvExampleGen
 from coco_captions.evaluator import RetrievalEvaluator
 from coco_captions.grouping import (BAD_IMAGES_CHOICES, GroupCaptionsByImage,
@@ -69,7 +68,8 @@ def create_pipeline(
       anything TensorFlow reads (local path, `gs://...`).
     module_file: the TFX module file with `preprocessing_fn` and `run_fn`.
     serving_model_dir: where Pusher writes blessed models, one numbered
-      version each, as TF Serving expects.
+      version each, as TF Serving expects, each complete or absent
+      (`push`).
     data_fingerprint: `up_to_date.data_fingerprint(data_root, ...)`, or None
       for remote data: CsvExampleGen's custom_config, so that TFX's cache
       notices a CSV file rewritten in place (its own fingerprint is sizes and
@@ -212,9 +212,11 @@ def create_pipeline(
       threshold=blessing_threshold,
       metric=blessing_metric,
       significance=blessing_significance,
-      max_images=configs.RETRIEVAL_MAX_IMAGES)
+      max_images=configs.RETRIEVAL_MAX_IMAGES,
+      serving_model_dir=serving_model_dir)
 
-  pusher = Pusher(
+  # All or nothing: a push that fails leaves no version behind.
+  pusher = push.Pusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       push_destination=pusher_pb2.PushDestination(

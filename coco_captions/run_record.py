@@ -97,10 +97,11 @@ def verdict(blessing: Optional[Dict[str, Any]]) -> Optional[Verdict]:
   """The verdict a ModelBlessing's properties record; None without one."""
   if not blessing:
     return None
-  if blessing.get('baseline_model_id') == blessing.get('current_model_id'):
-    name = 'unchanged'
-  elif blessing.get('blessed') == 1:
+  if blessing.get('blessed') == 1:
+    # Also the latest blessed model blessed again to finish its push.
     name = 'blessed'
+  elif blessing.get('baseline_model_id') == blessing.get('current_model_id'):
+    name = 'unchanged'
   else:
     name = 'not blessed'
   return Verdict(name, blessing.get('reason', ''))

@@ -234,12 +234,14 @@ def _caused_by(error: BaseException, kind) -> Optional[BaseException]:
 
 
 def _data_failures() -> Dict[type, str]:
-  """Failures whose message says what went wrong (the data's, a model
-  gone from disk), by kind, and what follows from them."""
+  """Failures whose message says what went wrong (the data's, the disk's),
+  by kind, and what follows from them."""
   from coco_captions.evaluator import ModelGoneError  # pylint: disable=import-outside-toplevel
+  from coco_captions.push import PushError  # pylint: disable=import-outside-toplevel
   from coco_captions.validation import DataAnomaliesError  # pylint: disable=import-outside-toplevel
   return {
       ModelGoneError: 'Nothing was blessed or pushed.',
+      PushError: 'The serving directory is as it was before this run.',
       DataAnomaliesError: 'Transform and Trainer did not run. Fix the data, '
                           'or change {schema_file} if the change is intended.',
       preflight.PreflightError: 'Nothing after CsvExampleGen ran. Fix the '

@@ -5,6 +5,8 @@ Both run the real CLI with LocalDagRunner on small generated datasets.
 
 import csv
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -149,3 +151,47 @@ def test_a_csv_rewritten_with_its_size_and_time_restored_is_read_again(
   states = {c.component_id: c.state for c in summary.components}
   assert states['CsvExampleGen'] == 'COMPLETE', states
 
+
+def test_a_push_that_fills_the_disk_leaves_nothing_and_the_rerun_pushes(
+    tmp_path):
+  # The serving directory is a 1 MiB tmpfs (in a mount namespace), too small
+  # for the model, then grown: the first run's push fails part-way.
+  if os.geteuid() != 0 or not shutil.which('unshare'):
+    pytest.skip('needs root and unshare for a tmpfs')
+  data_root = tmp_path / 'data'
+  synthetic_data.generate(str(data_root), 20, seed=6)
+  serving = tmp_path / 'serving'
+  serving.mkdir()
+  command = ' '.join(shlex.quote(a) for a in _command(tmp_path, data_root) + [
+      '--serving_model_dir', str(serving)])
+  script = (f'mount -t tmpfs -o size=1m tmpfs {serving} || exit 9; '
+            f'{command} >{tmp_path}/1.out 2>{tmp_path}/1.err; echo $? >'
+            f'{tmp_path}/1.rc; ls -A {serving} >{tmp_path}/1.ls; '
+            f'mount -o remount,size=256m {serving} || exit 9; '
+            f'{command} >{tmp_path}/2.out 2>{tmp_path}/2.err; echo $? >'
+            f'{tmp_path}/2.rc; ls -A {serving} >{tmp_path}/2.ls')
+  subprocess.run(['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+                  script], cwd=str(tmp_path), timeout=1500, check=True)
+  out = {name: (tmp_path / name).read_text() for name in (
+      '1.out', '1.err', '1.rc', '1.ls', '2.out', '2.err', '2.rc', '2.ls')}
+
+  assert out['1.rc'].strip() == '1', out['1.out'] + out['1.err'][-3000:]
+  error = out['1.err'].splitlines()
+  assert error[0].startswith(
+      f'error: The model could not be pushed to {serving}: ')
+  assert 'No space left on device. No new version was left there.' in error[0]
+  assert error[1] == 'The serving directory is as it was before this run.'
+  assert 'Traceback' not in out['1.out'] + out['1.err']
+  assert out['1.ls'] == ''  # No version, no half-copied directory.
+
+  assert out['2.rc'].strip() == '0', out['2.out'] + out['2.err'][-3000:]
+  assert 'Model BLESSED: ' in out['2.out']
+  assert (f'(it is that model, but {serving} has no complete copy of it: its '
+          'push did not finish)') in out['2.out']
+  [version] = out['2.ls'].split()
+  assert f'Pushed to:           {serving / version}' in out['2.out']
+  summary = run_summary.summarize_run(
+      str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
+  states = {c.component_id: c.state for c in summary.components}
+  assert states['Trainer'] == 'CACHED', states  # The same model, pushed.
+  assert states['Pusher'] == 'COMPLETE', states

@@ -6,7 +6,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from coco_captions import evaluator, query, retrieval
+from coco_captions import evaluator, push, query, retrieval
 
 METRIC = 'text_to_image_recall@5'
 
@@ -338,3 +338,28 @@ def test_a_cached_model_gone_from_disk_names_the_command_that_repairs_it(
     evaluator.RetrievalEvaluator.test_call(
         images_root=os.path.join(data_dir, 'images'), threshold=0.0, **found)
 
+
+def test_the_blessed_model_is_blessed_again_until_its_push_is_complete(
+    tiny_model, eval_split, tmp_path):
+  # A push that failed part-way must not leave the next run saying the model
+  # is already served.
+  fn_args, data_dir = tiny_model
+  serving = tmp_path / 'serving'
+  found = _artifacts(tmp_path, eval_split, fn_args.serving_model_dir)
+  found['baseline_model'] = found['model']
+
+  def blessing():
+    evaluator.RetrievalEvaluator.test_call(
+        images_root=os.path.join(data_dir, 'images'), threshold=0.0,
+        significance=1.0, serving_model_dir=str(serving), **found)
+    return (found['blessing'].get_int_custom_property('blessed'),
+            found['blessing'].get_string_custom_property('reason'))
+
+  blessed, reason = blessing()
+  assert blessed == 1
+  assert reason.endswith(f'(it is that model, but {serving} has no complete '
+                         'copy of it: its push did not finish)')
+  push.push(fn_args.serving_model_dir, str(serving))
+  blessed, reason = blessing()
+  assert blessed == 0
+  assert 'is already the latest blessed model' in reason

@@ -6,7 +6,8 @@ import os
 import pytest
 from tfx import v1 as tfx
 
-from coco_captions import configs, pipeline, session, settings, up_to_date
+from coco_captions import (configs, pipeline, push, session, settings,
+                           up_to_date)
 
 BEAM_ARGS = ['--runner=DirectRunner', '--direct_num_workers=2',
              '--temp_location=/tmp/beam']
@@ -254,6 +255,11 @@ def test_pusher_pushes_the_trainer_model_only_when_blessed():
       'RetrievalEvaluator')
   assert '"base_directory": "/serving"' in pusher.exec_properties[
       'push_destination']
+  # All or nothing (push.py), and the evaluator checks the same directory
+  # for an unfinished push.
+  assert pusher.executor_spec.executor_class is push.Executor
+  assert _by_id(_pipeline())['RetrievalEvaluator'].exec_properties[
+      'serving_model_dir'] == '/serving'
 
 
 def test_data_is_checked_against_the_curated_schema_before_transform():

@@ -158,6 +158,9 @@ def test_an_artifact_read_under_two_keys_keeps_both():
       'reason': 'r'}, 'unchanged', 'unchanged'),
     ({'blessed': 1, 'current_model_id': 4, 'baseline_model_id': 3,
       'reason': 'r'}, 'blessed', 'BLESSED'),
+    # The latest blessed model blessed again: its push did not finish.
+    ({'blessed': 1, 'current_model_id': 3, 'baseline_model_id': 3,
+      'reason': 'r'}, 'blessed', 'BLESSED'),
 ])
 def test_verdict(blessing, name, label):
   found = run_record.verdict(blessing)
