@@ -91,8 +91,8 @@ def test_the_trainer_records_its_encoder_and_phases(encoder_run):
   text = run_summary.format_summary(summary, paths['metadata_path'])
   assert (f'Image encoder: mobilenet_v2 at {SIZE} px, weights '
           f'{paths["weights"]}') in text
-  assert '  heads: Keras epochs 1-' in text
-  assert '  fine_tune: Keras epochs ' in text
+  assert '  heads: epochs 0 to ' in text
+  assert '  fine_tune: epochs ' in text
   assert 'frozen: the mobilenet_v2 encoder below its top 10 layers' in text
 
 
