@@ -43,7 +43,10 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
   path = data_root / 'captions.csv'
   with open(path, newline='') as f:
     rows = list(csv.DictReader(f))
-  rows[7]['id'] = 'id-71'  # One non-integer caption id.
+  # One row without an image URL: valid CSV with whole-number ids, so the
+  # input checks pass it and the schema (every column always present) must
+  # catch it.
+  rows[7]['image_url'] = ''
   with open(path, 'w', newline='') as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator='\n')
     writer.writeheader()
@@ -53,7 +56,8 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
                           capture_output=True, text=True, timeout=900)
   assert result.returncode == 1, result.stdout + result.stderr
   assert 'The data does not match the schema' in result.stderr
-  assert 'train: id: Expected data of type: INT but got STRING' in result.stderr
+  assert ("train: image_url: The feature has a shape, but it's not always "
+          'present') in result.stderr
   assert 'Transform and Trainer did not run' in result.stderr
   assert 'Traceback' not in result.stdout + result.stderr
   # The report still shows the data and the anomalies, and says what is not
@@ -64,7 +68,7 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
       result.stdout)
   with open(report_line.split(None, 1)[1], encoding='utf-8') as f:
     page = f.read()
-  assert 'id: Expected data of type: INT but got STRING' in page
+  assert 'image_url: The feature has a shape' in page
   assert 'Not available: Transform did not run in this run' in page
   summary = run_summary.summarize_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
