@@ -15,7 +15,6 @@ top-level `.py` files beside it) into a wheel that Beam workers and Trainer
 containers install, so it must not import the `coco_captions` package.
 """
 
-import itertools
 import json
 import logging as python_logging
 import math
@@ -74,6 +73,16 @@ DEFAULTS = {
     # passes for.
     'train_epochs': 30,
     'min_train_steps': 1000,
+    # The default length is at most: training stops once the eval loss has
+    # not improved for this many evaluations in a row (of up to 30 a run)
+    # and keeps the weights of the best one. 0 trains the whole length. A
+    # length the user set (train_epochs, train_steps) is run whole unless
+    # this is set too.
+    'early_stopping_patience': 5,
+    # The decoded train and eval images stay in memory when they take at
+    # most this share of the memory available, so each is parsed and
+    # decoded once instead of once an epoch; 0: never.
+    'in_memory_images_share': 0.25,
     'batch_size': 64,
     'embedding_dim': 128,
     # Adam's peak learning rate, reached after a linear warmup over
@@ -415,7 +424,8 @@ def _input_fn(file_pattern: List[str],
   Each pass is shuffled and drops its last partial batch, so an epoch is
   exactly `number of images // batch_size` steps and every batch holds
   `batch_size` distinct images; the caption of each follows the pass number
-  (`pick_captions`).
+  (`pick_captions`). Reads and decodes every image each pass
+  (`_in_memory_input_fn` does it once).
   """
   length = caption_length(tf_transform_output)
   one_pass = data_accessor.tf_dataset_factory(
@@ -433,6 +443,86 @@ def _input_fn(file_pattern: List[str],
 
   return tf.data.Dataset.counter().flat_map(epoch_batches).prefetch(
       tf.data.AUTOTUNE)
+
+
+# Images parsed and decoded at once when filling the in-memory copy.
+_DECODE_BATCH = 256
+
+
+def _in_memory_input_fn(file_pattern: List[str],
+                        data_accessor: DataAccessor,
+                        tf_transform_output: tft.TFTransformOutput,
+                        batch_size: int,
+                        size: int,
+                        seed: int,
+                        images: int) -> tf.data.Dataset:
+  """`_input_fn`'s batches, from the split's `images` images read, parsed
+  and decoded once in the first pass and kept in memory.
+
+  Every pass is a new shuffle of all of them, its last partial batch
+  dropped, and the caption of each image follows the pass number, as in
+  `_input_fn`; the order differs from it.
+  """
+  length = caption_length(tf_transform_output)
+  batch_size = min(batch_size, images)
+  steps_per_pass = images // batch_size
+  decoded = data_accessor.tf_dataset_factory(
+      file_pattern,
+      tfxio.TensorFlowDatasetOptions(batch_size=_DECODE_BATCH, shuffle=False,
+                                     num_epochs=1),
+      tf_transform_output.transformed_metadata.schema).map(
+          lambda f: (tf.reshape(f[IMAGE_ID], [-1]),
+                     dense_token_ids(f[CAPTION_TOKEN_IDS], length),
+                     parse_pixels(f[IMAGE_PIXELS], size)),
+          num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+  # Each repetition reshuffles; a buffer of every image is a full shuffle.
+  passes = decoded.shuffle(images, seed=seed,
+                           reshuffle_each_iteration=True).padded_batch(
+                               batch_size, drop_remainder=True).repeat()
+
+  def model_batch(step, batch):
+    image_ids, token_ids, pixels = batch
+    inputs = {
+        CAPTION_TOKEN_IDS: pick_captions(token_ids, image_ids,
+                                         step // steps_per_pass, seed),
+        IMAGE_PIXELS: pixels,
+    }
+    return inputs, image_ids
+
+  return passes.enumerate().map(
+      model_batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+          tf.data.AUTOTUNE)
+
+
+def decoded_bytes(images: int, size: int, length: int) -> int:
+  """About what `images` decoded images take in memory, five captions each."""
+  return images * (size * size * 3 + 5 * length * 8 + 64)
+
+
+def available_memory() -> int:
+  """Bytes this process can still take: the machine's available memory, or
+  less where a cgroup (a container, a Kubernetes pod) limits it."""
+  found = []
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          found.append(int(line.split()[1]) * 1024)
+  except OSError:
+    pass
+  for limit, usage in (('/sys/fs/cgroup/memory.max',
+                        '/sys/fs/cgroup/memory.current'),
+                       ('/sys/fs/cgroup/memory/memory.limit_in_bytes',
+                        '/sys/fs/cgroup/memory/memory.usage_in_bytes')):
+    try:
+      with open(limit) as f, open(usage) as g:
+        found.append(int(f.read().strip()) - int(g.read().strip()))
+    except (OSError, ValueError):  # Absent, or 'max': no limit.
+      continue
+  if not found:
+    pages = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    found.append(pages)
+  return max(0, min(found))
 
 
 # --- Model ------------------------------------------------------------------------
@@ -815,6 +905,20 @@ def _thread_layout() -> Dict[str, int]:
   }
 
 
+class _EarlyStopping(keras.callbacks.EarlyStopping):
+  """Keras' early stopping on the eval loss, counting only the Keras epochs
+  that measured it (`validation_freq`), and restoring the weights of the
+  best one at the end whether or not it stopped early."""
+
+  def __init__(self, patience: int):
+    super().__init__(monitor='val_loss', patience=patience,
+                     restore_best_weights=True)
+
+  def get_monitor_value(self, logs):
+    # None on a Keras epoch without an eval: not counted, not warned of.
+    return (logs or {}).get('val_loss')
+
+
 class _TensorBoard(keras.callbacks.TensorBoard):
   """Keras' TensorBoard logs, each epoch's values at the training step it
   ended on: a Keras epoch can be several passes over the train images
@@ -1014,10 +1118,34 @@ def run_fn(fn_args: FnArgs):
                'distinct images of %d)', plan.epochs, plan.steps_per_epoch,
                plan.total_steps, plan.batch_size, plan.train_images)
 
-  train_dataset = _input_fn(fn_args.train_files, fn_args.data_accessor,
-                            tf_transform_output, plan.batch_size, size, seed)
-  eval_dataset = _input_fn(fn_args.eval_files, fn_args.data_accessor,
-                           tf_transform_output, eval_batch, size, seed)
+  length = caption_length(tf_transform_output)
+  share = float(_config(config, 'in_memory_images_share'))
+  in_memory = share > 0 and decoded_bytes(
+      plan.train_images + eval_images, size, length) <= (
+          share * available_memory())
+  if in_memory:
+    train_dataset, eval_dataset = (
+        _in_memory_input_fn(files, fn_args.data_accessor, tf_transform_output,
+                            batch, size, seed, images)
+        for files, batch, images in (
+            (fn_args.train_files, plan.batch_size, plan.train_images),
+            (fn_args.eval_files, eval_batch, eval_images)))
+  else:
+    train_dataset, eval_dataset = (
+        _input_fn(files, fn_args.data_accessor, tf_transform_output, batch,
+                  size, seed)
+        for files, batch in ((fn_args.train_files, plan.batch_size),
+                             (fn_args.eval_files, eval_batch)))
+  # A length the user set is run whole unless they asked for early stopping.
+  user_length = (config.get('train_epochs') is not None or
+                 bool(fn_args.train_steps))
+  patience = (int(_config(config, 'early_stopping_patience'))
+              if not user_length or
+              config.get('early_stopping_patience') is not None else 0)
+  logging.info('Images %s; early stopping %s', 'decoded once, kept in memory'
+               if in_memory else 'read and decoded every epoch',
+               f'after {patience} evaluations without a better eval loss'
+               if patience else 'off')
 
   learning_rate = float(_config(config, 'learning_rate'))
   warmup_fraction = float(_config(config, 'warmup_fraction'))
@@ -1039,19 +1167,23 @@ def run_fn(fn_args: FnArgs):
       steps_per_execution=steps_per_execution,
       image_encoder=image_encoder)
 
-  keras_epochs = sum(epochs for _, epochs in phases)
-  phase_ends = list(itertools.accumulate(epochs for _, epochs in phases))
-  # The eval loss at the end of each phase too: what fine-tuning changed.
-  eval_epochs = sorted(set(plan.eval_epochs + phase_ends) &
-                       set(range(1, keras_epochs + 1)))
+  planned_epochs = sum(epochs for _, epochs in phases)
   tensorboard = _TensorBoard(plan, log_dir=fn_args.model_run_dir,
                              update_freq='epoch')
   started = time.time()
   # One callback across the phases: their steps count as one run.
   progress = TrainingProgress(plan)
-  losses, eval_losses, phase_records = [], [], []
-  first = 0
-  for number, ((phase, epochs), last) in enumerate(zip(phases, phase_ends), 1):
+  losses, eval_losses, phase_records, eval_epochs = [], [], [], []
+  first = planned_first = 0
+  for number, (phase, epochs) in enumerate(phases, 1):
+    last = first + epochs
+    # The plan's evaluations in this phase, moved back as far as an earlier
+    # phase stopped early, and one at its end: what fine-tuning changed.
+    shift = first - planned_first
+    phase_evals = sorted(
+        {e + shift for e in plan.eval_epochs
+         if planned_first < e <= planned_first + epochs} | {last})
+    planned_first += epochs
     steps = epochs * plan.keras_steps_per_epoch
     peak = learning_rate
     tuned_layers = []
@@ -1066,13 +1198,13 @@ def run_fn(fn_args: FnArgs):
     record = {'epochs': [plan.epoch_at(first), plan.epoch_at(last)],
               'steps': steps, 'learning_rate': peak,
               **_describe_phase(model, phase, image_encoder, tuned_layers)}
-    phase_records.append(record)
-    logging.info('Training phase %d of %d, %s: epochs %g to %g (%d steps) '
+    logging.info('Training phase %d of %d, %s: epochs %g to %g (%d steps%s) '
                  'at a peak learning rate of %g; frozen: %s; %d trainable '
                  'parameters, %d not', number, len(phases), phase,
-                 *record['epochs'], steps, peak, record['frozen'],
-                 record['trainable_parameters'],
+                 *record['epochs'], steps, ', at most' if patience else '',
+                 peak, record['frozen'], record['trainable_parameters'],
                  record['non_trainable_parameters'])
+    stopping = [_EarlyStopping(patience)] if patience else []
     history = model.fit(
         train_dataset,
         initial_epoch=first,
@@ -1080,13 +1212,31 @@ def run_fn(fn_args: FnArgs):
         steps_per_epoch=plan.keras_steps_per_epoch,
         validation_data=eval_dataset,
         validation_steps=eval_steps,
-        validation_freq=eval_epochs,
-        callbacks=[tensorboard, progress],
+        validation_freq=phase_evals,
+        callbacks=[tensorboard, progress, *stopping],
         verbose=2)
     losses += history.history['loss']
     eval_losses += history.history.get('val_loss', [])
-    first = last
+    done = first + len(history.history['loss'])
+    eval_epochs += [e for e in phase_evals if e <= done]
+    if stopping:
+      best = stopping[0].best_epoch + 1  # Keras' epochs count from 0.
+      record['early_stopping'] = {
+          'stopped_early': done < last,
+          'planned_end': plan.epoch_at(last),
+          'kept_epoch': plan.epoch_at(best),
+          'kept_eval_loss': float(stopping[0].best),
+      }
+      record['epochs'][1] = plan.epoch_at(done)
+      record['steps'] = (done - first) * plan.keras_steps_per_epoch
+      logging.info('Phase %s %s at epoch %g; kept the weights of epoch %g '
+                   '(eval loss %.4f)', phase, 'stopped early' if done < last
+                   else 'ended', plan.epoch_at(done), plan.epoch_at(best),
+                   stopping[0].best)
+    phase_records.append(record)
+    first = done
   progress.close()
+  keras_epochs = first
   steps = keras_epochs * plan.keras_steps_per_epoch
   training = {
       'train_images': plan.train_images,
@@ -1095,6 +1245,11 @@ def run_fn(fn_args: FnArgs):
       'epochs': plan.epoch_at(keras_epochs),
       'steps_per_epoch': plan.steps_per_epoch,
       'steps': steps,
+      # The length planned; with early stopping, the most it could run.
+      'planned_epochs': plan.epoch_at(planned_epochs),
+      'planned_steps': planned_epochs * plan.keras_steps_per_epoch,
+      'early_stopping_patience': patience,
+      'images_in_memory': in_memory,
       # The epoch reached at each value of `loss` and `eval_loss`.
       'loss_epochs': [plan.epoch_at(k) for k in range(1, keras_epochs + 1)],
       'eval_epochs': [plan.epoch_at(k) for k in eval_epochs],

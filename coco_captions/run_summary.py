@@ -75,6 +75,27 @@ def _encoder_lines(training: Dict[str, Any]) -> List[str]:
   return lines
 
 
+def _stopping_lines(training: Dict[str, Any]) -> List[str]:
+  """Where early stopping ended training and which weights it kept; nothing
+  when it was off (a length the user set) or for older runs."""
+  lines = []
+  for p in training.get('phases') or []:
+    found = p.get('early_stopping')
+    if not found:
+      continue
+    name = '' if p['phase'] == 'train' else f' ({p["phase"]})'
+    ended = ('stopped early at epoch {:g} of at most {:g}: the eval loss had '
+             'not improved for {} evaluations'.format(
+                 p['epochs'][1], found['planned_end'],
+                 training['early_stopping_patience'])
+             if found['stopped_early'] else
+             'ran its whole length, {:g} epochs'.format(p['epochs'][1]))
+    lines.append(f'Early stopping{name}: {ended}; kept the weights of epoch '
+                 f'{found["kept_epoch"]:g}, eval loss '
+                 f'{found["kept_eval_loss"]:.3f}')
+  return lines
+
+
 def _dropped_lines(summary: run_record.RunRecord) -> List[str]:
   """What --bad_images=drop left out: the rows counted above include them."""
   found = summary.properties('GroupCaptionsByImage', 'image_examples') or {}
@@ -123,6 +144,7 @@ def format_summary(summary: run_record.RunRecord, metadata_path: str,
         f'Trainer: {t["epochs"]:g} epochs over {t["train_images"]} train '
         f'images, {t["steps"]} steps of {t["batch_size"]} distinct images, '
         f'in {t["seconds"]:.0f} s')
+    lines.extend(_stopping_lines(t))
     lines.append(f'Loss: train {t["loss"][-1]:.3f}, eval {t["eval_loss"][-1]:.3f}'
                  f' (first epoch: train {t["loss"][0]:.3f})')
     lines.extend(_encoder_lines(t))

@@ -43,6 +43,8 @@ _MAX_SEED = 2**32 - 1
 MAX_STEPS = 100_000_000
 MAX_EPOCHS = 1_000_000
 MAX_IMAGE_SIZE = 1024
+# Training measures the eval loss at most this often (the module file's).
+_MAX_EVALUATIONS = 30
 MAX_FINE_TUNE_LAYERS = 10_000
 BEAM_ARGS_ENV = ENV_PREFIX + 'BEAM_ARGS'
 # Where Kubeflow's pods get the user code (coco_captions_kubeflow.py).
@@ -74,6 +76,7 @@ class Settings:
   train_steps: Optional[int] = None
   eval_steps: Optional[int] = None
   seed: Optional[int] = None
+  early_stopping_patience: Optional[int] = None
   blessing_metric: str = configs.BLESSING_METRIC
   blessing_threshold: float = configs.BLESSING_THRESHOLD
   blessing_significance: float = configs.BLESSING_SIGNIFICANCE
@@ -118,6 +121,7 @@ class Settings:
         transform_config=_given(image_encoder=self.image_encoder,
                                 image_size=self.image_size),
         trainer_config={'seed': self.seed, **_given(
+            early_stopping_patience=self.early_stopping_patience,
             image_encoder_weights=self.image_encoder_weights,
             fine_tune_layers=self.fine_tune_layers)},
         beam_pipeline_args=list(self.beam_args),
@@ -243,13 +247,20 @@ _OPTIONS = (
             f'{configs.PIPELINE_NAME} (Airflow: {configs.PIPELINE_NAME}_airflow, '
             'the DAG id; Kubeflow: coco-captions)'),
     _Option('train_epochs', 'Passes over the train split\'s images, run '
-            'exactly; the steps follow from the split\'s size and the batch '
-            'size. Default: the module file\'s (30 epochs, but at least its '
-            'min_train_steps, 1,000 steps); 1 to '
+            'exactly (no early stopping unless --early_stopping_patience is '
+            'given too); the steps follow from the split\'s size and the '
+            'batch size. Default: the module file\'s, at most 30 epochs but '
+            'at least 1,000 steps, stopped early; 1 to '
             f'{MAX_EPOCHS:,}', _whole_number(1, MAX_EPOCHS)),
     _Option('train_steps', 'Train for exactly this many steps instead of '
-            f'--train_epochs; 1 to {MAX_STEPS:,}',
-            _whole_number(1, MAX_STEPS)),
+            f'--train_epochs (as it, no early stopping unless asked); 1 to '
+            f'{MAX_STEPS:,}', _whole_number(1, MAX_STEPS)),
+    _Option('early_stopping_patience', 'Stop training once the eval loss '
+            'has not improved for this many evaluations in a row (up to 30 '
+            'in a run) and keep the weights of the best; 0: train the whole '
+            'length. Default: the module file\'s (5) for its default length, '
+            f'0 with --train_epochs or --train_steps; 0 to {_MAX_EVALUATIONS}',
+            _whole_number(0, _MAX_EVALUATIONS)),
     _Option('seed', 'Seed of the model\'s initial weights, the shuffling and '
             'the caption drawn for each image: the same seed and data give '
             'the same model. Default: the module file\'s (0)',

@@ -42,9 +42,13 @@ def test_default_training_follows_the_data(learned):
   assert t['train_images'] == train_images
   assert t['batch_size'] == 64
   assert t['steps_per_epoch'] == train_images // 64
-  # 30 epochs of ~25 steps fall short of the 1,000-step floor.
-  assert t['epochs'] == math.ceil(1000 / t['steps_per_epoch']) > 30
+  # 30 epochs of ~25 steps fall short of the 1,000-step floor: at most that
+  # many, and fewer where the eval loss stopped improving (early stopping).
+  assert t['planned_epochs'] == math.ceil(1000 / t['steps_per_epoch']) > 30
+  assert t['epochs'] <= t['planned_epochs']
   assert t['steps'] == t['epochs'] * t['steps_per_epoch']
+  stopping = t['phases'][0]['early_stopping']
+  assert stopping['kept_eval_loss'] == min(t['eval_loss'])
   # The loss fell far below a batch of 64 at chance, log(64) = 4.16.
   assert t['loss'][-1] < 1.5 and t['eval_loss'][-1] < 2.5, t
 

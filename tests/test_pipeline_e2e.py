@@ -332,7 +332,7 @@ def test_query_command_finds_held_out_images_from_their_captions(runs):
   top5 = np.mean([row['image_name'] in [name for name, _ in r['images']]
                   for r, row in zip(results, rows)])
   # All 300 bundled images are candidates: chance is 1/300 and 5/300. The
-  # 242 training images, which the model has seen for 336 epochs, compete
+  # 242 training images, which the model has seen for ~100 epochs, compete
   # with each held-out one; the eval pool alone (58 images) is the
   # evaluator's, with R@1 ~0.35 there.
   assert top1 >= 5 / BUNDLED_IMAGES, (top1, top5)

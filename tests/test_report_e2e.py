@@ -62,13 +62,18 @@ def test_report_shows_the_runs_own_figures(runs):
   for split in ('train', 'eval'):
     assert f'<td class="num">{a.split_counts[split]}</td>' in statistics
   assert 'none' in _section(page, 'anomalies')
-  # One point per Keras epoch for the training loss (84 of 12 steps on the
-  # bundled data) and one per measurement of the eval loss (30).
+  # One point per Keras epoch for the training loss (12 steps each on the
+  # bundled data, up to 84 of them) and one per measurement of the eval loss
+  # (up to 30); early stopping ends both at the same measurement.
   loss = ET.fromstring(re.search(r'<svg.*</svg>', _section(page, 'loss'),
                                  re.S).group(0))
   assert len(loss.findall('polyline')) == 2
-  assert (len(a.training['loss']), len(a.training['eval_loss'])) == (84, 30)
-  assert len(loss.findall('circle')) == 84 + 30
+  keras_epochs, evaluations = (len(a.training['loss']),
+                               len(a.training['eval_loss']))
+  assert a.training['steps'] == 12 * keras_epochs
+  assert a.training['eval_epochs'][-1] == a.training['loss_epochs'][-1]
+  assert 6 <= evaluations <= 30 and keras_epochs <= 84
+  assert len(loss.findall('circle')) == keras_epochs + evaluations
   coverage = _section(page, 'captions')
   assert f'<td class="num">{a.split_counts["eval"]}</td>' in coverage
   assert 'vocabulary coverage' in coverage

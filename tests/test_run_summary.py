@@ -105,3 +105,23 @@ def test_rows_dropped_with_their_bad_images_are_said(tmp_path):
   assert ('Dropped (--bad_images=drop): 1 bad image(s) and their 5 caption '
           'row(s), not trained or evaluated on; listed in '
           f'{tmp_path / "GroupCaptionsByImage" / "bad_images" / "6"}') in lines
+
+
+def test_early_stopping_says_where_it_stopped_and_which_weights_it_kept():
+  training = {
+      'planned_epochs': 336, 'early_stopping_patience': 5,
+      'phases': [{'phase': 'train', 'epochs': [0, 104], 'early_stopping': {
+          'stopped_early': True, 'planned_end': 336, 'kept_epoch': 48,
+          'kept_eval_loss': 2.98}}]}
+  assert run_summary._stopping_lines(training) == [
+      'Early stopping: stopped early at epoch 104 of at most 336: the eval '
+      'loss had not improved for 5 evaluations; kept the weights of epoch '
+      '48, eval loss 2.980']
+  ran = dict(training['phases'][0], epochs=[0, 42], early_stopping={
+      'stopped_early': False, 'planned_end': 42, 'kept_epoch': 37,
+      'kept_eval_loss': 0.389})
+  assert run_summary._stopping_lines(dict(training, phases=[ran])) == [
+      'Early stopping: ran its whole length, 42 epochs; kept the weights of '
+      'epoch 37, eval loss 0.389']
+  # A length the user set, or a run from before early stopping: no line.
+  assert run_summary._stopping_lines({'phases': [{'phase': 'train'}]}) == []

@@ -80,6 +80,8 @@ def test_an_argument_neither_ours_nor_beams_is_one_error(argv, message):
      f'--eval_steps: 1{"0" * 20} is more than 100000000'),
     (['--fine_tune_layers', '10001'],
      '--fine_tune_layers: 10001 is more than 10000'),
+    (['--early_stopping_patience', '31'],
+     '--early_stopping_patience: 31 is more than 30'),
     (['--blessing_threshold=nan'],
      '--blessing_threshold: nan is not a number from 0 to 1'),
     (['--blessing_threshold=inf'],
@@ -240,6 +242,9 @@ def test_pipeline_args_are_create_pipelines_keywords():
   assert set(args) < set(inspect.signature(pipeline.create_pipeline).parameters)
   assert args['images_fingerprint'] == 'digest'
   assert args['trainer_config'] == {'seed': 4}
+  # 0 is a value a user set (train the whole length), passed on as given.
+  assert _parse('--early_stopping_patience=0').pipeline_args(None)[
+      'trainer_config'] == {'seed': None, 'early_stopping_patience': 0}
   assert args['enable_cache'] is False
   assert args['bad_images'] == 'drop'
 

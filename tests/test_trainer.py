@@ -49,6 +49,12 @@ def test_training_follows_the_data_and_records_its_plan(trained):
   assert len(training['loss']) == len(training['eval_loss']) == len(
       every_five)
   assert 'keras_epochs' not in training
+  # An epoch count a user set runs whole: no early stopping.
+  assert training['early_stopping_patience'] == 0
+  assert training['planned_steps'] == training['steps']
+  assert 'early_stopping' not in training['phases'][0]
+  # 20 images at 32 px are well within memory: decoded once.
+  assert training['images_in_memory'] is True
   # TensorBoard has them at the training step each ended on.
   assert training['tensorboard_step'] == 'training step'
   from coco_captions import report_data
@@ -183,6 +189,94 @@ def test_the_eval_loss_is_measured_thirty_times_at_most_and_at_the_end():
   assert len(eval_epochs) == 30 and eval_epochs[-1] == 100
   # Evenly spread: every 3 or 4 epochs.
   assert {b - a for a, b in zip(eval_epochs, eval_epochs[1:])} == {3, 4}
+
+
+def _passes(dataset, steps_per_pass, passes):
+  """Each pass as a list of batches of (image id, caption tokens, pixel sum)."""
+  batches = iter(dataset)
+  found = []
+  for _ in range(passes):
+    one = []
+    for _ in range(steps_per_pass):
+      inputs, image_ids = next(batches)
+      one.append([
+          (int(i), tuple(c), int(p)) for i, c, p in zip(
+              image_ids.numpy(),
+              inputs[module.CAPTION_TOKEN_IDS].numpy().tolist(),
+              tf.reduce_sum(tf.cast(inputs[module.IMAGE_PIXELS], tf.int64),
+                            axis=[1, 2, 3]).numpy())])
+    found.append(one)
+  return found
+
+
+def test_in_memory_passes_hold_what_the_streamed_ones_do(trained):
+  # 16 train images in batches of 8: two steps a pass, nothing dropped, so
+  # every pass holds every image once with the caption of that pass, read
+  # from the files each time or decoded once and kept.
+  fn_args, _ = trained
+  output = module.tft.TFTransformOutput(fn_args.transform_output)
+  args = (fn_args.train_files, fn_args.data_accessor, output, 8, 32, 0)
+  streamed = _passes(module._input_fn(*args), 2, 3)
+  in_memory = _passes(module._in_memory_input_fn(*args, images=16), 2, 3)
+  for one_pass, other in zip(streamed, in_memory):
+    assert sorted(sum(one_pass, [])) == sorted(sum(other, []))
+    assert all(len({i for i, _, _ in b}) == 8 for b in other)
+  # Each pass draws another caption of an image with several.
+  captions = [dict((i, c) for i, c, _ in sum(p, [])) for p in in_memory]
+  assert captions[0] != captions[1]
+  # And is shuffled anew.
+  orders = [[i for b in p for i, _, _ in b] for p in in_memory]
+  assert len({tuple(o) for o in orders}) > 1
+
+
+def test_early_stopping_counts_evaluations_and_keeps_the_best_weights():
+  model = module.keras.Sequential([module.keras.layers.Dense(1,
+                                                             input_shape=(1,))])
+  stopping = module._EarlyStopping(patience=2)
+  stopping.set_model(model)
+  stopping.on_train_begin()
+  # The eval loss after Keras epochs 0, 2, 4 and 6 only; the weights are
+  # the epoch's number. Best at 2 (1.0); 4 and 6 are no better: stop at 6.
+  eval_losses = {0: 3.0, 2: 1.0, 4: 1.5, 6: 1.2}
+  for epoch in range(7):
+    model.set_weights([np.full((1, 1), epoch, np.float32),
+                       np.zeros(1, np.float32)])
+    logs = {'loss': 0.5}
+    if epoch in eval_losses:
+      logs['val_loss'] = eval_losses[epoch]
+    stopping.on_epoch_end(epoch, logs)
+    assert model.stop_training == (epoch == 6), epoch
+  stopping.on_train_end()
+  assert stopping.best_epoch == 2 and stopping.best == 1.0
+  assert model.get_weights()[0][0, 0] == 2.0
+
+
+def test_the_default_length_stops_when_the_eval_loss_stops_improving(
+    trained, tmp_path):
+  # The default plan on 16 train images: at most 1,000 steps (500 epochs),
+  # which a split this small stops improving on long before.
+  fn_args, _ = trained
+  examples = os.path.dirname(os.path.dirname(fn_args.train_files[0]))
+  args = trainer_harness.make_fn_args(
+      examples, fn_args.transform_output, str(tmp_path), train_steps=None,
+      eval_steps=None, custom_config={
+          'batch_size': 8, 'embedding_dim': conftest.TINY_EMBEDDING_DIM,
+          'image_size': 32})
+  module.run_fn(args)
+  with open(os.path.join(args.model_run_dir, 'training.json')) as f:
+    training = json.load(f)
+  assert training['planned_steps'] == 1000
+  assert training['early_stopping_patience'] == 5
+  stopping = training['phases'][0]['early_stopping']
+  assert stopping['stopped_early'] and training['steps'] < 1000
+  eval_loss = training['eval_loss']
+  best = int(np.argmin(eval_loss))
+  # Stopped after exactly five evaluations without a better one; the kept
+  # weights are those of the best.
+  assert len(eval_loss) - 1 - best == 5
+  assert stopping['kept_eval_loss'] == pytest.approx(eval_loss[best])
+  assert stopping['kept_epoch'] == training['eval_epochs'][best]
+  assert training['epochs'] == training['eval_epochs'][-1]
 
 
 def test_a_train_split_of_one_image_is_a_clear_error():
