@@ -70,9 +70,11 @@ DEFAULTS = {
     'max_caption_tokens': 32,
     # Trainer: passes over the train split's images; left at its default,
     # at least `min_train_steps` steps, which small datasets need more
-    # passes for.
+    # passes for, and at most `max_train_steps` (whole passes), which large
+    # ones learn in with fewer passes.
     'train_epochs': 30,
     'min_train_steps': 1000,
+    'max_train_steps': 15000,
     # The default length is at most: training stops once the eval loss has
     # not improved for this many evaluations in a row (of up to 30 a run)
     # and keeps the weights of the best one. 0 trains the whole length. A
@@ -846,7 +848,9 @@ class TrainingPlan:
   of `batch_size` distinct images; it is the only epoch the console, the
   report, training.json and TensorBoard speak of. Training runs exactly
   `train_epochs` epochs, or, given `train_steps`, exactly that many steps
-  (`epochs` may then be a fraction). With `min_train_steps` (the default
+  (`epochs` may then be a fraction). With `max_train_steps` (the default
+  plan) it runs at most that many steps, in whole passes (one at least).
+  With `min_train_steps` (the default
   plan, not an epoch count a user set), it runs at least that many steps.
 
   Keras sees `keras_epochs` epochs of `keras_steps_per_epoch` steps: one
@@ -858,7 +862,7 @@ class TrainingPlan:
 
   def __init__(self, train_images: int, batch_size: int,
                train_epochs: int, train_steps: Optional[int] = None,
-               min_train_steps: int = 0):
+               min_train_steps: int = 0, max_train_steps: int = 0):
     if train_images < 2:
       raise ValueError(
           f'The train split has {train_images} image(s); contrastive '
@@ -875,6 +879,8 @@ class TrainingPlan:
     else:
       passes = max(int(train_epochs),
                    math.ceil(min_train_steps / self.steps_per_epoch))
+      if max_train_steps:
+        passes = min(passes, max(1, max_train_steps // self.steps_per_epoch))
       if min_train_steps:  # A length of our choosing: rounded up.
         passes = math.ceil(passes / grouped) * grouped
       else:
@@ -1068,6 +1074,14 @@ class TrainingProgress(keras.callbacks.Callback):
                    self._epoch(), self._fields['eval loss'],
                    float(logs['loss']))
 
+  def stopped_early(self, epoch: float):
+    """Says on the progress line that training ended before its length."""
+    self._fields['stopped early'] = f'at epoch {epoch:g}'
+    if self._logger.handlers:
+      self._send_update()
+    else:
+      logging.info('%s', self.line(self._clock()))
+
   def close(self):
     """Ends the progress line: after the last phase (one `fit` each)."""
     if self._logger.handlers:
@@ -1098,14 +1112,16 @@ def run_fn(fn_args: FnArgs):
   keras.utils.set_random_seed(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-  # The floor of steps is the default plan's: epochs a user set are run.
-  min_steps = (_config(config, 'min_train_steps')
-               if config.get('train_epochs') is None or
-               config.get('min_train_steps') is not None else 0)
+  # The floor and the ceiling of steps are the default plan's: epochs a
+  # user set are run.
+  default_length = config.get('train_epochs') is None
+  min_steps, max_steps = (
+      _config(config, name) if default_length or config.get(name) is not None
+      else 0 for name in ('min_train_steps', 'max_train_steps'))
   plan = TrainingPlan(count_examples(fn_args.train_files),
                       int(_config(config, 'batch_size')),
                       int(_config(config, 'train_epochs')),
-                      fn_args.train_steps, int(min_steps))
+                      fn_args.train_steps, int(min_steps), int(max_steps))
   eval_images = count_examples(fn_args.eval_files)
   if not eval_images:
     raise ValueError('The eval split is empty: no images to measure the '
@@ -1228,6 +1244,8 @@ def run_fn(fn_args: FnArgs):
           'kept_eval_loss': float(stopping[0].best),
       }
       record['epochs'][1] = plan.epoch_at(done)
+      if done < last and number == len(phases):
+        progress.stopped_early(plan.epoch_at(done))
       record['steps'] = (done - first) * plan.keras_steps_per_epoch
       logging.info('Phase %s %s at epoch %g; kept the weights of epoch %g '
                    '(eval loss %.4f)', phase, 'stopped early' if done < last

@@ -29,8 +29,9 @@ setuptools.setup(
         'tqdm',
     ],
     extras_require={
-        # websocket-client: the report test drives Chromium (DevTools protocol).
-        'test': ['pytest', 'websocket-client'],
+        # websocket-client: the report test drives Chromium (DevTools protocol);
+        # pytest-xdist runs the test files on every core.
+        'test': ['pytest', 'pytest-xdist', 'websocket-client'],
         # The kfp SDK, which the tests check the compiled pipeline with.
         'kfp': ['kfp>=2,<3'],
         # Orchestrating with Airflow 2 (coco_captions_airflow.py). TFX 1.16's

@@ -249,8 +249,8 @@ _OPTIONS = (
     _Option('train_epochs', 'Passes over the train split\'s images, run '
             'exactly (no early stopping unless --early_stopping_patience is '
             'given too); the steps follow from the split\'s size and the '
-            'batch size. Default: the module file\'s, at most 30 epochs but '
-            'at least 1,000 steps, stopped early; 1 to '
+            'batch size. Default: the module file\'s, at most 30 epochs and '
+            '15,000 steps but at least 1,000 steps, stopped early; 1 to '
             f'{MAX_EPOCHS:,}', _whole_number(1, MAX_EPOCHS)),
     _Option('train_steps', 'Train for exactly this many steps instead of '
             f'--train_epochs (as it, no early stopping unless asked); 1 to '

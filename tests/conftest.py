@@ -42,6 +42,19 @@ def tiny_model(tmp_path_factory, tiny_data):
   return fn_args, tiny_data
 
 
+# First: pytest-xdist reads the groups in its own hook.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+  """Under pytest-xdist (`--dist loadgroup`), each test file runs whole on
+  one worker, so its module fixtures are made once; the files that use the
+  bundled runs below share a worker, so those are made once too."""
+  for item in items:
+    definitions = item._fixtureinfo.name2fixturedefs.get('runs', ())  # pylint: disable=protected-access
+    shared = any(d.func.__module__ == __name__ for d in definitions)
+    item.add_marker(pytest.mark.xdist_group(
+        'bundled_runs' if shared else item.module.__name__))
+
+
 @pytest.fixture(scope='session')
 def runs(tmp_path_factory):
   """The bundled data through the CLI four times (e2e_runs.bundled_runs).

@@ -141,12 +141,13 @@ def test_console_shows_progress_and_an_actionable_summary(runs):
 # one, at the end, has no time left.
 _TRAINING = re.compile(
     r'Training: (?P<step>[\d,]+)/(?P<total>[\d,]+) steps \((?P<pct>\d+)%\), '
-    r'epoch \d+/\d+, loss \d+\.\d{4}(, eval loss \d+\.\d{4})?, '
+    r'epoch \d+/\d+, loss \d+\.\d{4}(, eval loss \d+\.\d{4})?'
+    r'(, stopped early at epoch \d+)?, '
     r'[\d,.]+ examples/s, \d+:\d\d elapsed(, \d+:\d\d left)?')
 
 
 def test_console_shows_training_progress_as_plain_lines(runs):
-  _, (cold, *_), _ = runs
+  _, (cold, *_), (a, *_) = runs
   # Captured, the console is no terminal: plain lines, never redrawn.
   assert '\r' not in cold and '\x1b' not in cold
   lines = cold.splitlines()
@@ -162,9 +163,13 @@ def test_console_shows_training_progress_as_plain_lines(runs):
   assert all(matches), [l for l, m in zip(training, matches) if not m]
   steps = [int(m['step'].replace(',', '')) for m in matches]
   total = int(matches[0]['total'].replace(',', ''))
-  # A line at every 10 % at least, the last at the end.
-  assert steps == sorted(steps) and steps[-1] == total
-  assert {int(m['pct']) // 10 for m in matches} >= set(range(1, 11))
+  # A line at every 10 % at least of the most it could run, the last where
+  # it ended: early stopping ends it sooner, and the line says so.
+  assert steps == sorted(steps) and steps[-1] == a.training['steps']
+  assert total == a.training['planned_steps']
+  assert {int(m['pct']) // 10 for m in matches} >= set(
+      range(1, 10 * steps[-1] // total + 1))
+  assert ('stopped early at epoch' in training[-1]) == (steps[-1] < total)
   assert ' left' in training[0] and any('eval loss' in l for l in training)
 
 

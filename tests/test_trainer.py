@@ -183,6 +183,25 @@ def test_training_plan(images, batch, epochs, steps, min_steps, expected):
           plan.total_steps) == expected
 
 
+@pytest.mark.parametrize('images, epochs, steps, expected', [
+    # COCO train2014's split: 1,034 steps a pass, 30 of them would be 31,020
+    # steps; at most 15,000 is 14 whole passes, 14,476 steps.
+    (66_214, 30, None, (14, 14_476)),
+    # 100k captions: 30 passes are 7,500 steps, under the ceiling.
+    (16_008, 30, None, (30, 7_500)),
+    # A pass longer than the ceiling: one pass.
+    (1_000_000, 30, None, (1, 15_625)),
+    # Small data: the floor still wins.
+    (242, 30, None, (336, 1_008)),
+    # Steps the user set are run as given.
+    (66_214, 30, 20_000, (19.34, 20_000)),
+])
+def test_the_default_length_is_at_most_15000_steps_of_whole_passes(
+    images, epochs, steps, expected):
+  plan = module.TrainingPlan(images, 64, epochs, steps, 1000, 15000)
+  assert (plan.epochs, plan.total_steps) == expected
+
+
 def test_the_eval_loss_is_measured_thirty_times_at_most_and_at_the_end():
   assert module.TrainingPlan(1000, 64, 7).eval_epochs == list(range(1, 8))
   eval_epochs = module.TrainingPlan(1000, 64, 100).eval_epochs
