@@ -85,6 +85,11 @@ DEFAULTS = {
     # most this share of the memory available, so each is parsed and
     # decoded once instead of once an epoch; 0: never.
     'in_memory_images_share': 0.25,
+    # The eval loss is measured on at most this many eval images, the same
+    # ones each time where the images are in memory (the split's first):
+    # enough to compare evaluations, and at COCO scale a quarter of the eval
+    # split. `eval_steps` overrides it.
+    'max_eval_images': 4096,
     'batch_size': 64,
     'embedding_dim': 128,
     # Adam's peak learning rate, reached after a linear warmup over
@@ -458,8 +463,9 @@ def _in_memory_input_fn(file_pattern: List[str],
                         size: int,
                         seed: int,
                         images: int) -> tf.data.Dataset:
-  """`_input_fn`'s batches, from the split's `images` images read, parsed
-  and decoded once in the first pass and kept in memory.
+  """`_input_fn`'s batches, from the split's first `images` images (all of
+  them, or fewer), read, parsed and decoded once in the first pass and kept
+  in memory.
 
   Every pass is a new shuffle of all of them, its last partial batch
   dropped, and the caption of each image follows the pass number, as in
@@ -476,7 +482,7 @@ def _in_memory_input_fn(file_pattern: List[str],
           lambda f: (tf.reshape(f[IMAGE_ID], [-1]),
                      dense_token_ids(f[CAPTION_TOKEN_IDS], length),
                      parse_pixels(f[IMAGE_PIXELS], size)),
-          num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+          num_parallel_calls=tf.data.AUTOTUNE).unbatch().take(images).cache()
   # Each repetition reshuffles; a buffer of every image is a full shuffle.
   passes = decoded.shuffle(images, seed=seed,
                            reshuffle_each_iteration=True).padded_batch(
@@ -1127,9 +1133,12 @@ def run_fn(fn_args: FnArgs):
     raise ValueError('The eval split is empty: no images to measure the '
                      'eval loss on.')
   eval_batch = min(plan.batch_size, eval_images)
-  eval_steps = eval_images // eval_batch
   if fn_args.eval_steps:
-    eval_steps = min(eval_steps, fn_args.eval_steps)
+    eval_steps = min(eval_images // eval_batch, fn_args.eval_steps)
+  else:
+    eval_steps = max(1, min(eval_images, int(_config(
+        config, 'max_eval_images'))) // eval_batch)
+  eval_used = eval_steps * eval_batch
   logging.info('Training for %g epochs of %d steps (%d steps, batches of %d '
                'distinct images of %d)', plan.epochs, plan.steps_per_epoch,
                plan.total_steps, plan.batch_size, plan.train_images)
@@ -1137,7 +1146,7 @@ def run_fn(fn_args: FnArgs):
   length = caption_length(tf_transform_output)
   share = float(_config(config, 'in_memory_images_share'))
   in_memory = share > 0 and decoded_bytes(
-      plan.train_images + eval_images, size, length) <= (
+      plan.train_images + eval_used, size, length) <= (
           share * available_memory())
   if in_memory:
     train_dataset, eval_dataset = (
@@ -1145,7 +1154,7 @@ def run_fn(fn_args: FnArgs):
                             batch, size, seed, images)
         for files, batch, images in (
             (fn_args.train_files, plan.batch_size, plan.train_images),
-            (fn_args.eval_files, eval_batch, eval_images)))
+            (fn_args.eval_files, eval_batch, eval_used)))
   else:
     train_dataset, eval_dataset = (
         _input_fn(files, fn_args.data_accessor, tf_transform_output, batch,
@@ -1259,6 +1268,8 @@ def run_fn(fn_args: FnArgs):
   training = {
       'train_images': plan.train_images,
       'eval_images': eval_images,
+      # The eval loss's images each time it is measured.
+      'eval_loss_images': eval_used,
       'batch_size': plan.batch_size,
       'epochs': plan.epoch_at(keras_epochs),
       'steps_per_epoch': plan.steps_per_epoch,

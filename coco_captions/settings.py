@@ -267,7 +267,8 @@ _OPTIONS = (
             _whole_number(0, _MAX_SEED)),
     _Option('eval_steps', 'At most this many eval batches each time the eval '
             'loss is measured (up to 30 times in a run). Default: the whole '
-            f'eval split; 1 to {MAX_STEPS:,}', _whole_number(1, MAX_STEPS)),
+            'eval split up to 4,096 images (64 batches); 1 to '
+            f'{MAX_STEPS:,}', _whole_number(1, MAX_STEPS)),
     _Option('serving_model_dir', 'Where blessed models are pushed, one '
             'numbered version each (as TF Serving expects). Default: '
             f'PIPELINE_ROOT/{configs.SERVING_SUBDIR}', env_name='SERVING_DIR'),

@@ -55,6 +55,8 @@ def test_training_follows_the_data_and_records_its_plan(trained):
   assert 'early_stopping' not in training['phases'][0]
   # 20 images at 32 px are well within memory: decoded once.
   assert training['images_in_memory'] is True
+  # The eval loss on the whole eval split, under max_eval_images.
+  assert training['eval_loss_images'] == 4
   # TensorBoard has them at the training step each ended on.
   assert training['tensorboard_step'] == 'training step'
   from coco_captions import report_data
@@ -246,6 +248,20 @@ def test_in_memory_passes_hold_what_the_streamed_ones_do(trained):
   # And is shuffled anew.
   orders = [[i for b in p for i, _, _ in b] for p in in_memory]
   assert len({tuple(o) for o in orders}) > 1
+
+
+def test_in_memory_passes_of_fewer_images_are_always_the_same_images(trained):
+  # The eval loss on at most max_eval_images: the split's first 8 of 16,
+  # every pass the same 8, reshuffled.
+  fn_args, _ = trained
+  output = module.tft.TFTransformOutput(fn_args.transform_output)
+  dataset = module._in_memory_input_fn(fn_args.train_files,
+                                       fn_args.data_accessor, output, 4, 32,
+                                       0, images=8)
+  passes = _passes(dataset, 2, 3)
+  ids = [sorted(i for b in p for i, _, _ in b) for p in passes]
+  assert len(ids[0]) == len(set(ids[0])) == 8
+  assert ids[0] == ids[1] == ids[2]
 
 
 def test_early_stopping_counts_evaluations_and_keeps_the_best_weights():
