@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny dataset and a model trained on it by run_fn."""
 
 import logging
+import os
 
 import pytest
 
@@ -42,17 +43,25 @@ def tiny_model(tmp_path_factory, tiny_data):
   return fn_args, tiny_data
 
 
-# First: pytest-xdist reads the groups in its own hook.
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-  """Under pytest-xdist (`--dist loadgroup`), each test file runs whole on
-  one worker, so its module fixtures are made once; the files that use the
-  bundled runs below share a worker, so those are made once too."""
-  for item in items:
-    definitions = item._fixtureinfo.name2fixturedefs.get('runs', ())  # pylint: disable=protected-access
-    shared = any(d.func.__module__ == __name__ for d in definitions)
-    item.add_marker(pytest.mark.xdist_group(
-        'bundled_runs' if shared else item.module.__name__))
+# The test files that share the session fixture `runs` below.
+_BUNDLED_RUNS_FILES = ('test_pipeline_e2e.py', 'test_report_e2e.py')
+
+
+def pytest_xdist_make_scheduler(config, log):
+  """Under pytest-xdist, each test file runs whole on one worker, so its
+  module fixtures are made once; the files that use the bundled runs share
+  a worker, so those are made once too."""
+  from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
+
+  class FileScheduling(LoadScopeScheduling):
+
+    def _split_scope(self, nodeid):
+      path = nodeid.split('::', 1)[0]
+      if os.path.basename(path) in _BUNDLED_RUNS_FILES:
+        return 'bundled_runs'
+      return path
+
+  return FileScheduling(config, log)
 
 
 @pytest.fixture(scope='session')
