@@ -502,12 +502,12 @@ def _in_memory_input_fn(file_pattern: List[str],
           tf.data.AUTOTUNE)
 
 
-def decoded_bytes(images: int, size: int, length: int) -> int:
+def _decoded_bytes(images: int, size: int, length: int) -> int:
   """About what `images` decoded images take in memory, five captions each."""
   return images * (size * size * 3 + 5 * length * 8 + 64)
 
 
-def available_memory() -> int:
+def _available_memory() -> int:
   """Bytes this process can still take: the machine's available memory, or
   less where a cgroup (a container, a Kubernetes pod) limits it."""
   found = []
@@ -1145,22 +1145,19 @@ def run_fn(fn_args: FnArgs):
 
   length = caption_length(tf_transform_output)
   share = float(_config(config, 'in_memory_images_share'))
-  in_memory = share > 0 and decoded_bytes(
+  in_memory = share > 0 and _decoded_bytes(
       plan.train_images + eval_used, size, length) <= (
-          share * available_memory())
-  if in_memory:
-    train_dataset, eval_dataset = (
-        _in_memory_input_fn(files, fn_args.data_accessor, tf_transform_output,
-                            batch, size, seed, images)
-        for files, batch, images in (
-            (fn_args.train_files, plan.batch_size, plan.train_images),
-            (fn_args.eval_files, eval_batch, eval_used)))
-  else:
-    train_dataset, eval_dataset = (
-        _input_fn(files, fn_args.data_accessor, tf_transform_output, batch,
-                  size, seed)
-        for files, batch in ((fn_args.train_files, plan.batch_size),
-                             (fn_args.eval_files, eval_batch)))
+          share * _available_memory())
+
+  def dataset(files, batch, images):
+    args = (files, fn_args.data_accessor, tf_transform_output, batch, size,
+            seed)
+    return _in_memory_input_fn(*args, images) if in_memory else _input_fn(
+        *args)
+
+  train_dataset = dataset(fn_args.train_files, plan.batch_size,
+                          plan.train_images)
+  eval_dataset = dataset(fn_args.eval_files, eval_batch, eval_used)
   # A length the user set is run whole unless they asked for early stopping.
   user_length = (config.get('train_epochs') is not None or
                  bool(fn_args.train_steps))
@@ -1341,13 +1338,16 @@ def make_serving_signatures(model: DualEncoder,
 
   # autograph=False: as for train_step, AutoGraph would slowly rewrite every
   # tf_keras layer on the way, and nothing here branches on a tensor.
+  def token_ids_of(serialized_examples):
+    raw = tf.io.parse_example(serialized_examples, caption_spec)
+    transformed = model.tft_layer({CAPTIONS_KEY: raw[CAPTION_KEY]})
+    return dense_token_ids(transformed[CAPTION_TOKEN_IDS], length)[:, 0]
+
   @tf.function(input_signature=[
       tf.TensorSpec(shape=[None], dtype=tf.string, name='examples')
   ], autograph=False)
   def embed_captions(serialized_examples):
-    raw = tf.io.parse_example(serialized_examples, caption_spec)
-    transformed = model.tft_layer({CAPTIONS_KEY: raw[CAPTION_KEY]})
-    token_ids = dense_token_ids(transformed[CAPTION_TOKEN_IDS], length)[:, 0]
+    token_ids = token_ids_of(serialized_examples)
     return {'caption_embedding': model.embed_captions(token_ids)}
 
   # Ids 1..V are the vocabulary's words (PAD_ID below, OOV buckets above).
@@ -1357,9 +1357,7 @@ def make_serving_signatures(model: DualEncoder,
       tf.TensorSpec(shape=[None], dtype=tf.string, name='examples')
   ], autograph=False)
   def count_known_words(serialized_examples):
-    raw = tf.io.parse_example(serialized_examples, caption_spec)
-    transformed = model.tft_layer({CAPTIONS_KEY: raw[CAPTION_KEY]})
-    token_ids = dense_token_ids(transformed[CAPTION_TOKEN_IDS], length)[:, 0]
+    token_ids = token_ids_of(serialized_examples)
     known = (token_ids > PAD_ID) & (token_ids <= words)
     return {'known_words': tf.reduce_sum(tf.cast(known, tf.int32), axis=1)}
 
