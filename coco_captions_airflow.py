@@ -33,7 +33,7 @@ import datetime
 
 from tfx.orchestration.airflow import airflow_dag_runner
 
-from coco_captions import airflow_launcher, session, settings
+from coco_captions.run import airflow_launcher, session, settings
 
 
 def create_dag():
@@ -41,7 +41,7 @@ def create_dag():
 
   Airflow parses this file every 30 s or so, so the parse reads no data:
   the input checks run in CsvExampleGen's task, the images' fingerprint is
-  taken in GroupCaptionsByImage's (coco_captions/airflow_launcher.py).
+  taken in GroupCaptionsByImage's (coco_captions/run/airflow_launcher.py).
   """
   found = settings.from_environment('airflow')
   return airflow_dag_runner.AirflowDagRunner(

@@ -16,7 +16,7 @@ environment variables (see the README's "With the TFX CLI"):
 import sys
 from typing import Optional, Sequence
 
-from coco_captions import session, settings
+from coco_captions.run import session, settings
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -26,7 +26,8 @@ import os
 import sys
 from typing import List, Optional, Sequence
 
-from coco_captions import configs, preflight, session, settings
+from coco_captions.pipeline import configs
+from coco_captions.run import preflight, session, settings
 
 # Where the Dockerfile copies the project, and its working directory.
 IMAGE_PROJECT_DIR = '/pipeline'

@@ -40,7 +40,7 @@ import coco_captions_encoders as encoders
 
 # --- Feature names and defaults ----------------------------------------------
 
-# Per-image input of Transform (coco_captions.grouping writes it).
+# Per-image input of Transform (coco_captions.pipeline.grouping writes it).
 IMAGE_ID_KEY = 'image_id'
 IMAGE_NAME_KEY = 'image_name'
 IMAGE_PIXELS_KEY = 'image_pixels'
@@ -299,7 +299,7 @@ def preprocessing_fn(inputs: Dict[str, Any],
   """Transforms per-image examples into model features.
 
   Args:
-    inputs: per-image features (coco_captions.grouping): `image_id`,
+    inputs: per-image features (coco_captions.pipeline.grouping): `image_id`,
       `image_name`, `image_pixels` (the image, decoded, resized and stored
       once by GroupCaptionsByImage with `encode_pixels`), `captions` (every
       caption of the image) and `caption_ids`.
@@ -988,9 +988,9 @@ def _describe_phase(model: DualEncoder, phase: str,
   }
 
 
-# coco_captions.progress.LOGGER (this file cannot import the package): the
+# coco_captions.run.progress.LOGGER (this file cannot import the package): the
 # local runner's console draws the progress events sent to it.
-PROGRESS_LOGGER = 'coco_captions.progress'
+PROGRESS_LOGGER = 'coco_captions.run.progress'
 # Where nothing draws them (Airflow, Kubeflow), a log line at most this often.
 PROGRESS_LOG_SECONDS = 30.0
 

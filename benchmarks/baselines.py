@@ -46,7 +46,7 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence
 
-from coco_captions import configs
+from coco_captions.pipeline import configs
 
 
 def _module():
@@ -252,7 +252,7 @@ def _transform(rows, config: Dict[str, Any], output_dir: str) -> str:
   import tensorflow_transform.beam as tft_beam
   from tensorflow_transform.tf_metadata import dataset_metadata
   from tfx_bsl.coders import example_coder
-  from coco_captions import grouping
+  from coco_captions.pipeline import grouping
   module = _module()
   metadata = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
   prefix = os.path.join(output_dir, 'transformed')
@@ -377,7 +377,7 @@ def _fastest(fn, runs: int = 3) -> float:
 def fingerprint_baseline(data_root: str, images_root: str) -> Dict[str, Any]:
   """Seconds of the stat-based fingerprints and of hashing every byte."""
   import hashlib  # pylint: disable=import-outside-toplevel
-  from coco_captions import up_to_date  # pylint: disable=import-outside-toplevel
+  from coco_captions.run import up_to_date  # pylint: disable=import-outside-toplevel
   files = sorted(
       [p for p in glob.glob(os.path.join(data_root, configs.CSV_PATTERN))] +
       [os.path.join(d, n) for d, _, names in os.walk(images_root)

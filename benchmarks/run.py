@@ -33,7 +33,7 @@ writes everything to WORK_DIR/results.json (or --output).
 
 The generated images are small (96-160 px) and flat, cheap to read. With
 --coco_sized_images they are JPEGs of COCO's size and file size instead (640 px
-on the longest side, ~160 KiB; coco_captions/synthetic_data.py), kept apart
+on the longest side, ~160 KiB; coco_captions/data/synthetic_data.py), kept apart
 under WORK_DIR/data/captionsN_seedS_coco.
 
 Flags it does not know go to the pipeline CLI unchanged (Beam options, or
@@ -63,7 +63,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from coco_captions import configs
+from coco_captions.pipeline import configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(ROOT, 'coco_captions_local.py')
@@ -145,7 +145,7 @@ def dataset_dir(work_dir: str, size: int, seed: int,
                       f'{_suffix(coco_sized_images)}')
   done = os.path.join(path, '.complete')
   if not os.path.exists(done):
-    from coco_captions import synthetic_data
+    from coco_captions.data import synthetic_data
     shutil.rmtree(path, ignore_errors=True)
     num_images = math.ceil(size / CAPTIONS_PER_IMAGE)
     start = time.perf_counter()
@@ -176,7 +176,7 @@ def run_pipeline(data_root: str, pipeline_root: str,
   With `unchanged`, the run must be answered from the record of the last run
   (nothing changed); only its wall time and memory are returned.
   """
-  from coco_captions import run_summary
+  from coco_captions.reporting import run_summary
   command = [sys.executable, CLI, '--data_root', data_root,
              '--pipeline_root', pipeline_root, '--pipeline_name', PIPELINE_NAME,
              *(['--train_steps', str(train_steps)] if train_steps else []),

@@ -6,7 +6,8 @@ import os
 import pytest
 
 import trainer_harness
-from coco_captions import progress, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.run import progress
 
 TINY_IMAGES = 20
 # Enough passes over 16 train images for the model to tell them apart.

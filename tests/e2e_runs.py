@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import sys
 
-from coco_captions import configs, mlmd, run_summary
+from coco_captions.pipeline import configs
+from coco_captions.reporting import mlmd, run_summary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = 'coco_e2e'

@@ -5,7 +5,7 @@ from the checkout. A real apache-airflow install (the `airflow` extra) loads
 that folder through a DagBag, as the scheduler does, from another directory
 and without PYTHONPATH; the parse must read none of the data. Then it runs
 the DAG twice with `dag.test()` (no scheduler needed) on a tiny dataset, and
-`python -m coco_captions.report` writes the report of the last run from the
+`python -m coco_captions.reporting.report` writes the report of the last run from the
 Airflow runner's metadata, which headless Chromium opens.
 """
 
@@ -20,7 +20,8 @@ from pathlib import Path
 import markupsafe
 import pytest
 
-from coco_captions import mlmd, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.reporting import mlmd
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +77,7 @@ def airflow_run(tmp_path_factory):
 
 def _expected_tasks(work):
   """Component id -> sorted upstream ids, from create_pipeline() itself."""
-  from coco_captions import configs, pipeline
+  from coco_captions.pipeline import configs, pipeline
   tfx_pipeline = pipeline.create_pipeline(
       pipeline_name=PIPELINE_NAME, pipeline_root=str(work / 'expected'),
       data_root=str(work / 'data'), images_root=str(work / 'data' / 'images'),
@@ -155,7 +156,7 @@ def airflow_report(airflow_run):
   """(the report CLI's output, the page it wrote) after both DAG runs."""
   _, work = airflow_run
   result = subprocess.run(
-      [sys.executable, '-m', 'coco_captions.report', '--pipeline_root',
+      [sys.executable, '-m', 'coco_captions.reporting.report', '--pipeline_root',
        str(work / 'pipeline')],
       cwd=str(work), capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stdout + result.stderr
@@ -181,7 +182,7 @@ def _latest_properties(store, type_name):
 
 def test_report_after_airflow_shows_the_figures_in_ml_metadata(
     airflow_run, airflow_report):
-  from coco_captions import report
+  from coco_captions.reporting import report
   from tensorflow_metadata.proto.v0 import statistics_pb2
   seen, work = airflow_run
   output, page = airflow_report

@@ -7,7 +7,7 @@ from tfx.orchestration import data_types
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 
-from coco_captions import airflow_launcher
+from coco_captions.run import airflow_launcher
 
 
 def _register_model_twice(handle, tmp_path):
@@ -55,7 +55,8 @@ def test_one_input_event_lists_both_keys(tmp_path):
 def test_the_images_are_fingerprinted_when_the_task_runs(tmp_path):
   # Airflow parses the DAG file every 30 s: the DAG holds no fingerprint,
   # the launcher of GroupCaptionsByImage's task takes it.
-  from coco_captions import pipeline, up_to_date
+  from coco_captions.pipeline import pipeline
+  from coco_captions.run import up_to_date
   images = tmp_path / 'images'
   images.mkdir()
   (images / 'a.jpg').write_bytes(b'first')
@@ -88,7 +89,7 @@ def test_the_images_are_fingerprinted_when_the_task_runs(tmp_path):
   (tmp_path / 'a.csv').write_text('image_id,caption\n1,x\n')
   example_gen = components['CsvExampleGen']
   config = launched(example_gen)._exec_properties['custom_config']
-  from coco_captions import csv_example_gen
+  from coco_captions.pipeline import csv_example_gen
   assert config == csv_example_gen.data_fingerprint_config(
       up_to_date.data_fingerprint(str(tmp_path), '*.csv'))
   # Other components are launched as they are.
@@ -99,8 +100,10 @@ def test_the_images_are_fingerprinted_when_the_task_runs(tmp_path):
 def test_a_failed_task_is_recorded_failed_with_why(tmp_path):
   # TFX's older launchers leave a failed execution RUNNING and keep no
   # reason: the report would show the component as running.
-  from coco_captions import mlmd as mlmd_reader
-  from coco_captions import pipeline, preflight, run_record
+  from coco_captions.reporting import mlmd as mlmd_reader
+  from coco_captions.pipeline import pipeline
+  from coco_captions.reporting import run_record
+  from coco_captions.run import preflight
   data = tmp_path / 'data'
   data.mkdir()
   (data / 'a.csv').write_bytes(b'image_id,caption\n1,caf\xe9\n')

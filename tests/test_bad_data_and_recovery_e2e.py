@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from coco_captions import mlmd, run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.reporting import mlmd, run_summary
 
 pytestmark = pytest.mark.e2e
 

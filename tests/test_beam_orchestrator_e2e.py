@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from coco_captions import run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.reporting import run_summary
 
 pytestmark = pytest.mark.e2e
 

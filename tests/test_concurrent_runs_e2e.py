@@ -15,7 +15,8 @@ import time
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import mlmd, run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.reporting import mlmd, run_summary
 from test_session import ctrl_c_as_at_a_terminal
 
 pytestmark = pytest.mark.e2e

@@ -319,7 +319,7 @@ def test_the_exported_signatures_answer_on_raw_image_bytes(fine_tuned,
 
 
 def test_the_run_summary_lists_a_pretrained_encoders_phases():
-  from coco_captions import run_summary
+  from coco_captions.reporting import run_summary
   phase = {'phase': 'train', 'epochs': [0, 30], 'steps': 300,
            'learning_rate': 2e-3, 'frozen': 'nothing'}
   # The small CNN's summary is as it always was.

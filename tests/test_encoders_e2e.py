@@ -14,7 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from coco_captions import configs, pipeline, run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.pipeline import configs, pipeline
+from coco_captions.reporting import run_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -121,7 +123,7 @@ def test_the_query_command_works_on_it(encoder_run):
   image = os.path.join(paths['images_root'],
                        sorted(os.listdir(paths['images_root']))[0])
   result = subprocess.run(
-      [sys.executable, '-m', 'coco_captions.query',
+      [sys.executable, '-m', 'coco_captions.serving.query',
        '--model', paths['serving_model_dir'], '--json', '--top_k', '3',
        '--images_root', paths['images_root'],
        '--caption', 'a red circle on the left',

@@ -6,7 +6,8 @@ import os
 import pytest
 import tensorflow as tf
 
-from coco_captions import evaluator, push, query, retrieval
+from coco_captions.pipeline import evaluator, push, retrieval
+from coco_captions.serving import query
 
 METRIC = 'text_to_image_recall@5'
 

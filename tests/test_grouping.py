@@ -7,7 +7,7 @@ from apache_beam.testing import test_pipeline, util
 import pytest
 import tensorflow as tf
 
-from coco_captions import configs, grouping, user_code
+from coco_captions.pipeline import configs, grouping, user_code
 
 # The project's module file and the .py files beside it, as workers get them.
 CODE = user_code.read(configs.MODULE_FILE)

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from coco_captions import run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.reporting import run_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +52,7 @@ def test_the_converters_output_runs_with_the_two_documented_commands(
   images_root = str(source / 'images')
   output_dir = str(tmp_path / 'coco_csv')
 
-  converted = _run([sys.executable, '-m', 'coco_captions.ingest',
+  converted = _run([sys.executable, '-m', 'coco_captions.data.ingest',
                     '--annotations', str(annotations),
                     '--images_root', images_root, '--output_dir', output_dir])
   assert converted.returncode == 0, converted.stderr[-3000:]
@@ -113,7 +114,7 @@ _DROP_RUN = '''
 import sys
 from tfx.orchestration import metadata
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-from coco_captions import configs, pipeline
+from coco_captions.pipeline import configs, pipeline
 data_root, images_root, base = sys.argv[1:]
 LocalDagRunner().run(pipeline.create_pipeline(
     pipeline_name='drop', pipeline_root=base + '/pipeline',
@@ -151,7 +152,7 @@ def test_with_bad_images_drop_the_run_goes_on_without_their_rows(tmp_path):
   assert evaluation['skipped_images'] == found['eval_bad_images']
   assert evaluation['num_images'] == found['eval_images']
   # The console's summary says how many were left out and where they are.
-  from coco_captions import artifacts
+  from coco_captions.reporting import artifacts
   lines = run_summary.format_summary(
       summary, str(tmp_path / 'metadata.sqlite')).splitlines()
   listing = artifacts.bad_images_dir(summary.output('GroupCaptionsByImage',

@@ -7,7 +7,7 @@ import os
 import pytest
 from PIL import Image
 
-from coco_captions import ingest, synthetic_data
+from coco_captions.data import ingest, synthetic_data
 
 
 def _coco_file(path, images, annotations, licenses, annotations_first=False):
@@ -343,7 +343,7 @@ def test_a_failure_half_way_leaves_no_output(coco, monkeypatch):
 
 def test_rejects_are_not_among_the_csv_files_the_pipeline_reads(coco):
   import glob
-  from coco_captions import configs
+  from coco_captions.pipeline import configs
   result = ingest.ingest(*coco)
   _, _, output_dir = coco
   assert glob.glob(os.path.join(output_dir, configs.CSV_PATTERN)) == [
@@ -367,7 +367,7 @@ def test_a_rejects_file_where_older_versions_wrote_it_is_removed(coco):
 
 def test_every_accepted_row_passes_the_pipelines_schema(tmp_path):
   import tensorflow_data_validation as tfdv
-  from coco_captions import configs
+  from coco_captions.pipeline import configs
   extra = [_image(5, '../outside.jpg'), _image(6, 'x\udc80.jpg'),
            {**_image(7, 'COCO_train2014_000000000004.jpg'),
             'coco_url': '', 'license': None}]
@@ -483,7 +483,7 @@ def test_ctrl_c_is_one_line_and_changes_nothing(tmp_path):
   (tmp_path / 'out' / 'captions.csv').write_text('kept\n')
   os.mkfifo(tmp_path / 'annotations.json')  # Blocks until interrupted.
   command = subprocess.Popen(
-      [sys.executable, '-m', 'coco_captions.ingest', '--annotations',
+      [sys.executable, '-m', 'coco_captions.data.ingest', '--annotations',
        str(tmp_path / 'annotations.json'), '--images_root', str(tmp_path),
        '--output_dir', str(tmp_path / 'out')],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

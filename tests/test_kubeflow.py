@@ -81,7 +81,7 @@ def test_every_container_runs_the_configured_image(job):
   assert {c['image'] for c in containers.values()} == {IMAGE}
   # Our own components run from the package installed in the image.
   gate_args = containers['AnomaliesGate_executor']['args']
-  assert any('coco_captions.validation' in a for a in gate_args)
+  assert any('coco_captions.pipeline.validation' in a for a in gate_args)
 
 
 def test_beam_options_reach_every_beam_component_unchanged(job):
@@ -125,7 +125,7 @@ def test_every_module_the_pods_run_imports_with_the_images_lock(
   modules, classes = _modules_run(job)
   assert 'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver' in (
       modules)
-  assert 'coco_captions.evaluator.RetrievalEvaluatorExecutor' in classes
+  assert 'coco_captions.pipeline.evaluator.RetrievalEvaluatorExecutor' in classes
   image = image_env.build(str(tmp_path / 'image'))
   check = ('import importlib, sys\n'
            'for name in sys.argv[1:]:\n'

@@ -13,7 +13,9 @@ import sys
 
 import pytest
 
-from coco_captions import configs, run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.pipeline import configs
+from coco_captions.reporting import run_summary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = 2000

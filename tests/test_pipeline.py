@@ -6,8 +6,8 @@ import os
 import pytest
 from tfx import v1 as tfx
 
-from coco_captions import (configs, pipeline, push, session, settings,
-                           up_to_date)
+from coco_captions.pipeline import configs, pipeline, push
+from coco_captions.run import session, settings, up_to_date
 
 BEAM_ARGS = ['--runner=DirectRunner', '--direct_num_workers=2',
              '--temp_location=/tmp/beam']
@@ -187,7 +187,7 @@ def test_example_gen_reads_a_csv_with_a_byte_order_mark_or_quotes(tmp_path,
   """The executor TFX's CsvExampleGen runs, on a CSV from a spreadsheet."""
   import apache_beam as beam
   from apache_beam.testing import util
-  from coco_captions import csv_example_gen
+  from coco_captions.pipeline import csv_example_gen
   (tmp_path / 'captions.csv').write_bytes(
       f'{header}\n7,70,a caf\u00e9\n'.encode())
   with beam.Pipeline() as p:

@@ -9,7 +9,7 @@ the report's e2e test):
      the comparison with the latest blessed model (the baseline).
   D: A's flags again: every component is served from cache.
 Then a fifth run with D's flags changes nothing and is answered from D's
-record without TensorFlow or TFX (coco_captions.up_to_date).
+record without TensorFlow or TFX (coco_captions.run.up_to_date).
 A second, fresh pipeline with an unreachable threshold shows that a first run
 is judged on the threshold alone and that a rejected model is not pushed.
 Tests assert on ML Metadata, the artifacts, the split, retrieval quality, the
@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coco_captions import synthetic_data
+from coco_captions.data import synthetic_data
 from e2e_runs import run_cli as _run_cli
 from e2e_runs import summaries as _summaries
 
@@ -322,7 +322,7 @@ def _eval_rows(paths, summary):
 def test_query_command_finds_held_out_images_from_their_captions(runs):
   paths, _, (a, *_) = runs
   rows = _eval_rows(paths, a)
-  command = [sys.executable, '-m', 'coco_captions.query',
+  command = [sys.executable, '-m', 'coco_captions.serving.query',
              '--model', paths['serving_model_dir'],
              '--images_root', paths['images_root'], '--top_k', '5', '--json']
   for row in rows:
@@ -348,7 +348,7 @@ def test_query_command_finds_captions_for_held_out_images(runs):
   paths, _, (a, *_) = runs
   rows = _eval_rows(paths, a)
   images = sorted({r['image_name'] for r in rows})
-  command = [sys.executable, '-m', 'coco_captions.query',
+  command = [sys.executable, '-m', 'coco_captions.serving.query',
              '--model', paths['serving_model_dir'], '--top_k', '10', '--json',
              '--captions_csv', os.path.join(paths['data_root'], 'captions.csv')]
   for image in images:

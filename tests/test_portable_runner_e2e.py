@@ -24,7 +24,8 @@ import time
 import pytest
 
 import image_env
-from coco_captions import run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.reporting import run_summary
 
 pytestmark = pytest.mark.e2e
 

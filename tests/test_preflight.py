@@ -2,7 +2,8 @@
 
 import pytest
 
-from coco_captions import configs, preflight, settings
+from coco_captions.pipeline import configs
+from coco_captions.run import preflight, settings
 
 HEADER = ','.join(configs.CSV_COLUMNS)
 ROW = '1,10,a red square,http://x/1.jpg,1.jpg,CC BY'
@@ -153,7 +154,7 @@ def test_kubeflow_checks_only_the_module_file_here(tmp_path):
 def test_example_gen_checks_the_data_where_its_task_runs(tmp_path):
   # An Airflow DAG file and a compiled Kubeflow pipeline are built where the
   # data is not read: the first task checks it, one line per problem.
-  from coco_captions import csv_example_gen
+  from coco_captions.pipeline import csv_example_gen
   (tmp_path / 'a.csv').write_bytes(b'image_id,caption\n1,caf\xe9\n')
   with pytest.raises(preflight.PreflightError) as error:
     csv_example_gen.Executor().Do({}, {}, {'input_base': str(tmp_path)})
@@ -195,7 +196,7 @@ def test_a_read_only_pipeline_root_is_one_line(tmp_path):
     pytest.skip('needs root and unshare for a read-only mount')
   root = tmp_path / 'root'
   root.mkdir()
-  check = ('import sys; from coco_captions import preflight; '
+  check = ('import sys; from coco_captions.run import preflight; '
            'print(preflight.storage_errors(sys.argv[1], sys.argv[2]))')
   result = subprocess.run(
       ['unshare', '-m', '--propagation', 'private', 'sh', '-c',

@@ -14,7 +14,7 @@ from PIL import Image
 
 import coco_captions_utils as module
 
-from coco_captions import grouping
+from coco_captions.pipeline import grouping
 
 RAW_SPEC = grouping.feature_spec()
 RAW_METADATA = dataset_metadata.DatasetMetadata(grouping.per_image_schema())

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from coco_captions import console, progress
+from coco_captions.run import console, progress
 
 
 class FakeClock:

@@ -12,7 +12,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from coco_captions import push
+from coco_captions.pipeline import push
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -83,7 +83,7 @@ def test_a_full_disk_leaves_no_version_and_a_rerun_pushes(tmp_path):
   serving.mkdir()
   script = f'''
 import json, os, subprocess, sys
-from coco_captions import push
+from coco_captions.pipeline import push
 model, serving = sys.argv[1:3]
 try:
   push.push(model, serving)

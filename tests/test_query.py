@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coco_captions import query
+from coco_captions.serving import query
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,7 +48,7 @@ def _run_query(args, extra_code=''):
       'import runpy, sys, json\n'
       f'sys.argv = ["query"] + {args!r}\n'
       'try:\n'
-      '  runpy.run_module("coco_captions.query", run_name="__main__")\n'
+      '  runpy.run_module("coco_captions.serving.query", run_name="__main__")\n'
       'except SystemExit as e:\n'
       '  assert not e.code, e.code\n'
       + extra_code)
@@ -154,7 +154,7 @@ def test_corrupt_images_are_skipped_with_a_warning_naming_them(
 
 def _run_query_raw(args):
   result = subprocess.run(
-      [sys.executable, '-m', 'coco_captions.query'] + args,
+      [sys.executable, '-m', 'coco_captions.serving.query'] + args,
       capture_output=True, text=True, timeout=300, cwd=ROOT)
   return result, result.stderr
 
@@ -245,7 +245,7 @@ def test_a_command_prints_nothing_but_its_own_line(tmp_path):
   # google.api_core, imported with TFX, warns on every import that it will
   # leave Python 3.11: the commands keep that off the console.
   result = subprocess.run(
-      [sys.executable, '-m', 'coco_captions.query', '--model',
+      [sys.executable, '-m', 'coco_captions.serving.query', '--model',
        str(tmp_path / 'none'), '--images_root', str(tmp_path), '--caption',
        'a dog'], capture_output=True, text=True, timeout=300,
       cwd=str(tmp_path))

@@ -9,7 +9,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 import pytest
 
-from coco_captions import recovery
+from coco_captions.run import recovery
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNING = metadata_store_pb2.Execution.RUNNING
@@ -19,7 +19,7 @@ CANCELED = metadata_store_pb2.Execution.CANCELED
 # Waits for a 'go' file, tries the lock, reports, holds it until 'done'.
 _CONTENDER = '''
 import os, sys, time
-from coco_captions import recovery
+from coco_captions.run import recovery
 root, signals, name = sys.argv[1:]
 open(os.path.join(signals, name + '.ready'), 'w').close()
 while not os.path.exists(os.path.join(signals, 'go')):
@@ -78,7 +78,7 @@ def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path):
 def test_a_lock_held_by_a_killed_process_is_free(tmp_path):
   holder = subprocess.Popen(
       [sys.executable, '-c', 'import sys, time\n'
-       'from coco_captions import recovery\n'
+       'from coco_captions.run import recovery\n'
        'with recovery.RunLock(sys.argv[1]):\n'
        '  print("held", flush=True); time.sleep(600)\n', str(tmp_path)],
       cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -159,7 +159,7 @@ def test_a_live_run_in_another_process_is_never_canceled(shared_store):
   path, ids = shared_store
   holder = subprocess.Popen(
       [sys.executable, '-c', 'import sys, time\n'
-       'from coco_captions import recovery\n'
+       'from coco_captions.run import recovery\n'
        'with recovery.LiveRun(sys.argv[1], "run-live"):\n'
        '  print("live", flush=True); time.sleep(600)\n', path],
       cwd=ROOT, stdout=subprocess.PIPE, text=True)

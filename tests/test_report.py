@@ -18,7 +18,8 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 import headless_chromium
 import report_checks
-from coco_captions import charts, evaluator, facets, report, report_data
+from coco_captions.pipeline import evaluator
+from coco_captions.reporting import charts, facets, report, report_data
 from test_evaluator import _write_raw_split
 
 
@@ -337,7 +338,7 @@ ESCAPED = '&lt;script&gt;alert(1)&lt;/script&gt;'
 def _evil_record():
   """A run whose every name and text is markup: a split, a component, the
   blessing's reason, artifact URIs."""
-  from coco_captions import run_record
+  from coco_captions.reporting import run_record
   ref = run_record.ArtifactRef('anomalies', 'ExampleAnomalies', 3, EVIL, EVIL)
   return run_record.RunRecord(
       pipeline_name=EVIL, run_id=EVIL,
@@ -378,7 +379,7 @@ def test_every_text_of_the_report_is_escaped():
 
 
 def test_captions_and_image_names_in_the_examples_are_escaped():
-  from coco_captions import pages
+  from coco_captions.reporting import pages
   thumbnail = 'data:image/png;base64,AA=='
   examples = report.Section('examples', 'Examples', {
       'pool_images': 2, 'top_images': 1, 'top_captions': 1,

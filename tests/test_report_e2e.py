@@ -15,7 +15,7 @@ from PIL import Image
 
 import headless_chromium
 import report_checks
-from coco_captions import report, report_data
+from coco_captions.reporting import report, report_data
 
 pytestmark = pytest.mark.e2e
 

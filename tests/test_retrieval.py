@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from coco_captions import retrieval
+from coco_captions.pipeline import retrieval
 
 
 def _unit(*rows):

@@ -7,7 +7,7 @@ import re
 import pytest
 
 import hand_built_mlmd as hb
-from coco_captions import report, run_history
+from coco_captions.reporting import report, run_history
 
 
 @pytest.fixture(params=('ir', 'airflow'))
@@ -85,7 +85,7 @@ def test_the_page_fits_a_laptop_screen_with_a_chart_of_the_metric(tmp_path):
   rows = run_history.history(built.store, 'p')
   # As long as real values get: paths, run ids, every setting.
   rows[1].record.pushed['pushed_destination'] = (
-      '/home/someone/projects/coco/tfx_output/coco_captions/serving_model/'
+      '/home/someone/projects/coco/tfx_output/coco_captions/serving/serving_model/'
       + hb.PUSHED_VERSION)
   page = run_history.render(rows, set(), report.report_filename)
   assert page.count('<svg') == 1 and 'chance rate' in page

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import hand_built_mlmd as hb
-from coco_captions import mlmd, run_record
+from coco_captions.reporting import mlmd, run_record
 
 LAYOUTS = ('ir', 'airflow')
 
@@ -185,7 +185,7 @@ def test_recalls_are_formatted_once_with_their_chance():
 def test_runs_from_before_grouping_decoded_the_images_still_read(layout):
   # Then Transform read the images and its custom_config carried their root
   # and fingerprint; the run history reads such runs from the same store.
-  from coco_captions import report_data
+  from coco_captions.reporting import report_data
   built = hb.HandBuiltStore(hb.in_memory_store(), layout)
   run = built.run('old')
   built.execute(run, 'GroupCaptionsByImage')
@@ -198,7 +198,7 @@ def test_runs_from_before_grouping_decoded_the_images_still_read(layout):
 
 @pytest.mark.parametrize('layout', LAYOUTS)
 def test_the_images_root_is_grouping_s_where_no_evaluator_ran(layout):
-  from coco_captions import report_data
+  from coco_captions.reporting import report_data
   built = hb.HandBuiltStore(hb.in_memory_store(), layout)
   run = built.run('stopped')
   built.execute(run, 'GroupCaptionsByImage',
@@ -209,7 +209,7 @@ def test_the_images_root_is_grouping_s_where_no_evaluator_ran(layout):
 
 
 def test_a_baseline_trained_on_other_data_is_said_so():
-  from coco_captions import run_summary
+  from coco_captions.reporting import run_summary
   built = hb.HandBuiltStore(hb.in_memory_store(), 'ir')
   models = {}
   for run_id, data_root in (('r1', '/bundled'), ('r2', '/mine')):

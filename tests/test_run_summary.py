@@ -5,7 +5,7 @@ import os
 import pytest
 
 import hand_built_mlmd as hb
-from coco_captions import run_summary
+from coco_captions.reporting import run_summary
 
 
 @pytest.fixture

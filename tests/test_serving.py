@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coco_captions import serving_model
+from coco_captions.serving import serving_model
 
 
 def _predict(loaded, body: str) -> dict:

@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 
-from coco_captions import session, settings, synthetic_data
-from coco_captions.validation import DataAnomaliesError
+from coco_captions.data import synthetic_data
+from coco_captions.run import session, settings
+from coco_captions.pipeline.validation import DataAnomaliesError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -100,7 +101,7 @@ def test_under_tfx_cli_the_runner_file_hands_over_its_pipeline(tmp_path):
   """What `tfx pipeline create --engine=local` does with the file, in-process."""
   from tfx.tools.cli.handler import local_dag_runner_patcher
   import coco_captions_local
-  from coco_captions import recovery
+  from coco_captions.run import recovery
   root = tmp_path / 'root'
   patcher = local_dag_runner_patcher.LocalDagRunnerPatcher()
   # Held by another run: a session would stop with exit 2; handing over

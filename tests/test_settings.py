@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from coco_captions import configs, settings
+from coco_captions.pipeline import configs
+from coco_captions.run import settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -235,7 +236,7 @@ def test_fingerprint_leaves_out_how_a_run_goes():
 
 def test_pipeline_args_are_create_pipelines_keywords():
   import inspect
-  from coco_captions import pipeline
+  from coco_captions.pipeline import pipeline
   assert _parse().pipeline_args(None)['bad_images'] == 'fail'
   args = _parse('--seed=4', '--no_cache',
                 '--bad_images=drop').pipeline_args('digest')

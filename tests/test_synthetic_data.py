@@ -8,7 +8,7 @@ import os
 import pytest
 from PIL import Image
 
-from coco_captions import synthetic_data as sd
+from coco_captions.data import synthetic_data as sd
 
 
 def _rows(output_dir):

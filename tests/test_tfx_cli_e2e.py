@@ -14,7 +14,9 @@ import sys
 
 import pytest
 
-from coco_captions import configs, pipeline, run_summary, synthetic_data
+from coco_captions.data import synthetic_data
+from coco_captions.pipeline import configs, pipeline
+from coco_captions.reporting import run_summary
 
 pytestmark = pytest.mark.e2e
 

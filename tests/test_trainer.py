@@ -10,7 +10,7 @@ import tensorflow as tf
 import coco_captions_utils as module
 import conftest
 import trainer_harness
-from coco_captions import retrieval
+from coco_captions.pipeline import retrieval
 
 
 @pytest.fixture(scope='module')
@@ -59,7 +59,7 @@ def test_training_follows_the_data_and_records_its_plan(trained):
   assert training['eval_loss_images'] == 4
   # TensorBoard has them at the training step each ended on.
   assert training['tensorboard_step'] == 'training step'
-  from coco_captions import report_data
+  from coco_captions.reporting import report_data
   curves = report_data.loss_curves(fn_args.model_run_dir)
   assert [step for step, _ in curves['train']] == [2 * e for e in every_five]
   # It learned: the last epoch's loss is well below the first's.

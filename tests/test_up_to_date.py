@@ -13,7 +13,8 @@ import sys
 import pytest
 
 import coco_captions_local as cli
-from coco_captions import configs, recovery, session, settings, up_to_date
+from coco_captions.pipeline import configs
+from coco_captions.run import recovery, session, settings, up_to_date
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -6,7 +6,7 @@ import pytest
 from tfx.components.util import udf_utils
 from tfx.utils import import_utils
 
-from coco_captions import user_code
+from coco_captions.pipeline import user_code
 
 
 def _code(directory, value):

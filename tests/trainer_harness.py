@@ -65,7 +65,7 @@ def write_transformed_dataset(data_dir: str, output_dir: str,
   from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
   import coco_captions_utils
-  from coco_captions import grouping
+  from coco_captions.pipeline import grouping
 
   metadata = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
   rows = image_rows(data_dir, image_size)

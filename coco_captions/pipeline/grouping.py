@@ -22,7 +22,7 @@ A name that could leave the images root (coco_captions/paths.py) is refused
 without being opened; every other file is read and decoded with the module
 file's own functions, the ops the image serving signature runs, imported from
 the user-code wheel TFX builds of the module file's directory
-(coco_captions/user_code.py) on every worker. Each bad
+(coco_captions/pipeline/user_code.py) on every worker. Each bad
 image is reported with its reason and the rows that use it, in
 `bad_images/<execution id>/SPLIT.jsonl` beside the output artifact
 (`artifacts.bad_images_dir`), kept when the run fails. With `bad_images='fail'`
@@ -49,8 +49,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from coco_captions import (artifacts, configs, paths, progress, text,
-                           user_code)
+from coco_captions import paths, text
+from coco_captions.pipeline import configs, user_code
+from coco_captions.reporting import artifacts
+from coco_captions.run import progress
 
 # Raw caption rows (CsvExampleGen's features).
 RAW_IMAGE_ID = 'image_id'
@@ -66,7 +68,7 @@ CAPTIONS = 'captions'
 CAPTION_IDS = 'caption_ids'
 
 SCHEMA_FILE = 'schema.pbtxt'
-# The name its progress is shown under (coco_captions.progress).
+# The name its progress is shown under (coco_captions.run.progress).
 PROGRESS_TASK = 'GroupCaptionsByImage'
 _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
 # Images read side by side and decoded in one call.
@@ -163,7 +165,7 @@ class GroupRows(beam.PTransform):
   def __init__(self, split: str = ''):
     super().__init__()
     # Beam counters are read when the pipeline ends; these counts are shown
-    # while it runs (coco_captions.progress).
+    # while it runs (coco_captions.run.progress).
     self._split = split
 
   def _keyed(self, serialized: bytes):

@@ -1,6 +1,6 @@
 """Converts official MS COCO captions annotations into the pipeline's CSV.
 
-  python -m coco_captions.ingest --annotations captions_train2014.json \\
+  python -m coco_captions.data.ingest --annotations captions_train2014.json \\
       --images_root /data/coco/train2014 --output_dir /data/coco_csv
 
 Reads the official file (`images`, `annotations`, `licenses`) and writes
@@ -41,7 +41,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import ijson
 from PIL import Image, UnidentifiedImageError
 
-from coco_captions import configs, paths
+from coco_captions import paths
+from coco_captions.pipeline import configs
 
 CSV_COLUMNS = configs.CSV_COLUMNS
 REJECT_COLUMNS = ('annotation_index', 'caption_id', 'image_id', 'reason',

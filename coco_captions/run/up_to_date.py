@@ -52,7 +52,7 @@ _FORMAT = 3  # 2: the images part; 3: inode change times.
 _PACKAGES = ('tfx', 'tensorflow', 'tensorflow-transform', 'tfx-bsl',
              'tensorflow-data-validation', 'apache-beam', 'ml-metadata',
              'tf-keras')
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def record_path(pipeline_root: str) -> str:

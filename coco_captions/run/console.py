@@ -6,7 +6,7 @@ process's stdout and stderr (file descriptors 1 and 2) to a log file and hands
 back a stream to the real console; `ComponentProgress` turns TFX's own log
 records into one line per component as it starts and finishes, keeps a line
 with the elapsed time of each running component, and draws the progress
-events that work in this process sends (coco_captions.progress): on a
+events that work in this process sends (coco_captions.run.progress): on a
 terminal as live lines, elsewhere as plain lines every few seconds.
 """
 
@@ -18,7 +18,7 @@ import threading
 import time
 from typing import IO, Dict, Iterator, Optional, Tuple
 
-from coco_captions import progress as progress_lib
+from coco_captions.run import progress as progress_lib
 
 # Messages that TFX's runners (LocalDagRunner, BeamDagRunner) and launcher log
 # for every component.
@@ -145,7 +145,7 @@ class ComponentProgress(logging.Handler):
 @contextlib.contextmanager
 def component_progress(out: IO[str], total: int) -> Iterator[ComponentProgress]:
   """Installs a `ComponentProgress` on the loggers TFX logs through and on
-  the progress logger (coco_captions.progress.LOGGER), and ticks it."""
+  the progress logger (coco_captions.run.progress.LOGGER), and ticks it."""
   from absl import logging as absl_logging
   verbosity = absl_logging.get_verbosity()
   absl_logging.set_verbosity(absl_logging.INFO)

@@ -26,12 +26,12 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import configs, push
-from coco_captions.csv_example_gen import CsvExampleGen
-from coco_captions.evaluator import RetrievalEvaluator
-from coco_captions.grouping import (BAD_IMAGES_CHOICES, GroupCaptionsByImage,
+from coco_captions.pipeline import configs, push
+from coco_captions.pipeline.csv_example_gen import CsvExampleGen
+from coco_captions.pipeline.evaluator import RetrievalEvaluator
+from coco_captions.pipeline.grouping import (BAD_IMAGES_CHOICES, GroupCaptionsByImage,
                                     add_user_code)
-from coco_captions.validation import AnomaliesGate
+from coco_captions.pipeline.validation import AnomaliesGate
 
 
 def create_pipeline(

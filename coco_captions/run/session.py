@@ -21,8 +21,9 @@ import time
 import traceback
 from typing import Dict, List, Optional, Tuple
 
-from coco_captions import configs, preflight, up_to_date
-from coco_captions.settings import Settings
+from coco_captions.pipeline import configs
+from coco_captions.run import preflight, up_to_date
+from coco_captions.run.settings import Settings
 
 RUNNER_CLASSES = {
     'local': 'tfx.orchestration.local.local_dag_runner.LocalDagRunner',
@@ -75,7 +76,7 @@ def create_pipeline(settings: Settings, images_fingerprint: Optional[str],
   """The pipeline for `settings`, with ML Metadata in SQLite where it runs,
   and the fingerprints of its images and data files (up_to_date)."""
   from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
-  from coco_captions import pipeline  # pylint: disable=import-outside-toplevel
+  from coco_captions.pipeline import pipeline  # pylint: disable=import-outside-toplevel
   connection = None if settings.metadata_path is None else (
       metadata.sqlite_metadata_connection_config(settings.metadata_path))
   return pipeline.create_pipeline(
@@ -127,7 +128,7 @@ def _session(settings: Settings) -> int:
     print(f'Logs: {log_path}')
   sys.stdout.flush()
 
-  from coco_captions import recovery  # pylint: disable=import-outside-toplevel
+  from coco_captions.run import recovery  # pylint: disable=import-outside-toplevel
   run_id = new_run_id()
   fingerprints = _input_fingerprints(settings, parts)
   try:
@@ -155,7 +156,7 @@ def _session(settings: Settings) -> int:
     print('\n'.join(_write_report(settings, run_id, log_path)[0]))
     return 1
 
-  from coco_captions import run_summary  # pylint: disable=import-outside-toplevel
+  from coco_captions.reporting import run_summary  # pylint: disable=import-outside-toplevel
   summary = run_summary.summarize_run(settings.metadata_path,
                                       settings.pipeline_name, run_id=run_id)
   # The report renders the record the summary was read into.
@@ -206,7 +207,8 @@ def _execute(settings: Settings, run_id: str,
              fingerprints: Tuple[Optional[str], Optional[str]],
              log_path: Optional[str]) -> Optional[Tuple[str, Exception]]:
   """Runs the pipeline; returns (component, exception) if it failed."""
-  from coco_captions import console, user_code  # pylint: disable=import-outside-toplevel
+  from coco_captions.pipeline import user_code
+  from coco_captions.run import console  # pylint: disable=import-outside-toplevel
   with console.captured_output(log_path) as out:
     out.write('Loading TensorFlow and TFX...\n')
     out.flush()
@@ -236,9 +238,9 @@ def _caused_by(error: BaseException, kind) -> Optional[BaseException]:
 def _data_failures() -> Dict[type, str]:
   """Failures whose message says what went wrong (the data's, the disk's),
   by kind, and what follows from them."""
-  from coco_captions.evaluator import ModelGoneError  # pylint: disable=import-outside-toplevel
-  from coco_captions.push import PushError  # pylint: disable=import-outside-toplevel
-  from coco_captions.validation import DataAnomaliesError  # pylint: disable=import-outside-toplevel
+  from coco_captions.pipeline.evaluator import ModelGoneError  # pylint: disable=import-outside-toplevel
+  from coco_captions.pipeline.push import PushError  # pylint: disable=import-outside-toplevel
+  from coco_captions.pipeline.validation import DataAnomaliesError  # pylint: disable=import-outside-toplevel
   return {
       ModelGoneError: 'Nothing was blessed or pushed.',
       PushError: 'The serving directory is as it was before this run.',
@@ -273,8 +275,9 @@ def failure_lines(component: str, error: BaseException,
 def _record_failure(settings: Settings, run_id: str, component: str,
                     lines: List[str], log_path: Optional[str]) -> None:
   """Keeps what the console said in ML Metadata, where the run's report and
-  any later one (python -m coco_captions.report) read it."""
-  from coco_captions import console, mlmd  # pylint: disable=import-outside-toplevel
+  any later one (python -m coco_captions.reporting.report) read it."""
+  from coco_captions.reporting import mlmd
+  from coco_captions.run import console  # pylint: disable=import-outside-toplevel
   with console.captured_output(log_path):
     try:
       mlmd.record_failure(
@@ -293,10 +296,10 @@ def _write_report(settings: Settings, run_id: str, log_path: Optional[str],
   The report never changes a run's outcome: whatever stops it, the reason
   is one line and the traceback goes to the log.
   """
-  from coco_captions import console  # pylint: disable=import-outside-toplevel
+  from coco_captions.run import console  # pylint: disable=import-outside-toplevel
   with console.captured_output(log_path):
     try:
-      from coco_captions import report  # pylint: disable=import-outside-toplevel
+      from coco_captions.reporting import report  # pylint: disable=import-outside-toplevel
       written = report.build_report(
           settings.pipeline_root, settings.metadata_path,
           settings.pipeline_name, run_id=run_id,

@@ -25,7 +25,7 @@ from tfx.proto import example_gen_pb2
 from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 
-from coco_captions import preflight
+from coco_captions.run import preflight
 
 _BOM = '\ufeff'
 

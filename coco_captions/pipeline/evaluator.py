@@ -33,7 +33,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_artifacts
 
-from coco_captions import push, retrieval, serving_model
+from coco_captions.pipeline import push, retrieval
+from coco_captions.serving import serving_model
 
 METRICS_FILE = 'metrics.json'
 DEFAULT_METRIC = 'text_to_image_recall@5'

@@ -4,9 +4,9 @@ Uses nothing but the SavedModel's signatures (`embed_captions`,
 `embed_images`): no module file, no TensorFlow Transform, no project code
 beyond this file. That is the proof that the export is self-contained.
 
-  python -m coco_captions.query --model tfx_output/serving/coco_captions \\
+  python -m coco_captions.serving.query --model tfx_output/serving/coco_captions \\
       --images_root data/images --caption "a red circle left of a blue box"
-  python -m coco_captions.query --model tfx_output/serving/coco_captions \\
+  python -m coco_captions.serving.query --model tfx_output/serving/coco_captions \\
       --captions_csv data/captions.csv --image data/images/COCO_synthetic_000000000001.jpg
 
 `--model` is a SavedModel directory or a serving directory of numbered
@@ -35,9 +35,10 @@ if __name__ == '__main__':
 import numpy as np
 import tensorflow as tf
 
-from coco_captions import paths, up_to_date
+from coco_captions import paths
+from coco_captions.run import up_to_date
 # Also this module's API: read_images, resolve_model_dir, RetrievalModel.
-from coco_captions.serving_model import (ModelError, RetrievalModel, first_line,
+from coco_captions.serving.serving_model import (ModelError, RetrievalModel, first_line,
                                          read_images, read_images_or_skip,
                                          resolve_model_dir, top_k)
 

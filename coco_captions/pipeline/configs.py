@@ -1,12 +1,13 @@
 """Names, paths, hyper-parameters and Beam options, in one place.
 
-`coco_captions.settings` reads the runners' defaults from here; the runners
-hand the settings to `coco_captions.pipeline.create_pipeline`.
+`coco_captions.run.settings` reads the runners' defaults from here; the runners
+hand the settings to `coco_captions.pipeline.pipeline.create_pipeline`.
 """
 
 import os
 
-PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 PIPELINE_NAME = 'coco_captions'
 

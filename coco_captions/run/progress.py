@@ -7,7 +7,7 @@ task logs, `> file`) it is a plain line every `interval` seconds or every
 `step_percent` percent, with no carriage returns or escape codes.
 
 Work reports its progress as events on the logger `LOGGER`: records with a
-`progress` attribute (see `event`). The console (coco_captions.console)
+`progress` attribute (see `event`). The console (coco_captions.run.console)
 installs a handler there that draws them; where no handler is installed
 (Kubeflow pods, Airflow tasks, Beam worker processes), `count` writes plain
 lines to stderr itself. The TFX module file (coco_captions_utils.py) sends the
@@ -26,7 +26,7 @@ from typing import Callable, Dict, IO, Optional, Tuple
 
 from tqdm import tqdm
 
-LOGGER = 'coco_captions.progress'
+LOGGER = 'coco_captions.run.progress'
 
 # Event kinds: new numbers for a task, its end.
 UPDATE = 'update'

@@ -15,7 +15,8 @@ import json
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from coco_captions import artifacts, run_record, up_to_date
+from coco_captions.reporting import artifacts, run_record
+from coco_captions.run import up_to_date
 
 # Names from the module file (coco_captions_utils.py), which this package must
 # not import: it is user code that TFX packages on its own.
@@ -272,7 +273,7 @@ def retrieval_examples(model_dir: str, pool, images_root: str,
   the caption queries, the image queries and the bytes of every image shown.
   """
   import tensorflow as tf
-  from coco_captions import serving_model
+  from coco_captions.serving import serving_model
   model = serving_model.RetrievalModel(model_dir)
   captions = [
       tf.train.Example.FromString(s).features.feature['caption'].bytes_list
@@ -369,7 +370,7 @@ def thumbnail_uri(image_bytes: bytes, pixels: int = THUMBNAIL_PIXELS) -> str:
 def read_images(images_root: str, names: Sequence[str]) -> List[bytes]:
   """The bytes of the image files `names` under `images_root`: what the
   examples embed and show as thumbnails."""
-  from coco_captions import serving_model
+  from coco_captions.serving import serving_model
   return serving_model.read_images(images_root, names)
 
 

@@ -1,7 +1,7 @@
 """A self-contained HTML report of one pipeline run, to look at in a browser.
 
-  python -m coco_captions.report --pipeline_root tfx_output/coco_captions
-  python -m coco_captions.report --pipeline_root DIR --metadata_path FILE \\
+  python -m coco_captions.reporting.report --pipeline_root tfx_output/coco_captions
+  python -m coco_captions.reporting.report --pipeline_root DIR --metadata_path FILE \\
       --run_id 2026-11-22T15:11:59.155382
 
 Reads the run (the latest by default) from ML Metadata and the artifacts it
@@ -35,8 +35,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import markupsafe
 
-from coco_captions import (artifacts, charts, configs, facets, mlmd, pages,
-                           report_data, run_history, run_record)
+from coco_captions.pipeline import configs
+from coco_captions.reporting import artifacts, charts, facets, mlmd, pages, report_data, run_history, run_record
 
 REPORTS_SUBDIR = 'reports'
 LATEST = 'latest.html'
@@ -164,7 +164,7 @@ def _blessing(record: run_record.RunRecord) -> Dict[str, Any]:
 
 def _examples(record: run_record.RunRecord, images_root: Optional[str],
               memo_dir: Optional[str]) -> Dict[str, Any]:
-  from coco_captions import evaluator
+  from coco_captions.pipeline import evaluator
   model = _require(record, 'Trainer', 'model')
   examples = _require(record, 'CsvExampleGen', 'examples')
   images_root = images_root or report_data.images_root_of_run(record)
@@ -355,7 +355,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f'error: pipeline root {args.pipeline_root} is not a directory',
           file=sys.stderr)
     return 2
-  from coco_captions import console
+  from coco_captions.run import console
   log_path = None
   if not args.verbose and '://' not in args.pipeline_root:
     log_path = os.path.join(args.pipeline_root, 'logs', datetime.datetime.now(

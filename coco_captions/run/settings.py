@@ -27,8 +27,8 @@ import sys
 import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from coco_captions import configs
-from coco_captions.retrieval import KS
+from coco_captions.pipeline import configs
+from coco_captions.pipeline.retrieval import KS
 
 ENV_PREFIX = 'COCO_CAPTIONS_'
 ORCHESTRATORS = ('local', 'beam', 'airflow', 'kubeflow')
@@ -97,7 +97,7 @@ class Settings:
   user_code: Optional[str] = None
 
   def fingerprint(self) -> Dict[str, Any]:
-    """The settings a run's results depend on (see coco_captions.up_to_date)."""
+    """The settings a run's results depend on (see coco_captions.run.up_to_date)."""
     found = dataclasses.asdict(self)
     for name in ('force_run', 'verbose', 'no_cache'):
       del found[name]

@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import markupsafe
 
-from coco_captions import artifacts, charts, configs, mlmd, pages, run_record
+from coco_captions.pipeline import configs
+from coco_captions.reporting import artifacts, charts, mlmd, pages, run_record
 
 INDEX = 'index.html'
 

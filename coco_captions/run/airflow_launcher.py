@@ -25,7 +25,9 @@ from typing import Dict, List, Optional, Set
 from tfx.orchestration import metadata
 from tfx.orchestration.launcher import in_process_component_launcher
 
-from coco_captions import configs, csv_example_gen, mlmd, session, up_to_date
+from coco_captions.pipeline import configs, csv_example_gen
+from coco_captions.reporting import mlmd
+from coco_captions.run import session, up_to_date
 
 
 class _OneEventPerArtifactMetadata(metadata.Metadata):

@@ -14,8 +14,9 @@ import sqlite3
 import tempfile
 from typing import Dict, List, NamedTuple, Optional
 
-from coco_captions import configs, paths
-from coco_captions.settings import Settings
+from coco_captions import paths
+from coco_captions.pipeline import configs
+from coco_captions.run.settings import Settings
 
 
 class PreflightError(ValueError):
@@ -106,7 +107,7 @@ def read_csv(path: str, caption_ids: Optional[Dict[int, str]] = None
   Every byte must be UTF-8 (a bad one is named by line), as CsvExampleGen
   decodes every line; a UTF-8 byte order mark is allowed. The header may
   quote its names. Each row's image_id and caption id must be whole numbers
-  from 0 to 2**63 - 1, the converter's rule (coco_captions/ingest.py), and a
+  from 0 to 2**63 - 1, the converter's rule (coco_captions/data/ingest.py), and a
   caption id may appear once in all the files (`caption_ids`: id -> where,
   shared across files).
   """

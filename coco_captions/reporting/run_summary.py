@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from coco_captions import artifacts, run_record
+from coco_captions.reporting import artifacts, run_record
 
 # The record is the summary; the name stays for the CLIs that use it.
 RunSummary = run_record.RunRecord

@@ -13,7 +13,7 @@ import os
 import re
 from typing import Optional
 
-from coco_captions import pages
+from coco_captions.reporting import pages
 
 _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'vendor')
 FACETS_BUNDLE = os.path.join(_VENDOR, 'facets', 'facets-jupyter.html')

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions import artifacts, mlmd
+from coco_captions.reporting import artifacts, mlmd
 
 _OK_STATES = ('COMPLETE', 'CACHED')
 _EVENT = metadata_store_pb2.Event

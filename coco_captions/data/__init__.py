@@ -1,0 +1,1 @@
+"""Getting data in: the COCO JSON converter and the synthetic dataset generator."""
