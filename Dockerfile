@@ -12,7 +12,7 @@ ENV PYTHONUNBUFFERED=1
 # Nothing is imported from the working directory: the module file and the .py
 # files beside it come from the user-code wheels TFX uploads when compiling,
 # and a copy here must not shadow them (with --user_code=image the pods' command
-# puts /pipeline on PYTHONPATH instead).
+# puts /pipeline/model on PYTHONPATH instead).
 ENV PYTHONSAFEPATH=1
 
 # Dependencies first, so code changes do not reinstall them. uv, because pip
@@ -26,7 +26,8 @@ RUN python -m pip install --no-cache-dir "uv==$(sed -n 's/^uv==//p' requirements
 
 # The coco_captions package, installed (not editable): components import it
 # from site-packages. The rest of the project stays in /pipeline: the schema
-# (/pipeline/schema/schema.pbtxt) and, for --user_code=image, the module file.
+# (/pipeline/schema/schema.pbtxt) and, for --user_code=image, the module file
+# and the model code beside it (/pipeline/model).
 COPY . .
 RUN uv pip install --system --no-cache --no-deps --no-build-isolation .
 
@@ -42,7 +43,7 @@ RUN uv pip install --system --no-cache --no-deps --no-build-isolation .
 # path or gs:// URI as --image_encoder_weights.
 ARG IMAGE_ENCODERS=""
 RUN for encoder in $IMAGE_ENCODERS; do \
-      PYTHONPATH=/pipeline python -c "import sys, coco_captions_utils as m; \
+      PYTHONPATH=/pipeline/model python -c "import sys, coco_captions_utils as m; \
 name, _, size = sys.argv[1].partition(':'); \
 m.keras_application(m.image_encoder_settings( \
     {'image_encoder': name, 'image_size': int(size) if size else None}))" \

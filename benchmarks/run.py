@@ -730,7 +730,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _main_encoders(args: argparse.Namespace, argv: Optional[Sequence[str]],
                    output: str) -> int:
-  import coco_captions_encoders
+  sys.path.insert(0, os.path.dirname(configs.MODULE_FILE))
+  import coco_captions_encoders  # pylint: disable=import-outside-toplevel
   names = [n.strip() for n in args.encoders.split(',') if n.strip()]
   unknown = [n for n in names if n not in coco_captions_encoders.ENCODER_NAMES]
   if unknown or not names:

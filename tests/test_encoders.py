@@ -73,9 +73,9 @@ def test_the_table_imports_without_tensorflow(tmp_path):
   import sys
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   result = subprocess.run(
-      [sys.executable, '-c', 'import sys, coco_captions_encoders; '
-       'print("tensorflow" in sys.modules)'],
-      cwd=root, capture_output=True, text=True, check=True)
+      [sys.executable, '-c', 'import sys, coco_captions_encoders, '
+       'coco_captions_hparams; print("tensorflow" in sys.modules)'],
+      cwd=os.path.join(root, 'model'), capture_output=True, text=True, check=True)
   assert result.stdout.strip() == 'False'
 
 

@@ -411,7 +411,8 @@ def _marked_copy(directory):
   import shutil
   directory.mkdir()
   here = os.path.dirname(configs.MODULE_FILE)
-  for name in ('coco_captions_utils.py', 'coco_captions_encoders.py'):
+  for name in ('coco_captions_utils.py', 'coco_captions_encoders.py',
+               'coco_captions_hparams.py'):
     shutil.copy(os.path.join(here, name), directory / name)
   module = directory / 'coco_captions_utils.py'
   module.write_text(module.read_text().replace(
@@ -438,7 +439,8 @@ def test_a_worker_decodes_with_the_code_it_got_not_the_one_beside_it(
   shutil.rmtree(tmp_path / 'code')
   worker_dir = tmp_path / 'worker'
   worker_dir.mkdir()
-  for name in ('coco_captions_utils.py', 'coco_captions_encoders.py'):
+  for name in ('coco_captions_utils.py', 'coco_captions_encoders.py',
+               'coco_captions_hparams.py'):
     (worker_dir / name).write_text('raise ImportError("the working directory '
                                    'was imported")\n')
   worker = (

@@ -166,10 +166,10 @@ def test_with_user_code_image_nothing_is_uploaded(tmp_path):
   for name in ('GroupCaptionsByImage', 'Transform', 'Trainer'):
     module_file = tasks[name]['inputs']['parameters']['module_file']
     assert module_file['runtimeValue']['constantValue']['stringValue'] == (
-        '/pipeline/coco_captions_utils.py'), name
+        '/pipeline/model/coco_captions_utils.py'), name
   executors = job['pipelineSpec']['deploymentSpec']['executors']
   assert executors['Trainer_executor']['container']['command'][:2] == [
-      'env', 'PYTHONPATH=/pipeline']
+      'env', 'PYTHONPATH=/pipeline/model']
   assert 'UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES' not in os.environ
 
 

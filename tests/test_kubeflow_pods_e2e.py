@@ -98,15 +98,16 @@ def _edited_code(work):
   """The project's user code, its model embedding in 96 dimensions."""
   code = work / 'compiling'
   code.mkdir()
-  for name in os.listdir(ROOT):
+  model_dir = os.path.join(ROOT, 'model')
+  for name in os.listdir(model_dir):
     if name.endswith('.py'):
-      shutil.copy(os.path.join(ROOT, name), code / name)
-  module = code / 'coco_captions_utils.py'
-  text = module.read_text()
+      shutil.copy(os.path.join(model_dir, name), code / name)
+  hparams = code / 'coco_captions_hparams.py'
+  text = hparams.read_text()
   assert "'embedding_dim': 128," in text
-  module.write_text(text.replace("'embedding_dim': 128,",
-                                 "'embedding_dim': 96,"))
-  return module
+  hparams.write_text(text.replace("'embedding_dim': 128,",
+                                  "'embedding_dim': 96,"))
+  return code / 'coco_captions_utils.py'
 
 
 def _one(report, task, key):

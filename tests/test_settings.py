@@ -140,7 +140,7 @@ def test_defaults_point_at_the_bundled_data_and_derive_paths(tmp_path,
   assert found.pipeline_root == str(tmp_path / 'out')
   assert found.metadata_path == str(tmp_path / 'out' / 'metadata.sqlite')
   assert found.serving_model_dir == str(tmp_path / 'out' / 'serving_model')
-  assert found.module_file == os.path.join(ROOT, 'coco_captions_utils.py')
+  assert found.module_file == os.path.join(ROOT, 'model', 'coco_captions_utils.py')
   assert found.pipeline_name == 'coco_captions'
   assert found.blessing_threshold == configs.BLESSING_THRESHOLD
 

@@ -24,7 +24,9 @@ CSV_COLUMNS = ('image_id', 'id', 'caption', 'image_url', 'image_name',
                'image_license')
 
 # The TFX module file (preprocessing_fn and run_fn).
-MODULE_FILE = os.path.join(PROJECT_DIR, 'coco_captions_utils.py')
+# The TFX module file (preprocessing_fn and run_fn), alone with the model code
+# in its directory: TFX packages and fingerprints that directory.
+MODULE_FILE = os.path.join(PROJECT_DIR, 'model', 'coco_captions_utils.py')
 
 # Outputs of a local run.
 OUTPUT_DIR = os.path.join(os.getcwd(), 'tfx_output')
