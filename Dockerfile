@@ -44,8 +44,9 @@ RUN uv pip install --system --no-cache --no-deps --no-build-isolation .
 ARG IMAGE_ENCODERS=""
 RUN for encoder in $IMAGE_ENCODERS; do \
       PYTHONPATH=/pipeline/model python -c "import sys, coco_captions_utils as m; \
+from coco_captions_model import keras_application; \
 name, _, size = sys.argv[1].partition(':'); \
-m.keras_application(m.image_encoder_settings( \
+keras_application(m.image_encoder_settings( \
     {'image_encoder': name, 'image_size': int(size) if size else None}))" \
         "$encoder" || exit 1; \
     done

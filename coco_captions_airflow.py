@@ -10,14 +10,14 @@ component, wired as the pipeline is. Everything else lives in
 
 An Airflow DAG file takes no command-line flags, so it reads its settings from
 environment variables of the scheduler and workers: every flag of
-coco_captions_local.py as COCO_CAPTIONS_<FLAG IN CAPITALS>, e.g.
+coco_captions_local.py as COCO_CAPTIONS_<FLAG IN CAPITALS>, with the defaults
+its --help gives but the DAG's own pipeline name (the DAG id) and root (see
+`_OPTIONS` in coco_captions/run/settings.py), e.g.
 
-  COCO_CAPTIONS_DATA_ROOT       CSV directory [the bundled synthetic data]
-  COCO_CAPTIONS_IMAGES_ROOT     images directory or URI [DATA_ROOT/images]
-  COCO_CAPTIONS_PIPELINE_ROOT   artifacts [~/coco_captions_airflow/<name>]
+  COCO_CAPTIONS_DATA_ROOT       CSV directory
+  COCO_CAPTIONS_IMAGES_ROOT     images directory or URI
+  COCO_CAPTIONS_PIPELINE_ROOT   artifacts, ML Metadata, pushed models
   COCO_CAPTIONS_PIPELINE_NAME   DAG id and MLMD pipeline name
-                                [coco_captions_airflow]
-  COCO_CAPTIONS_SERVING_DIR     pushed models [PIPELINE_ROOT/serving_model]
   COCO_CAPTIONS_TRAIN_STEPS     exact training steps instead of epochs
   COCO_CAPTIONS_BEAM_ARGS       Beam options, one shell-quoted string, handed
                                 unchanged to every component's Beam pipeline,
@@ -54,7 +54,7 @@ def create_dag():
           # TFX's launcher fails re-runs whose model is also the baseline.
           supported_launcher_classes=[
               airflow_launcher.InProcessComponentLauncher])).run(
-                  session.create_pipeline(found, images_fingerprint=None))
+                  session.pipeline_for(found))
 
 
 DAG = create_dag()

@@ -56,7 +56,7 @@ def compile_pipeline(argv: Optional[Sequence[str]] = None) -> str:
       output_dir=output_dir, output_filename=output_filename)
   with _packaging(found.user_code == 'wheel'):
     # The images are in the cluster, not here: nothing to fingerprint.
-    runner.run(session.create_pipeline(found, images_fingerprint=None))
+    runner.run(session.pipeline_for(found))
   return found.output_file
 
 

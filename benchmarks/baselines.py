@@ -33,8 +33,8 @@ Each runs in its own process and prints one JSON object on its last line:
       the files in the page cache. -> files, bytes, seconds of each.
 
 All but `fingerprint` use the module file's own functions (`clean_captions`,
-`decode_and_resize_images`, `build_model`, `model_inputs`), so the work is the
-work the pipeline does.
+`decode_and_resize_images`, `model_inputs`) and its model's (`build_model`,
+coco_captions_model.py), so the work is the work the pipeline does.
 """
 
 import argparse
@@ -46,6 +46,7 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence
 
+from coco_captions import features
 from coco_captions.pipeline import configs
 
 
@@ -55,12 +56,20 @@ def _module():
   return coco_captions_utils
 
 
+def _model_code():
+  """The model beside the module file (coco_captions_model.py)."""
+  _module()
+  import coco_captions_model  # pylint: disable=import-outside-toplevel
+  return coco_captions_model
+
+
 def _csv_rows(data_root: str):
   """(image_id, caption, image_name) per row of every CSV under `data_root`."""
   import tensorflow as tf
   files = sorted(glob.glob(os.path.join(data_root, configs.CSV_PATTERN)))
-  columns = list(configs.CSV_COLUMNS)
-  wanted = [columns.index(c) for c in ('image_id', 'caption', 'image_name')]
+  columns = list(features.CSV_COLUMNS)
+  wanted = [columns.index(c)
+            for c in (features.IMAGE_ID, features.CAPTION, features.IMAGE_NAME)]
   # One default (and type) per selected column, in file order.
   defaults = [tf.constant([], tf.int64), tf.constant([], tf.string),
               tf.constant([], tf.string)]
@@ -147,7 +156,7 @@ def tfdata_baseline(data_root: str, images_root: str,
   def token_ids(image_id, caption, _):
     words = tf.strings.split(module.clean_captions(caption))[:, :length]
     return image_id, table.lookup(words).to_tensor(
-        default_value=module.PAD_ID, shape=[None, length])
+        default_value=features.PAD_ID, shape=[None, length])
 
   rows = 0
   for image_ids, _ in (_csv_rows(data_root).batch(batch_size)
@@ -177,14 +186,14 @@ def keras_baseline(transform_graph: str, examples: str, train_steps: int,
             .take(train_steps * batch_size).batch(1024)
             .map(lambda r: tf.io.parse_example(r, spec)))
   # The size Transform stored the images at, from the first stored image.
-  first = next(iter(parsed))[module.IMAGE_PIXELS]
+  first = next(iter(parsed))[features.IMAGE_PIXELS]
   size = int(tf.io.decode_png(tf.reshape(first, [-1])[0]).shape[0])
   inputs, image_ids = {}, []
   for batch in parsed:
     for name, tensor in module.model_inputs(batch, length, size, epoch=0,
                                             seed=seed).items():
       inputs.setdefault(name, []).append(tensor.numpy())
-    image_ids.append(tf.reshape(batch[module.IMAGE_ID], [-1]).numpy())
+    image_ids.append(tf.reshape(batch[features.IMAGE_ID], [-1]).numpy())
   inputs = {name: np.concatenate(parts) for name, parts in inputs.items()}
   image_ids = np.concatenate(image_ids)
   rows = len(image_ids)
@@ -193,10 +202,11 @@ def keras_baseline(transform_graph: str, examples: str, train_steps: int,
   import tf_keras as keras
   keras.utils.set_random_seed(seed)
   defaults = module.DEFAULTS
-  model = module.build_model(
+  model_code = _model_code()
+  model = model_code.build_model(
       vocab_size=module.vocabulary_size(output), length=length,
       size=size, embedding_dim=defaults['embedding_dim'],
-      learning_rate=module.learning_rate_schedule(
+      learning_rate=model_code.learning_rate_schedule(
           defaults['learning_rate'], train_steps, defaults['warmup_fraction']),
       temperature=defaults['temperature'])
   # Already in memory: slicing tensors, no parsing, no files; batches of
@@ -223,12 +233,13 @@ def per_image_rows(data_root: str, images_root: str, image_size: int = 0):
   for path in sorted(glob.glob(os.path.join(data_root, configs.CSV_PATTERN))):
     with open(path, newline='', encoding='utf-8') as f:
       for row in csv.DictReader(f):
-        image = images.setdefault(int(row['image_id']), {
-            'image_id': [int(row['image_id'])],
-            'image_name': [row['image_name'].encode()],
-            'captions': [], 'caption_ids': []})
-        image['captions'].append(row['caption'].encode())
-        image['caption_ids'].append(int(row['id']))
+        image_id = int(row[features.IMAGE_ID])
+        image = images.setdefault(image_id, {
+            features.IMAGE_ID: [image_id],
+            features.IMAGE_NAME: [row[features.IMAGE_NAME].encode()],
+            features.CAPTIONS: [], features.CAPTION_IDS: []})
+        image[features.CAPTIONS].append(row[features.CAPTION].encode())
+        image[features.CAPTION_IDS].append(int(row[features.CAPTION_ID]))
   rows = [images[i] for i in sorted(images)]
   if not image_size:
     return rows
@@ -237,9 +248,9 @@ def per_image_rows(data_root: str, images_root: str, image_size: int = 0):
   for start in range(0, len(rows), 256):
     batch = rows[start:start + 256]
     pixels = encode(tf.stack([tf.io.read_file(os.path.join(
-        images_root, row['image_name'][0].decode())) for row in batch]))
+        images_root, row[features.IMAGE_NAME][0].decode())) for row in batch]))
     for row, stored in zip(batch, pixels.numpy()):
-      row['image_pixels'] = [stored]
+      row[features.IMAGE_PIXELS] = [stored]
   return rows
 
 
@@ -252,9 +263,8 @@ def _transform(rows, config: Dict[str, Any], output_dir: str) -> str:
   import tensorflow_transform.beam as tft_beam
   from tensorflow_transform.tf_metadata import dataset_metadata
   from tfx_bsl.coders import example_coder
-  from coco_captions.pipeline import grouping
   module = _module()
-  metadata = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
+  metadata = dataset_metadata.DatasetMetadata(features.per_image_schema())
   prefix = os.path.join(output_dir, 'transformed')
   with beam.Pipeline() as pipeline:
     with tft_beam.Context(temp_dir=os.path.join(output_dir, 'tmp')):
@@ -318,8 +328,8 @@ def encoder_baseline(data_root: str, images_root: str, image_encoder: str,
                                       compression_type='GZIP')
     pixels = np.stack([
         module.parse_pixels(tf.io.parse_single_example(r, {
-            module.IMAGE_PIXELS: tf.io.FixedLenFeature([], tf.string)})[
-                module.IMAGE_PIXELS], size)[0].numpy()
+            features.IMAGE_PIXELS: tf.io.FixedLenFeature([], tf.string)})[
+                features.IMAGE_PIXELS], size)[0].numpy()
         for r in records.take(batch_size * 4)])
 
   length = 16
@@ -328,22 +338,23 @@ def encoder_baseline(data_root: str, images_root: str, image_encoder: str,
   token_ids = np.random.randint(1, 100, (len(pixels), length))
   batch_size = min(batch_size, len(pixels))
   dataset = (tf.data.Dataset.from_tensor_slices(
-      ({module.IMAGE_PIXELS: pixels, module.CAPTION_TOKEN_IDS: token_ids},
+      ({features.IMAGE_PIXELS: pixels, features.CAPTION_TOKEN_IDS: token_ids},
        np.arange(len(pixels))))
              .repeat().batch(batch_size, drop_remainder=True)
              .prefetch(tf.data.AUTOTUNE))
   steps_per_execution = min(module.STEPS_PER_EXECUTION, train_steps)
-  model = module.build_model(
+  model_code = _model_code()
+  model = model_code.build_model(
       vocab_size=101, length=length, size=size,
       embedding_dim=module.DEFAULTS['embedding_dim'],
       learning_rate=module.DEFAULTS['learning_rate'],
       steps_per_execution=steps_per_execution, image_encoder=settings)
   phases = {'train' if not module.encoders.is_pretrained(image_encoder)
             else 'heads': _timed_fit(model, dataset, train_steps)}
-  encoder = module.image_encoder_of(model)
+  encoder = model_code.image_encoder_of(model)
   if encoder is not None and fine_tune_layers:
-    module.unfreeze_top_layers(encoder, fine_tune_layers)
-    module.compile_model(model, module.DEFAULTS['learning_rate'],
+    model_code.unfreeze_top_layers(encoder, fine_tune_layers)
+    model_code.compile_model(model, module.DEFAULTS['learning_rate'],
                          steps_per_execution)
     phases['fine_tune'] = _timed_fit(model, dataset, train_steps)
   return {

@@ -176,7 +176,7 @@ def run_pipeline(data_root: str, pipeline_root: str,
   With `unchanged`, the run must be answered from the record of the last run
   (nothing changed); only its wall time and memory are returned.
   """
-  from coco_captions.reporting import run_summary
+  from coco_captions.reporting import run_record
   command = [sys.executable, CLI, '--data_root', data_root,
              '--pipeline_root', pipeline_root, '--pipeline_name', PIPELINE_NAME,
              *(['--train_steps', str(train_steps)] if train_steps else []),
@@ -197,7 +197,7 @@ def run_pipeline(data_root: str, pipeline_root: str,
     return {'wall_seconds': round(wall, 2),
             'peak_rss_tree_mib': _mib(memory.peak_total_bytes),
             'peak_rss_process_mib': _mib(memory.peak_process_bytes)}
-  summary = run_summary.summarize_run(
+  summary = run_record.read_run(
       os.path.join(pipeline_root, configs.METADATA_FILENAME), PIPELINE_NAME)
   components = {c.component_id: {'state': c.state.lower(),
                                  'seconds': round(c.seconds, 2)}

@@ -3,7 +3,8 @@
 An `image_name` (CSV) or `file_name` (COCO JSON) comes from the data, so it is
 untrusted, and so is what the images root holds. Every reader of an image
 (GroupCaptionsByImage, the evaluator, the report, the query command, the
-converter) reads it with `read_image`, which:
+converter) reads it with `read_image`, or many at once with `read_images`,
+which:
 
   * refuses a name that could point outside the root (`image_path`), and a
     name that leads outside it through a symbolic link, once links are
@@ -13,6 +14,9 @@ converter) reads it with `read_image`, which:
   * refuses an image whose header claims more than MAX_IMAGE_PIXELS pixels
     before anything decodes it (a decompression bomb, or a tiny file claiming
     65000 x 65000).
+
+An image file the user names (the query command's `--image`) is read by
+`read_image_file`, with the last two checks.
 
 Transform and the Trainer open no image file: they read the pixels
 GroupCaptionsByImage stored.
@@ -24,7 +28,7 @@ import re
 import stat
 import sys
 import warnings
-from typing import Optional, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 # The most pixels an image may have, read from its header (50 megapixels,
 # e.g. 8,660 x 5,773; COCO's images have under 0.4). A decoded image costs 3
@@ -115,7 +119,7 @@ def _file_kind(mode: int) -> str:
   return 'not a regular file'
 
 
-def check_file(path: str) -> None:
+def _check_file(path: str) -> None:
   """ImageFileError unless `path` (local or URI) is a regular file, decided
   by its type before anything opens it."""
   if '://' in path:
@@ -139,7 +143,7 @@ def check_file(path: str) -> None:
                          f'{shown(path)} is {_file_kind(mode)}, not a file')
 
 
-def claimed_pixels(data: bytes) -> Optional[Tuple[int, str]]:
+def _claimed_pixels(data: bytes) -> Optional[Tuple[int, str]]:
   """(pixels, as said) that an image's header claims, read without decoding
   it; None where PIL does not know the format."""
   from PIL import Image, UnidentifiedImageError  # pylint: disable=import-outside-toplevel
@@ -157,10 +161,10 @@ def claimed_pixels(data: bytes) -> Optional[Tuple[int, str]]:
     return None
 
 
-def check_pixels(data: bytes, path: str) -> None:
+def _check_pixels(data: bytes, path: str) -> None:
   """ImageFileError('too_large') if the header of `data` claims more than
   MAX_IMAGE_PIXELS pixels."""
-  claimed = claimed_pixels(data)
+  claimed = _claimed_pixels(data)
   if claimed and claimed[0] > MAX_IMAGE_PIXELS:
     raise ImageFileError(
         'too_large', f'{shown(path)} claims {claimed[1]}, more than the '
@@ -178,7 +182,16 @@ def read_image(images_root: str, name: Union[str, bytes]) -> bytes:
     path = image_path(images_root, name)
   except UnsafeImageNameError as e:  # Through a link.
     raise ImageFileError('unsafe_name', str(e)) from None
-  check_file(path)
+  return read_image_file(path)
+
+
+def read_image_file(path: str) -> bytes:
+  """The bytes of the image file at `path`, a path the user gave (trusted,
+  unlike a name from the data): only a regular file is opened, and an image
+  whose header claims too many pixels is refused; ImageFileError otherwise
+  (reason `missing`, `not_a_file`, `unreadable`, `empty_file` or
+  `too_large`)."""
+  _check_file(path)
   try:
     data = _read(path)
   except Exception as e:  # pylint: disable=broad-except
@@ -189,8 +202,33 @@ def read_image(images_root: str, name: Union[str, bytes]) -> bytes:
         str(e))) from None
   if not data:
     raise ImageFileError('empty_file', f'{shown(path)} is empty (0 bytes)')
-  check_pixels(data, path)
+  _check_pixels(data, path)
   return data
+
+
+def read_images(
+    images_root: str, names: Sequence[Union[str, bytes]],
+    map_fn: Callable = map
+) -> Tuple[List[int], List[bytes], List[Tuple[int, ImageFileError]]]:
+  """(indices of `names` read, their bytes, [(index, ImageFileError)] of the
+  rest), each read by `read_image`: a bad image costs only itself.
+
+  `map_fn` reads them (a thread pool's `map` reads them in parallel).
+  """
+  def read(name):
+    try:
+      return read_image(images_root, name)
+    except ImageFileError as e:
+      return e
+
+  kept, images, failed = [], [], []
+  for index, result in enumerate(map_fn(read, names)):
+    if isinstance(result, ImageFileError):
+      failed.append((index, result))
+    else:
+      kept.append(index)
+      images.append(result)
+  return kept, images, failed
 
 
 def _read(path: str) -> bytes:

@@ -1,10 +1,11 @@
 """The image encoders the dual encoder can use, and their settings' checks.
 
-A table of names, with no TensorFlow import: runners validate
-`--image_encoder`, `--image_encoder_weights`, `--fine_tune_layers` and
-`--image_size` at parse time with it, and the module file
-(coco_captions_utils.py, beside this file, which TFX packages with it) builds
-the encoder it names.
+A table of names, with no TensorFlow import: runners check the settings of
+`image_encoder`, `image_encoder_weights`, `fine_tune_layers` and `image_size`
+(hyper-parameters of coco_captions_hparams.py, whose default encoder is
+DEFAULT_ENCODER) against each other at parse time with it, and the module
+file (coco_captions_utils.py, beside this file, which TFX packages with it)
+builds the encoder they name.
 
   small_cnn           a small CNN trained from scratch (the default)
   mobilenet_v2        tf_keras.applications.MobileNetV2: light, for CPUs

@@ -1,26 +1,35 @@
 """TFX module file for the COCO captions pipeline: `preprocessing_fn` and `run_fn`.
 
-Read top to bottom: feature names and hyper-parameter defaults,
-`preprocessing_fn` (Transform), the input pipeline, the dual-encoder model and
-its loss, `run_fn` (Trainer) and the serving signatures.
+Read top to bottom, as TFX's penguin example: imports and feature names,
+settings, `preprocessing_fn` (Transform), the input pipeline, `run_fn`
+(Trainer) and the serving signatures. The model itself (towers, loss,
+optimiser) is `coco_captions_model.py` beside this file; the settings'
+defaults are `coco_captions_hparams.DEFAULTS`.
 
 Transform reads one example per image (GroupCaptionsByImage's output, which
 decoded the image once with `encode_pixels` as it checked it) and tokenises
 every caption of it beside its pixels. The Trainer draws one caption of each
 image per step, a different one each epoch; the RetrievalEvaluator measures
-the exported model.
+the exported model through its signatures.
 
-This file is self-contained on purpose: TFX packages it (with the other
-top-level `.py` files beside it) into a wheel that Beam workers and Trainer
-containers install, so it must not import the `coco_captions` package.
+TFX packages this file and the `.py` files beside it into a user-code wheel
+and fingerprints them: an edit here re-runs Transform and the Trainer. The
+feature names come from the installed package (`coco_captions.features`),
+whose digest `create_pipeline` passes on instead.
+
+What other code calls here, and nothing else is public to it:
+  GroupCaptionsByImage (coco_captions/pipeline/grouping.py) loads this file
+    from the wheel and calls `encode_pixels(image_bytes, image_size)` to
+    store each image, and `image_encoder_settings(config,
+    for_model=False).image_size` for the size when the pipeline sets none.
+  The Dockerfile's IMAGE_ENCODERS step calls `image_encoder_settings` and
+    `coco_captions_model.keras_application` to download weights.
+  benchmarks/baselines.py and the tests call the public functions below.
 """
 
 import json
-import logging as python_logging
 import math
 import os
-import re
-import tempfile
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -35,45 +44,27 @@ from tfx_bsl.public import tfxio
 # TFT is Keras 2 only; `tf_keras` is Keras 2 under TF 2.16.
 import tf_keras as keras
 
-# The image encoders' table and the hyper-parameters' defaults, beside this
-# file (TFX packages them with it).
+from coco_captions.features import (CAPTION, CAPTION_TOKEN_IDS,
+                                    CAPTION_VOCABULARY, CAPTIONS, IMAGE_ID,
+                                    IMAGE_NAME, IMAGE_PIXELS, PAD_ID)
+from coco_captions.run.training_progress import TrainingProgress
+# The encoders table, the hyper-parameters' defaults and the model, beside
+# this file (TFX packages them with it).
 import coco_captions_encoders as encoders
-from coco_captions_hparams import DEFAULTS
+from coco_captions_hparams import DEFAULTS, MAX_EVALUATIONS
+import coco_captions_model as model_lib
+from coco_captions_model import DualEncoder, ImageEncoderSettings
 
-# --- Feature names and defaults ----------------------------------------------
+# Token ids above the vocabulary's: words it does not hold.
+_NUM_OOV_BUCKETS = 1
 
-# Per-image input of Transform (coco_captions.pipeline.grouping writes it).
-IMAGE_ID_KEY = 'image_id'
-IMAGE_NAME_KEY = 'image_name'
-IMAGE_PIXELS_KEY = 'image_pixels'
-CAPTIONS_KEY = 'captions'
-# The caption column of a raw caption row, which the caption signature parses.
-CAPTION_KEY = 'caption'
+# --- Settings ----------------------------------------------------------------
 
-# Transformed features.
-CAPTION_TOKEN_IDS = 'caption_token_ids'
-IMAGE_PIXELS = 'image_pixels'
-IMAGE_ID = 'image_id'
-IMAGE_NAME = 'image_name'
-
-CAPTION_VOCABULARY = 'caption_vocabulary'
-# Token id 0 pads, 1..V are vocabulary entries (most frequent first), V+1.. OOV.
-PAD_ID = 0
-NUM_OOV_BUCKETS = 1
 
 def _config(custom_config: Optional[Dict[str, Any]], key: str):
   if custom_config and custom_config.get(key) is not None:
     return custom_config[key]
   return DEFAULTS[key]
-
-
-class ImageEncoderSettings(NamedTuple):
-  """The image encoder a custom_config asks for (`image_encoder_settings`)."""
-  name: str
-  # 'imagenet', 'none' or a file; None for the small CNN, which has none.
-  weights: Optional[str]
-  fine_tune_layers: int
-  image_size: int
 
 
 def image_encoder_settings(custom_config: Optional[Dict[str, Any]],
@@ -100,7 +91,7 @@ def image_encoder_settings(custom_config: Optional[Dict[str, Any]],
       image_size=encoders.image_size(name, config.get('image_size')))
 
 
-# --- preprocessing_fn ----------------------------------------------------------
+# --- preprocessing_fn --------------------------------------------------------
 
 
 def _dense_column(x, default_value):
@@ -249,7 +240,8 @@ def preprocessing_fn(inputs: Dict[str, Any],
   """Transforms per-image examples into model features.
 
   Args:
-    inputs: per-image features (coco_captions.pipeline.grouping): `image_id`,
+    inputs: per-image features (GroupCaptionsByImage's output,
+      `coco_captions.features.per_image_feature_spec`): `image_id`,
       `image_name`, `image_pixels` (the image, decoded, resized and stored
       once by GroupCaptionsByImage with `encode_pixels`), `captions` (every
       caption of the image) and `caption_ids`.
@@ -267,7 +259,7 @@ def preprocessing_fn(inputs: Dict[str, Any],
   """
   max_tokens = int(_config(custom_config, 'max_caption_tokens'))
 
-  captions = _ragged_captions(inputs[CAPTIONS_KEY])
+  captions = _ragged_captions(inputs[CAPTIONS])
   # [batch, (captions), (tokens)]
   tokens = tf.strings.split(
       captions.with_flat_values(clean_captions(captions.flat_values)))
@@ -277,7 +269,7 @@ def preprocessing_fn(inputs: Dict[str, Any],
   # another's result) breaks TFX 1.16's Transform under Beam >= 2.63.
   vocab_ids = tft.compute_and_apply_vocabulary(
       tokens.merge_dims(1, 2).to_sparse(),
-      num_oov_buckets=NUM_OOV_BUCKETS,
+      num_oov_buckets=_NUM_OOV_BUCKETS,
       vocab_filename=CAPTION_VOCABULARY)
   # The cap keeps one run-on caption from inflating every example.
   caption_length = tf.minimum(
@@ -294,13 +286,13 @@ def preprocessing_fn(inputs: Dict[str, Any],
   return {
       CAPTION_TOKEN_IDS: token_ids,
       # The caption serving signature feeds no image: TFT fills it with ''.
-      IMAGE_PIXELS: _dense_column(inputs[IMAGE_PIXELS_KEY], b''),
-      IMAGE_ID: _dense_column(inputs[IMAGE_ID_KEY], -1),
-      IMAGE_NAME: _dense_column(inputs[IMAGE_NAME_KEY], b''),
+      IMAGE_PIXELS: _dense_column(inputs[IMAGE_PIXELS], b''),
+      IMAGE_ID: _dense_column(inputs[IMAGE_ID], -1),
+      IMAGE_NAME: _dense_column(inputs[IMAGE_NAME], b''),
   }
 
 
-# --- Input pipeline -------------------------------------------------------------
+# --- Input pipeline ----------------------------------------------------------
 
 
 def caption_length(tf_transform_output: tft.TFTransformOutput) -> int:
@@ -312,7 +304,7 @@ def caption_length(tf_transform_output: tft.TFTransformOutput) -> int:
 def vocabulary_size(tf_transform_output: tft.TFTransformOutput) -> int:
   """Number of distinct token ids, padding and OOV buckets included."""
   return (tf_transform_output.vocabulary_size_by_name(CAPTION_VOCABULARY) + 1 +
-          NUM_OOV_BUCKETS)
+          _NUM_OOV_BUCKETS)
 
 
 def dense_token_ids(token_ids, length: int) -> tf.Tensor:
@@ -349,19 +341,19 @@ def pick_captions(token_ids: tf.Tensor, image_ids: tf.Tensor, epoch,
   return tf.gather(token_ids, chosen, batch_dims=1)
 
 
-def model_inputs(features: Dict[str, Any], length: int, size: int, epoch,
+def model_inputs(transformed: Dict[str, Any], length: int, size: int, epoch,
                  seed: int) -> Dict[str, tf.Tensor]:
   """The tensors the model consumes, from a batch of transformed features."""
-  image_ids = tf.reshape(features[IMAGE_ID], [-1])
+  image_ids = tf.reshape(transformed[IMAGE_ID], [-1])
   return {
       CAPTION_TOKEN_IDS: pick_captions(
-          dense_token_ids(features[CAPTION_TOKEN_IDS], length), image_ids,
+          dense_token_ids(transformed[CAPTION_TOKEN_IDS], length), image_ids,
           epoch, seed),
-      IMAGE_PIXELS: parse_pixels(features[IMAGE_PIXELS], size),
+      IMAGE_PIXELS: parse_pixels(transformed[IMAGE_PIXELS], size),
   }
 
 
-def count_examples(file_pattern: List[str]) -> int:
+def _count_examples(file_pattern: List[str]) -> int:
   """How many examples (images) the gzipped TFRecord files hold."""
   files = [f for pattern in file_pattern for f in tf.io.gfile.glob(pattern)]
   if not files:
@@ -483,312 +475,14 @@ def _available_memory() -> int:
   return max(0, min(found))
 
 
-# --- Model ------------------------------------------------------------------------
+# --- run_fn ------------------------------------------------------------------
 
-
-# Light: more slowed learning so much that, at the 1,000-step floor, some
-# seeds had barely started to learn on a few thousand images.
-DROPOUT = 0.1
-
-
-def _batch_normalization():
-  # Momentum 0.9: the statistics used at inference settle within a few dozen
-  # steps, which a small dataset's short training needs.
-  return keras.layers.BatchNormalization(momentum=0.9)
-
-
-def _conv_block(x, filters: int, kernel: int, strides: int = 1):
-  # Batch normalisation keeps every layer's input at a steady scale while the
-  # towers change under a large learning rate: without it, the contrastive
-  # loss stalls at chance on thousands of images.
-  x = keras.layers.Conv2D(filters, kernel, strides=strides, padding='same',
-                          use_bias=False)(x)
-  x = _batch_normalization()(x)
-  return keras.layers.ReLU()(x)
-
-
-def _projection(x, embedding_dim: int):
-  x = keras.layers.Dense(256, use_bias=False)(x)
-  x = _batch_normalization()(x)
-  x = keras.layers.ReLU()(x)
-  return keras.layers.Dense(embedding_dim)(x)
-
-
-def _image_tower(size: int, embedding_dim: int) -> keras.Model:
-  pixels = keras.Input(shape=(size, size, 3), dtype=tf.uint8,
-                       name=IMAGE_PIXELS)
-  # Scaling to [0, 1] here, inside the model, serves training and the
-  # `embed_images` signature alike: both feed it uint8 pixels.
-  x = keras.layers.Rescaling(1 / 255)(pixels)
-  # Small shifts (training only) stop the tower from memorising training
-  # images pixel by pixel; they are too small to move an object across the
-  # left/center/right boundaries that captions talk about.
-  x = keras.layers.RandomTranslation(0.05, 0.05, fill_mode='nearest')(x)
-  # A strided first layer keeps the CPU cost of a step low.
-  x = _conv_block(x, 32, 5, strides=2)
-  x = keras.layers.MaxPooling2D()(x)
-  for filters in (64, 128):
-    x = _conv_block(x, filters, 3)
-    x = keras.layers.MaxPooling2D()(x)
-  # Flatten keeps where things are; captions talk about positions.
-  x = keras.layers.Dropout(DROPOUT)(keras.layers.Flatten()(x))
-  return keras.Model(pixels, _projection(x, embedding_dim), name='image_tower')
-
-
-# --- Pretrained image encoders -------------------------------------------------
-
-
-def _local_weights_file(uri: str) -> str:
-  """A local path to the weights file `uri`; a remote one is copied first
-  (Keras reads HDF5 weights from local files only)."""
-  if not tf.io.gfile.exists(uri):
-    raise ValueError(f'image_encoder_weights {uri}: no such file where the '
-                     'Trainer runs')
-  if '://' not in uri:
-    return uri
-  local = os.path.join(tempfile.mkdtemp(prefix='image_encoder_weights_'),
-                       os.path.basename(uri))
-  tf.io.gfile.copy(uri, local)
-  return local
-
-
-def _imagenet_unavailable(settings: ImageEncoderSettings,
-                          error: Exception) -> ValueError:
-  """The one-line error for ImageNet weights Keras could not download."""
-  found = re.search(r'https?://\S+?\.h5', str(error))
-  url = found.group(0) if found else 'its download URL'
-  reason = ' '.join(str(error).split(' -- ')[-1].split())
-  return ValueError(
-      f'could not download the ImageNet weights of {settings.name} from {url} '
-      f'({reason}); fetch that file where there is internet and pass it as '
-      f'--image_encoder_weights PATH (a local file or a gs:// URI), or put '
-      f'it in ~/.keras/models/ where the Trainer runs (see the Dockerfile)')
-
-
-def keras_application(settings: ImageEncoderSettings) -> keras.Model:
-  """The pretrained encoder `settings` names: its convolutional part,
-  [batch, size, size, 3] preprocessed pixels -> [batch, features], average
-  pooled, with the weights `settings.weights` names."""
-  spec = encoders.ENCODERS[settings.name]
-  constructor = getattr(keras.applications, spec.application)
-  size = settings.image_size
-  arguments = dict(include_top=False, input_shape=(size, size, 3),
-                   pooling='avg')
-  if settings.weights == encoders.IMAGENET:
-    try:
-      return constructor(weights=encoders.IMAGENET, **arguments)
-    except Exception as e:  # pylint: disable=broad-except
-      # keras.utils.get_file raises a bare Exception when a download fails.
-      if 'URL fetch failure' not in str(e):
-        raise
-      raise _imagenet_unavailable(settings, e) from None
-  model = constructor(weights=None, **arguments)
-  if settings.weights != encoders.NO_WEIGHTS:
-    path = _local_weights_file(settings.weights)
-    try:
-      model.load_weights(path)
-    except (ValueError, OSError, KeyError) as e:
-      raise ValueError(
-          f'image_encoder_weights {settings.weights}: not weights of '
-          f'{spec.application} without its top ({type(e).__name__}: '
-          f"{' '.join(str(e).split())})") from None
-  return model
-
-
-def _pretrained_image_tower(settings: ImageEncoderSettings,
-                            embedding_dim: int) -> keras.Model:
-  size = settings.image_size
-  pixels = keras.Input(shape=(size, size, 3), dtype=tf.uint8,
-                       name=IMAGE_PIXELS)
-  # The encoder's own input scaling, inside the model: training and the
-  # `embed_images` signature both feed it uint8 pixels.
-  x = tf.cast(pixels, tf.float32)
-  preprocessing = encoders.ENCODERS[settings.name].preprocessing
-  if preprocessing:
-    x = getattr(keras.applications, preprocessing).preprocess_input(x)
-  encoder = keras_application(settings)
-  encoder.trainable = False
-  # training=False keeps its batch normalisation in inference mode (the
-  # pretrained statistics), also once its top layers are unfrozen.
-  x = encoder(x, training=False)
-  x = keras.layers.Dropout(DROPOUT)(x)
-  return keras.Model(pixels, _projection(x, embedding_dim), name='image_tower')
-
-
-def image_encoder_of(model) -> Optional[keras.Model]:
-  """The pretrained encoder inside a DualEncoder's image tower, or None."""
-  inner = [layer for layer in model.image_tower.layers
-           if isinstance(layer, keras.Model)]
-  return inner[0] if inner else None
-
-
-def unfreeze_top_layers(encoder: keras.Model, count: int) -> List[str]:
-  """Makes the top `count` of `encoder.layers` trainable, the rest frozen.
-
-  Layers are counted as Keras lists them (activations and additions too).
-  Batch normalisation layers stay frozen, as Keras' fine-tuning guide does:
-  their statistics came with the weights. Returns the names of the layers
-  with weights that now train, bottom to top.
-  """
-  encoder.trainable = True
-  first = len(encoder.layers) - count
-  for i, layer in enumerate(encoder.layers):
-    layer.trainable = i >= first and not isinstance(
-        layer, keras.layers.BatchNormalization)
-  return [layer.name for layer in encoder.layers
-          if layer.trainable and layer.weights]
-
-
-def _parameters(weights) -> int:
-  return int(sum(w.shape.num_elements() for w in weights))
-
-
-def _caption_tower(vocab_size: int, length: int,
-                   embedding_dim: int) -> keras.Model:
-  token_ids = keras.Input(shape=(length,), dtype=tf.int64,
-                          name=CAPTION_TOKEN_IDS)
-  not_padding = tf.cast(tf.not_equal(token_ids, PAD_ID), tf.float32)[..., None]
-  x = keras.layers.Embedding(vocab_size, 64)(token_ids) * not_padding
-  # Two convolutions see five words: enough to bind "a blue disc in the
-  # bottom" together, and far cheaper on a CPU than a recurrent layer.
-  for _ in range(2):
-    x = keras.layers.Conv1D(128, 3, padding='same', activation='relu')(x)
-    x = x * not_padding
-  x = keras.layers.Dropout(DROPOUT)(keras.layers.GlobalMaxPooling1D()(x))
-  return keras.Model(token_ids, _projection(x, embedding_dim),
-                     name='caption_tower')
-
-
-def contrastive_loss(caption_embeddings: tf.Tensor,
-                     image_embeddings: tf.Tensor,
-                     temperature: float) -> tf.Tensor:
-  """Symmetric in-batch softmax loss of [batch, dim] L2-normalised pairs.
-
-  Row i of each is a matching caption and image; every other image of the
-  batch is a negative for caption i and every other caption one for image i
-  (the batch holds distinct images). The mean of the caption-to-image and
-  image-to-caption cross-entropies over cosine similarities / temperature.
-  """
-  logits = tf.matmul(caption_embeddings, image_embeddings,
-                     transpose_b=True) / temperature
-  labels = tf.range(tf.shape(logits)[0])
-  caption_to_image = keras.losses.sparse_categorical_crossentropy(
-      labels, logits, from_logits=True)
-  image_to_caption = keras.losses.sparse_categorical_crossentropy(
-      labels, tf.transpose(logits), from_logits=True)
-  return (tf.reduce_mean(caption_to_image) +
-          tf.reduce_mean(image_to_caption)) / 2
-
-
-class DualEncoder(keras.Model):
-  """Image and caption towers trained with `contrastive_loss`."""
-
-  def __init__(self, image_tower, caption_tower, temperature: float, **kwargs):
-    super().__init__(**kwargs)
-    self.image_tower = image_tower
-    self.caption_tower = caption_tower
-    self.temperature = float(temperature)
-    self.loss_tracker = keras.metrics.Mean(name='loss')
-
-  @property
-  def metrics(self):
-    return [self.loss_tracker]
-
-  def embed_images(self, pixels, training=False):
-    return tf.math.l2_normalize(self.image_tower(pixels, training=training), -1)
-
-  def embed_captions(self, token_ids, training=False):
-    return tf.math.l2_normalize(
-        self.caption_tower(token_ids, training=training), -1)
-
-  def call(self, inputs, training=False):
-    return (self.embed_images(inputs[IMAGE_PIXELS], training),
-            self.embed_captions(inputs[CAPTION_TOKEN_IDS], training))
-
-  def _loss(self, inputs, training):
-    image_embeddings, caption_embeddings = self(inputs, training=training)
-    return contrastive_loss(caption_embeddings, image_embeddings,
-                            self.temperature)
-
-  # Keras traces these into graphs with AutoGraph, which would rewrite every
-  # tf_keras layer's source on the way (AutoGraph skips `keras` but not
-  # `tf_keras`). They have no tensor-dependent Python control flow, so plain
-  # tracing is the same graph.
-  @tf.autograph.experimental.do_not_convert
-  def train_step(self, data):
-    inputs, _ = data
-    with tf.GradientTape() as tape:
-      loss = self._loss(inputs, training=True)
-    grads = tape.gradient(loss, self.trainable_variables)
-    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-    self.loss_tracker.update_state(loss)
-    return {'loss': self.loss_tracker.result()}
-
-  @tf.autograph.experimental.do_not_convert
-  def test_step(self, data):
-    inputs, _ = data
-    self.loss_tracker.update_state(self._loss(inputs, training=False))
-    return {'loss': self.loss_tracker.result()}
-
-
-def learning_rate_schedule(peak: float, total_steps: int,
-                           warmup_fraction: float):
-  """Linear warmup to `peak` over `warmup_fraction` of the steps, then a
-  cosine decay to 0 at `total_steps`."""
-  warmup = int(round(warmup_fraction * total_steps))
-  return keras.optimizers.schedules.CosineDecay(
-      0.0 if warmup else peak, max(1, total_steps - warmup), alpha=0.0,
-      warmup_target=peak if warmup else None, warmup_steps=warmup)
-
-
-def build_model(vocab_size: int, length: int, size: int,
-                embedding_dim: int, learning_rate,
-                temperature: float = DEFAULTS['temperature'],
-                steps_per_execution: int = 10,
-                image_encoder: Optional[ImageEncoderSettings] = None
-                ) -> DualEncoder:
-  """The compiled dual encoder; `learning_rate` is a number or a schedule.
-
-  `image_encoder` (`image_encoder_settings`) picks the image tower: the small
-  CNN when None or `small_cnn`, else a pretrained encoder with its weights
-  loaded, frozen (`unfreeze_top_layers` fine-tunes it), at
-  `image_encoder.image_size`, which must then equal `size`.
-  """
-  if image_encoder is None or not encoders.is_pretrained(image_encoder.name):
-    image_tower = _image_tower(size, embedding_dim)
-  else:
-    image_tower = _pretrained_image_tower(image_encoder, embedding_dim)
-  model = DualEncoder(
-      image_tower,
-      _caption_tower(vocab_size, length, embedding_dim), temperature)
-  compile_model(model, learning_rate, steps_per_execution)
-  return model
-
-
-def compile_model(model: DualEncoder, learning_rate,
-                  steps_per_execution: int) -> None:
-  """Compiles `model` with Adam for its trainable variables as they are now
-  (again after `unfreeze_top_layers`)."""
-  # Several steps per call of the traced train function: Keras' per-step
-  # Python work (callbacks, logs) is a noticeable share of a CPU step.
-  model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                steps_per_execution=steps_per_execution)
-  # Adam's slot variables, created now rather than by the first train step:
-  # a traced function that creates variables is traced a second time.
-  model.optimizer.build(model.trainable_variables)
-
-
-# --- run_fn -------------------------------------------------------------------------
-
-TRAINING_FILE = 'training.json'
+_TRAINING_FILE = 'training.json'
 
 
 # Keras runs this many steps per call of its traced train function, and a
 # Keras epoch (a line of its log) is at least this long.
 STEPS_PER_EXECUTION = 10
-# The eval loss is measured after at most this many Keras epochs, the last
-# one included.
-MAX_EVALUATIONS = 30
 
 
 def _largest_divisor(number: int, at_most: int) -> int:
@@ -913,11 +607,15 @@ def training_phases(keras_epochs: int, pretrained: bool,
   return [('heads', max(1, keras_epochs - tuned)), ('fine_tune', tuned)]
 
 
+def _parameters(weights) -> int:
+  return int(sum(w.shape.num_elements() for w in weights))
+
+
 def _describe_phase(model: DualEncoder, phase: str,
                     settings: ImageEncoderSettings,
                     tuned_layers: List[str]) -> Dict[str, Any]:
   """What trains in `phase` and what is frozen, for the log and training.json."""
-  encoder = image_encoder_of(model)
+  encoder = model_lib.image_encoder_of(model)
   if encoder is None:
     frozen = f'nothing: the {settings.name} image tower trains whole'
   elif phase == 'heads':
@@ -936,112 +634,6 @@ def _describe_phase(model: DualEncoder, phase: str,
       'trainable_parameters': _parameters(model.trainable_weights),
       'non_trainable_parameters': _parameters(model.non_trainable_weights),
   }
-
-
-# coco_captions.run.progress.LOGGER (this file cannot import the package): the
-# local runner's console draws the progress events sent to it.
-PROGRESS_LOGGER = 'coco_captions.run.progress'
-# Where nothing draws them (Airflow, Kubeflow), a log line at most this often.
-PROGRESS_LOG_SECONDS = 30.0
-
-
-class TrainingProgress(keras.callbacks.Callback):
-  """Reports training as it goes: step and epoch out of the total, the
-  running loss, examples/s, the time left and the last eval loss.
-
-  The numbers go as events to the handler of the logger PROGRESS_LOGGER
-  where one is installed (the local runner's console); elsewhere a plain line
-  is logged at most every `log_seconds` seconds, and one at every eval.
-  """
-
-  def __init__(self, plan: TrainingPlan, clock=time.monotonic,
-               log_seconds: float = PROGRESS_LOG_SECONDS):
-    super().__init__()
-    self._plan = plan
-    self._clock = clock
-    self._log_seconds = log_seconds
-    self._logger = python_logging.getLogger(PROGRESS_LOGGER)
-    self._passes = math.ceil(plan.total_steps / plan.steps_per_epoch)
-    self._keras_epoch = 0
-    self._step = 0
-    # Shown after the step: epoch, running loss, the last eval loss.
-    self._fields = {}
-    self._first = None
-    self._logged = None
-
-  def _send(self, kind: str, message: str, **values):
-    self._logger.info(message, extra={'progress': dict(
-        kind=kind, task='Training', unit='steps', **values)})
-
-  def _epoch(self) -> str:
-    current = min(max(1, math.ceil(self._step / self._plan.steps_per_epoch)),
-                  self._passes)
-    return f'{current}/{self._passes}'
-
-  def _send_update(self):
-    self._send('update', f'Training: step {self._step}', done=self._step,
-               total=self._plan.total_steps,
-               rate=(self._plan.batch_size, 'examples'),
-               fields=dict(self._fields))
-
-  def line(self, now: float) -> str:
-    """The plain progress line at `now` (the fallback's)."""
-    text = 'Training: ' + ', '.join(
-        [f'step {self._step}/{self._plan.total_steps}'] +
-        [f'{k} {v}' for k, v in self._fields.items()])
-    started, first_step = self._first
-    if now > started and self._step > first_step:
-      steps_per_second = (self._step - first_step) / (now - started)
-      left = (self._plan.total_steps - self._step) / steps_per_second
-      text += (f', {steps_per_second * self._plan.batch_size:.0f} examples/s,'
-               f' {int(left) // 60}:{int(left) % 60:02d} left')
-    return text
-
-  def on_epoch_begin(self, epoch, logs=None):
-    self._keras_epoch = epoch
-
-  def on_train_batch_end(self, batch, logs=None):
-    # With several steps per execution, `batch` is the last step's index.
-    self._step = self._keras_epoch * self._plan.keras_steps_per_epoch + batch + 1
-    self._fields.update(epoch=self._epoch(), loss=f'{float(logs["loss"]):.4f}')
-    now = self._clock()
-    if self._first is None:
-      self._first = self._logged = (now, self._step)
-    if self._logger.handlers:
-      self._send_update()
-    elif now - self._logged[0] >= self._log_seconds:
-      self._logged = (now, self._step)
-      logging.info('%s', self.line(now))
-
-  def on_test_begin(self, logs=None):
-    # Steps stop while the eval split is measured; say why.
-    if self._logger.handlers and self._first is not None:
-      self._fields['eval loss'] = 'computing'
-      self._send_update()
-
-  def on_epoch_end(self, epoch, logs=None):
-    if not logs or 'val_loss' not in logs:
-      return
-    self._fields['eval loss'] = f'{float(logs["val_loss"]):.4f}'
-    if self._logger.handlers:
-      self._send_update()
-    else:
-      logging.info('Training: epoch %s, eval loss %s (train loss %.4f)',
-                   self._epoch(), self._fields['eval loss'],
-                   float(logs['loss']))
-
-  def stopped_early(self, epoch: float):
-    """Says on the progress line that training ended before its length."""
-    self._fields['stopped early'] = f'at epoch {epoch:g}'
-    if self._logger.handlers:
-      self._send_update()
-    else:
-      logging.info('%s', self.line(self._clock()))
-
-  def close(self):
-    """Ends the progress line: after the last phase (one `fit` each)."""
-    if self._logger.handlers:
-      self._send('close', 'Training: done')
 
 
 def run_fn(fn_args: FnArgs):
@@ -1064,21 +656,76 @@ def run_fn(fn_args: FnArgs):
   config = fn_args.custom_config or {}
   seed = int(_config(config, 'seed'))
   image_encoder = image_encoder_settings(config)
-  size = image_encoder.image_size
   keras.utils.set_random_seed(seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
+  plan = _training_plan(fn_args, config)
+  data = _training_data(fn_args, config, plan, tf_transform_output,
+                        image_encoder.image_size, seed)
+  phases = training_phases(
+      plan.keras_epochs, encoders.is_pretrained(image_encoder.name),
+      image_encoder.fine_tune_layers,
+      float(_config(config, 'fine_tune_fraction')))
+  model = _dual_encoder(config, plan, phases[0][1], tf_transform_output,
+                        image_encoder)
+  fitted = _fit(model, plan, data, phases, _patience(fn_args, config),
+                config, image_encoder, fn_args.model_run_dir)
+  _write_training_record(fn_args.model_run_dir, config, plan, data, fitted,
+                         image_encoder, seed)
+  # The signatures are the interface (query, evaluator and TF Serving load
+  # the SavedModel with TensorFlow alone). save_traces=False skips tracing
+  # every layer's call again for Keras' own reloading, which would push each
+  # tf_keras layer through AutoGraph.
+  model.save(fn_args.serving_model_dir, save_format='tf',
+             signatures=_serving_signatures(model, tf_transform_output),
+             save_traces=False)
+
+
+def _training_plan(fn_args: FnArgs, config: Dict[str, Any]) -> TrainingPlan:
+  """How long to train: the custom_config's length, or the default plan's."""
   # The floor and the ceiling of steps are the default plan's: epochs a
   # user set are run.
   default_length = config.get('train_epochs') is None
   min_steps, max_steps = (
       _config(config, name) if default_length or config.get(name) is not None
       else 0 for name in ('min_train_steps', 'max_train_steps'))
-  plan = TrainingPlan(count_examples(fn_args.train_files),
+  plan = TrainingPlan(_count_examples(fn_args.train_files),
                       int(_config(config, 'batch_size')),
                       int(_config(config, 'train_epochs')),
                       fn_args.train_steps, int(min_steps), int(max_steps))
-  eval_images = count_examples(fn_args.eval_files)
+  logging.info('Training for %g epochs of %d steps (%d steps, batches of %d '
+               'distinct images of %d)', plan.epochs, plan.steps_per_epoch,
+               plan.total_steps, plan.batch_size, plan.train_images)
+  return plan
+
+
+def _patience(fn_args: FnArgs, config: Dict[str, Any]) -> int:
+  """Evaluations without a better eval loss before training stops; 0: off."""
+  # A length the user set is run whole unless they asked for early stopping.
+  user_length = (config.get('train_epochs') is not None or
+                 bool(fn_args.train_steps))
+  return (int(_config(config, 'early_stopping_patience'))
+          if not user_length or
+          config.get('early_stopping_patience') is not None else 0)
+
+
+class _TrainingData(NamedTuple):
+  """The train and eval batches, and how many eval images they use."""
+  train: tf.data.Dataset
+  eval: tf.data.Dataset
+  eval_images: int  # In the split.
+  eval_steps: int
+  eval_used: int  # Each time the eval loss is measured.
+  in_memory: bool
+
+
+def _training_data(fn_args: FnArgs, config: Dict[str, Any],
+                   plan: TrainingPlan,
+                   tf_transform_output: tft.TFTransformOutput, size: int,
+                   seed: int) -> _TrainingData:
+  """The datasets `fit` reads: decoded once and kept in memory where the
+  images take at most `in_memory_images_share` of the memory available."""
+  eval_images = _count_examples(fn_args.eval_files)
   if not eval_images:
     raise ValueError('The eval split is empty: no images to measure the '
                      'eval loss on.')
@@ -1089,9 +736,6 @@ def run_fn(fn_args: FnArgs):
     eval_steps = max(1, min(eval_images, int(_config(
         config, 'max_eval_images'))) // eval_batch)
   eval_used = eval_steps * eval_batch
-  logging.info('Training for %g epochs of %d steps (%d steps, batches of %d '
-               'distinct images of %d)', plan.epochs, plan.steps_per_epoch,
-               plan.total_steps, plan.batch_size, plan.train_images)
 
   length = caption_length(tf_transform_output)
   share = float(_config(config, 'in_memory_images_share'))
@@ -1105,43 +749,55 @@ def run_fn(fn_args: FnArgs):
     return _in_memory_input_fn(*args, images) if in_memory else _input_fn(
         *args)
 
-  train_dataset = dataset(fn_args.train_files, plan.batch_size,
-                          plan.train_images)
-  eval_dataset = dataset(fn_args.eval_files, eval_batch, eval_used)
-  # A length the user set is run whole unless they asked for early stopping.
-  user_length = (config.get('train_epochs') is not None or
-                 bool(fn_args.train_steps))
-  patience = (int(_config(config, 'early_stopping_patience'))
-              if not user_length or
-              config.get('early_stopping_patience') is not None else 0)
-  logging.info('Images %s; early stopping %s', 'decoded once, kept in memory'
-               if in_memory else 'read and decoded every epoch',
-               f'after {patience} evaluations without a better eval loss'
-               if patience else 'off')
+  return _TrainingData(
+      train=dataset(fn_args.train_files, plan.batch_size, plan.train_images),
+      eval=dataset(fn_args.eval_files, eval_batch, eval_used),
+      eval_images=eval_images, eval_steps=eval_steps, eval_used=eval_used,
+      in_memory=in_memory)
 
-  learning_rate = float(_config(config, 'learning_rate'))
-  warmup_fraction = float(_config(config, 'warmup_fraction'))
-  temperature = float(_config(config, 'temperature'))
-  phases = training_phases(
-      plan.keras_epochs, encoders.is_pretrained(image_encoder.name),
-      image_encoder.fine_tune_layers,
-      float(_config(config, 'fine_tune_fraction')))
-  steps_per_execution = min(STEPS_PER_EXECUTION, plan.keras_steps_per_epoch)
-  model = build_model(
+
+def _dual_encoder(config: Dict[str, Any], plan: TrainingPlan,
+                  first_phase_epochs: int,
+                  tf_transform_output: tft.TFTransformOutput,
+                  image_encoder: ImageEncoderSettings) -> DualEncoder:
+  """The compiled model, its learning rate scheduled over the first phase."""
+  return model_lib.build_model(
       vocab_size=vocabulary_size(tf_transform_output),
       length=caption_length(tf_transform_output),
-      size=size,
+      size=image_encoder.image_size,
       embedding_dim=int(_config(config, 'embedding_dim')),
-      learning_rate=learning_rate_schedule(
-          learning_rate, phases[0][1] * plan.keras_steps_per_epoch,
-          warmup_fraction),
-      temperature=temperature,
-      steps_per_execution=steps_per_execution,
+      learning_rate=model_lib.learning_rate_schedule(
+          float(_config(config, 'learning_rate')),
+          first_phase_epochs * plan.keras_steps_per_epoch,
+          float(_config(config, 'warmup_fraction'))),
+      temperature=float(_config(config, 'temperature')),
+      steps_per_execution=min(STEPS_PER_EXECUTION,
+                              plan.keras_steps_per_epoch),
       image_encoder=image_encoder)
 
-  planned_epochs = sum(epochs for _, epochs in phases)
-  tensorboard = _TensorBoard(plan, log_dir=fn_args.model_run_dir,
-                             update_freq='epoch')
+
+class _Fitted(NamedTuple):
+  """What `_fit` did: Keras epochs run and planned, and each one's losses."""
+  keras_epochs: int
+  planned_epochs: int
+  patience: int
+  losses: List[float]
+  eval_losses: List[float]
+  eval_epochs: List[int]  # The Keras epochs after which eval_losses came.
+  phases: List[Dict[str, Any]]  # training.json's record of each phase.
+  seconds: float
+
+
+def _fit(model: DualEncoder, plan: TrainingPlan, data: _TrainingData,
+         phases: List[Tuple[str, int]], patience: int,
+         config: Dict[str, Any], image_encoder: ImageEncoderSettings,
+         log_dir: str) -> _Fitted:
+  """Trains `model` phase after phase (`training_phases`), each one `fit`."""
+  logging.info('Images %s; early stopping %s', 'decoded once, kept in memory'
+               if data.in_memory else 'read and decoded every epoch',
+               f'after {patience} evaluations without a better eval loss'
+               if patience else 'off')
+  tensorboard = _TensorBoard(plan, log_dir=log_dir, update_freq='epoch')
   started = time.time()
   # One callback across the phases: their steps count as one run.
   progress = TrainingProgress(plan)
@@ -1156,34 +812,23 @@ def run_fn(fn_args: FnArgs):
         {e + shift for e in plan.eval_epochs
          if planned_first < e <= planned_first + epochs} | {last})
     planned_first += epochs
-    steps = epochs * plan.keras_steps_per_epoch
-    peak = learning_rate
-    tuned_layers = []
-    if phase == 'fine_tune':
-      peak = learning_rate * float(
-          _config(config, 'fine_tune_learning_rate_factor'))
-      tuned_layers = unfreeze_top_layers(image_encoder_of(model),
-                                         image_encoder.fine_tune_layers)
-      compile_model(model, learning_rate_schedule(peak, steps,
-                                                  warmup_fraction),
-                    steps_per_execution)
-    record = {'epochs': [plan.epoch_at(first), plan.epoch_at(last)],
-              'steps': steps, 'learning_rate': peak,
-              **_describe_phase(model, phase, image_encoder, tuned_layers)}
+    record = _start_phase(model, phase, plan, first, last, config,
+                          image_encoder)
     logging.info('Training phase %d of %d, %s: epochs %g to %g (%d steps%s) '
                  'at a peak learning rate of %g; frozen: %s; %d trainable '
                  'parameters, %d not', number, len(phases), phase,
-                 *record['epochs'], steps, ', at most' if patience else '',
-                 peak, record['frozen'], record['trainable_parameters'],
+                 *record['epochs'], record['steps'],
+                 ', at most' if patience else '', record['learning_rate'],
+                 record['frozen'], record['trainable_parameters'],
                  record['non_trainable_parameters'])
     stopping = [_EarlyStopping(patience)] if patience else []
     history = model.fit(
-        train_dataset,
+        data.train,
         initial_epoch=first,
         epochs=last,
         steps_per_epoch=plan.keras_steps_per_epoch,
-        validation_data=eval_dataset,
-        validation_steps=eval_steps,
+        validation_data=data.eval,
+        validation_steps=data.eval_steps,
         validation_freq=phase_evals,
         callbacks=[tensorboard, progress, *stopping],
         verbose=2)
@@ -1192,79 +837,113 @@ def run_fn(fn_args: FnArgs):
     done = first + len(history.history['loss'])
     eval_epochs += [e for e in phase_evals if e <= done]
     if stopping:
-      best = stopping[0].best_epoch + 1  # Keras' epochs count from 0.
-      record['early_stopping'] = {
-          'stopped_early': done < last,
-          'planned_end': plan.epoch_at(last),
-          'kept_epoch': plan.epoch_at(best),
-          'kept_eval_loss': float(stopping[0].best),
-      }
-      record['epochs'][1] = plan.epoch_at(done)
+      _record_early_stopping(record, stopping[0], plan, first, done, last)
       if done < last and number == len(phases):
         progress.stopped_early(plan.epoch_at(done))
-      record['steps'] = (done - first) * plan.keras_steps_per_epoch
       logging.info('Phase %s %s at epoch %g; kept the weights of epoch %g '
                    '(eval loss %.4f)', phase, 'stopped early' if done < last
-                   else 'ended', plan.epoch_at(done), plan.epoch_at(best),
-                   stopping[0].best)
+                   else 'ended', plan.epoch_at(done),
+                   record['early_stopping']['kept_epoch'], stopping[0].best)
     phase_records.append(record)
     first = done
   progress.close()
-  keras_epochs = first
-  steps = keras_epochs * plan.keras_steps_per_epoch
+  return _Fitted(keras_epochs=first,
+                 planned_epochs=sum(epochs for _, epochs in phases),
+                 patience=patience, losses=losses, eval_losses=eval_losses,
+                 eval_epochs=eval_epochs, phases=phase_records,
+                 seconds=round(time.time() - started, 1))
+
+
+def _start_phase(model: DualEncoder, phase: str, plan: TrainingPlan,
+                 first: int, last: int, config: Dict[str, Any],
+                 image_encoder: ImageEncoderSettings) -> Dict[str, Any]:
+  """Readies `model` for `phase`, Keras epochs `first` to `last` (fine-tuning
+  unfreezes the encoder's top layers and compiles again), and returns the
+  phase's record as planned."""
+  steps = (last - first) * plan.keras_steps_per_epoch
+  peak = float(_config(config, 'learning_rate'))
+  tuned_layers = []
+  if phase == 'fine_tune':
+    peak *= float(_config(config, 'fine_tune_learning_rate_factor'))
+    tuned_layers = model_lib.unfreeze_top_layers(
+        model_lib.image_encoder_of(model), image_encoder.fine_tune_layers)
+    model_lib.compile_model(
+        model, model_lib.learning_rate_schedule(
+            peak, steps, float(_config(config, 'warmup_fraction'))),
+        min(STEPS_PER_EXECUTION, plan.keras_steps_per_epoch))
+  return {'epochs': [plan.epoch_at(first), plan.epoch_at(last)],
+          'steps': steps, 'learning_rate': peak,
+          **_describe_phase(model, phase, image_encoder, tuned_layers)}
+
+
+def _record_early_stopping(record: Dict[str, Any], stopping: _EarlyStopping,
+                           plan: TrainingPlan, first: int, done: int,
+                           last: int):
+  """Adds to a phase's `record` where early stopping ended it and which
+  epoch's weights it kept."""
+  best = stopping.best_epoch + 1  # Keras' epochs count from 0.
+  record['early_stopping'] = {
+      'stopped_early': done < last,
+      'planned_end': plan.epoch_at(last),
+      'kept_epoch': plan.epoch_at(best),
+      'kept_eval_loss': float(stopping.best),
+  }
+  record['epochs'][1] = plan.epoch_at(done)
+  record['steps'] = (done - first) * plan.keras_steps_per_epoch
+
+
+def _write_training_record(model_run_dir: str, config: Dict[str, Any],
+                           plan: TrainingPlan, data: _TrainingData,
+                           fitted: _Fitted,
+                           image_encoder: ImageEncoderSettings, seed: int):
+  """Logs and writes training.json: the plan, what ran and its losses."""
+  steps = fitted.keras_epochs * plan.keras_steps_per_epoch
   training = {
       'train_images': plan.train_images,
-      'eval_images': eval_images,
+      'eval_images': data.eval_images,
       # The eval loss's images each time it is measured.
-      'eval_loss_images': eval_used,
+      'eval_loss_images': data.eval_used,
       'batch_size': plan.batch_size,
-      'epochs': plan.epoch_at(keras_epochs),
+      'epochs': plan.epoch_at(fitted.keras_epochs),
       'steps_per_epoch': plan.steps_per_epoch,
       'steps': steps,
       # The length planned; with early stopping, the most it could run.
-      'planned_epochs': plan.epoch_at(planned_epochs),
-      'planned_steps': planned_epochs * plan.keras_steps_per_epoch,
-      'early_stopping_patience': patience,
-      'images_in_memory': in_memory,
+      'planned_epochs': plan.epoch_at(fitted.planned_epochs),
+      'planned_steps': fitted.planned_epochs * plan.keras_steps_per_epoch,
+      'early_stopping_patience': fitted.patience,
+      'images_in_memory': data.in_memory,
       # The epoch reached at each value of `loss` and `eval_loss`.
-      'loss_epochs': [plan.epoch_at(k) for k in range(1, keras_epochs + 1)],
-      'eval_epochs': [plan.epoch_at(k) for k in eval_epochs],
+      'loss_epochs': [plan.epoch_at(k)
+                      for k in range(1, fitted.keras_epochs + 1)],
+      'eval_epochs': [plan.epoch_at(k) for k in fitted.eval_epochs],
       # TensorBoard's step for the per-epoch values (`_TensorBoard`).
       'tensorboard_step': 'training step',
-      'learning_rate': learning_rate,
-      'warmup_fraction': warmup_fraction,
-      'temperature': temperature,
+      'learning_rate': float(_config(config, 'learning_rate')),
+      'warmup_fraction': float(_config(config, 'warmup_fraction')),
+      'temperature': float(_config(config, 'temperature')),
       'seed': seed,
       # The same seed, data, settings, TensorFlow build, CPU model and
       # thread layout train the same model (README, "Reproducible runs").
       'threads': _thread_layout(),
       'image_encoder': image_encoder.name,
       'image_encoder_weights': image_encoder.weights,
-      'image_size': size,
+      'image_size': image_encoder.image_size,
       'fine_tune_layers': image_encoder.fine_tune_layers,
-      'phases': phase_records,
-      'seconds': round(time.time() - started, 1),
-      'loss': [float(v) for v in losses],
-      'eval_loss': [float(v) for v in eval_losses],
+      'phases': fitted.phases,
+      'seconds': fitted.seconds,
+      'loss': [float(v) for v in fitted.losses],
+      'eval_loss': [float(v) for v in fitted.eval_losses],
   }
   logging.info('Training: %s', training)
-  with tf.io.gfile.GFile(
-      os.path.join(fn_args.model_run_dir, TRAINING_FILE), 'w') as f:
+  with tf.io.gfile.GFile(os.path.join(model_run_dir, _TRAINING_FILE),
+                         'w') as f:
     json.dump(training, f, indent=2, sort_keys=True)
 
-  signatures = make_serving_signatures(model, tf_transform_output)
-  # The signatures are the interface (query, evaluator and TF Serving load
-  # the SavedModel with TensorFlow alone). save_traces=False skips tracing
-  # every layer's call again for Keras' own reloading, which would push each
-  # tf_keras layer through AutoGraph.
-  model.save(fn_args.serving_model_dir, save_format='tf',
-             signatures=signatures, save_traces=False)
+
+# --- Serving signatures ------------------------------------------------------
 
 
-# --- Serving signatures -----------------------------------------------------------
-
-
-def make_serving_signatures(model: DualEncoder,
+def _serving_signatures(model: DualEncoder,
                             tf_transform_output: tft.TFTransformOutput):
   """Signatures that take raw input and apply the Transform graph themselves.
 
@@ -1281,7 +960,7 @@ def make_serving_signatures(model: DualEncoder,
   model.tft_layer = tf_transform_output.transform_features_layer()
   # A raw caption row's `caption`, fed to the Transform graph as an image's
   # one caption.
-  caption_spec = {CAPTION_KEY: tf.io.VarLenFeature(tf.string)}
+  caption_spec = {CAPTION: tf.io.VarLenFeature(tf.string)}
   length = caption_length(tf_transform_output)
   # The size the image tower was built for.
   size = int(model.image_tower.input_shape[1])
@@ -1290,7 +969,7 @@ def make_serving_signatures(model: DualEncoder,
   # tf_keras layer on the way, and nothing here branches on a tensor.
   def token_ids_of(serialized_examples):
     raw = tf.io.parse_example(serialized_examples, caption_spec)
-    transformed = model.tft_layer({CAPTIONS_KEY: raw[CAPTION_KEY]})
+    transformed = model.tft_layer({CAPTIONS: raw[CAPTION]})
     return dense_token_ids(transformed[CAPTION_TOKEN_IDS], length)[:, 0]
 
   @tf.function(input_signature=[

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from coco_captions.pipeline import configs
-from coco_captions.reporting import mlmd, run_summary
+from coco_captions.reporting import mlmd, run_record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = 'coco_e2e'
@@ -41,7 +41,7 @@ def summaries(metadata_path):
   store = mlmd.connect(metadata_path)
   runs = sorted(store.get_contexts_by_type('pipeline_run'),
                 key=lambda c: (c.create_time_since_epoch, c.id))
-  return [run_summary.summarize_run(metadata_path, PIPELINE_NAME, run.name)
+  return [run_record.read_run(metadata_path, PIPELINE_NAME, run.name)
           for run in runs]
 
 

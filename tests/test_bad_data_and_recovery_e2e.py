@@ -15,7 +15,7 @@ import time
 import pytest
 
 from coco_captions.data import synthetic_data
-from coco_captions.reporting import mlmd, run_summary
+from coco_captions.reporting import mlmd, run_record
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +71,7 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
     page = f.read()
   assert 'image_url: The feature has a shape' in page
   assert 'Not available: Transform did not run in this run' in page
-  summary = run_summary.summarize_run(
+  summary = run_record.read_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
   states = {c.component_id: c.state for c in summary.components}
   assert states['ExampleValidator'] == 'COMPLETE'
@@ -117,7 +117,7 @@ def test_run_killed_during_transform_resumes_from_cache(tmp_path):
   states = dict(_executions_by_state(metadata_path))
   assert states[stale[0]] == 'CANCELED'
   assert not {'RUNNING', 'NEW'} & set(states.values()), states
-  summary = run_summary.summarize_run(metadata_path, PIPELINE_NAME)
+  summary = run_record.read_run(metadata_path, PIPELINE_NAME)
   by_component = {c.component_id: c.state for c in summary.components}
   for name in ('CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen',
                'ExampleValidator', 'AnomaliesGate'):
@@ -151,7 +151,7 @@ def test_a_csv_rewritten_with_its_size_and_time_restored_is_read_again(
                           cwd=str(tmp_path), capture_output=True, text=True,
                           timeout=900)
   assert second.returncode == 0, second.stdout + second.stderr[-3000:]
-  summary = run_summary.summarize_run(
+  summary = run_record.read_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
   states = {c.component_id: c.state for c in summary.components}
   assert states['CsvExampleGen'] == 'COMPLETE', states
@@ -195,7 +195,7 @@ def test_a_push_that_fills_the_disk_leaves_nothing_and_the_rerun_pushes(
           'push did not finish)') in out['2.out']
   [version] = out['2.ls'].split()
   assert f'Pushed to:           {serving / version}' in out['2.out']
-  summary = run_summary.summarize_run(
+  summary = run_record.read_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
   states = {c.component_id: c.state for c in summary.components}
   assert states['Trainer'] == 'CACHED', states  # The same model, pushed.

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from coco_captions.data import synthetic_data
-from coco_captions.reporting import run_summary
+from coco_captions.reporting import run_record
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def test_beam_dag_runner_runs_the_pipeline_end_to_end(tmp_path):
                          if k != 'PYTHONPATH'})
   assert result.returncode == 0, result.stdout + result.stderr[-5000:]
   assert 'Transform finished in' in result.stdout
-  summary = run_summary.summarize_run(
+  summary = run_record.read_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), 'coco_beam')
   states = {c.component_id: c.state for c in summary.components}
   assert states == {name: 'COMPLETE' for name in (

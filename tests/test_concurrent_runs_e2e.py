@@ -16,7 +16,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 
 from coco_captions.data import synthetic_data
-from coco_captions.reporting import mlmd, run_summary
+from coco_captions.reporting import mlmd, run_record
 from test_session import ctrl_c_as_at_a_terminal
 
 pytestmark = pytest.mark.e2e
@@ -101,7 +101,7 @@ def test_ctrl_c_during_transform_then_the_same_command_resumes(tmp_path):
   assert err == ('\nInterrupted. To resume, run the same command again: '
                  'finished components are reused from cache.\n')
   metadata_path = tmp_path / 'pipeline' / 'metadata.sqlite'
-  interrupted = run_summary.summarize_run(str(metadata_path), NAME)
+  interrupted = run_record.read_run(str(metadata_path), NAME)
   assert {c.component_id: c.state for c in interrupted.components}.get(
       'Pusher') is None
 
@@ -109,7 +109,7 @@ def test_ctrl_c_during_transform_then_the_same_command_resumes(tmp_path):
                           timeout=1500)
   assert second.returncode == 0, second.stdout + second.stderr[-5000:]
   assert not {'RUNNING', 'NEW'} & set(_states(metadata_path).values())
-  summary = run_summary.summarize_run(str(metadata_path), NAME)
+  summary = run_record.read_run(str(metadata_path), NAME)
   states = {c.component_id: c.state for c in summary.components}
   assert states['CsvExampleGen'] == states['GroupCaptionsByImage'] == 'CACHED'
   assert states['Pusher'] == 'COMPLETE'

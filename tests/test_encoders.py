@@ -10,24 +10,13 @@ import tensorflow as tf
 import tf_keras as keras
 
 import coco_captions_encoders as encoders
+import coco_captions_model as model_lib
 import coco_captions_utils as module
 import trainer_harness
 
 SIZE = 32
 # A file written by Keras' own save_weights from the architecture, seeded.
 WEIGHTS_SEED = 11
-
-
-def test_every_encoder_has_a_name_a_size_and_a_keras_application():
-  assert encoders.ENCODER_NAMES == (
-      'small_cnn', 'mobilenet_v2', 'efficientnet_v2_b0', 'resnet50')
-  assert encoders.ENCODER_NAMES[0] == encoders.DEFAULT_ENCODER
-  for name in encoders.ENCODER_NAMES[1:]:
-    spec = encoders.ENCODERS[name]
-    assert callable(getattr(keras.applications, spec.application))
-    assert spec.image_size == 224
-  assert encoders.image_size('small_cnn') == 64
-  assert encoders.image_size('resnet50', 96) == 96
 
 
 @pytest.mark.parametrize('settings, expected', [
@@ -80,15 +69,15 @@ def test_the_table_imports_without_tensorflow(tmp_path):
 
 
 def test_module_settings_follow_the_encoder_and_fail_in_one_line():
-  assert module.image_encoder_settings({}) == module.ImageEncoderSettings(
+  assert module.image_encoder_settings({}) == model_lib.ImageEncoderSettings(
       'small_cnn', None, 0, 64)
   assert module.image_encoder_settings(
-      {'image_encoder': 'mobilenet_v2'}) == module.ImageEncoderSettings(
+      {'image_encoder': 'mobilenet_v2'}) == model_lib.ImageEncoderSettings(
           'mobilenet_v2', 'imagenet', 0, 224)
   assert module.image_encoder_settings(
       {'image_encoder': 'resnet50', 'image_size': 64,
        'image_encoder_weights': 'none', 'fine_tune_layers': 3}
-  ) == module.ImageEncoderSettings('resnet50', 'none', 3, 64)
+  ) == model_lib.ImageEncoderSettings('resnet50', 'none', 3, 64)
   with pytest.raises(ValueError) as raised:
     module.image_encoder_settings({'image_encoder': 'mobilenet', 'x': 1})
   assert str(raised.value) == (
@@ -117,9 +106,9 @@ def test_imagenet_weights_offline_are_one_error_naming_the_url(
     tmp_path, monkeypatch):
   # An empty Keras cache (~/.keras/models): Keras must download the file.
   monkeypatch.setenv('HOME', str(tmp_path))
-  settings = module.ImageEncoderSettings('mobilenet_v2', 'imagenet', 0, 96)
+  settings = model_lib.ImageEncoderSettings('mobilenet_v2', 'imagenet', 0, 96)
   try:
-    module.keras_application(settings)
+    model_lib.keras_application(settings)
   except ValueError as e:
     message = str(e)
   else:
@@ -156,8 +145,8 @@ def test_keras_application_loads_a_weights_file(weights_file):
   path, expected = weights_file
   # A larger input than the file was written at: the weights do not depend
   # on it.
-  encoder = module.keras_application(
-      module.ImageEncoderSettings('mobilenet_v2', path, 0, 48))
+  encoder = model_lib.keras_application(
+      model_lib.ImageEncoderSettings('mobilenet_v2', path, 0, 48))
   loaded = {v.name: v.numpy() for v in encoder.weights}
   assert loaded.keys() == expected.keys()
   for name, value in expected.items():
@@ -170,8 +159,8 @@ def test_a_weights_file_at_a_uri_is_copied_and_loaded(weights_file):
   uri = 'ram://weights/mobilenet_v2_seeded.h5'
   tf.io.gfile.makedirs('ram://weights')
   tf.io.gfile.copy(path, uri, overwrite=True)
-  encoder = module.keras_application(
-      module.ImageEncoderSettings('mobilenet_v2', uri, 0, SIZE))
+  encoder = model_lib.keras_application(
+      model_lib.ImageEncoderSettings('mobilenet_v2', uri, 0, SIZE))
   loaded = {v.name: v.numpy() for v in encoder.weights}
   for name, value in expected.items():
     np.testing.assert_array_equal(loaded[name], value, err_msg=name)
@@ -180,8 +169,8 @@ def test_a_weights_file_at_a_uri_is_copied_and_loaded(weights_file):
 def test_a_weights_file_of_another_architecture_is_one_error(weights_file):
   path, _ = weights_file
   with pytest.raises(ValueError) as raised:
-    module.keras_application(
-        module.ImageEncoderSettings('resnet50', path, 0, SIZE))
+    model_lib.keras_application(
+        model_lib.ImageEncoderSettings('resnet50', path, 0, SIZE))
   assert str(raised.value).startswith(
       f'image_encoder_weights {path}: not weights of ResNet50 without its top')
   assert '\n' not in str(raised.value)
@@ -191,19 +180,20 @@ def test_a_missing_weights_file_is_one_error(tmp_path):
   missing = str(tmp_path / 'gone.h5')
   with pytest.raises(ValueError, match=f'^image_encoder_weights {missing}: '
                      'no such file where the Trainer runs$'):
-    module.keras_application(
-        module.ImageEncoderSettings('mobilenet_v2', missing, 0, SIZE))
+    model_lib.keras_application(
+        model_lib.ImageEncoderSettings('mobilenet_v2', missing, 0, SIZE))
 
 
 def test_the_pretrained_tower_applies_the_encoders_own_preprocessing(
     weights_file):
   path, _ = weights_file
   keras.utils.set_random_seed(0)
-  model = module.build_model(
+  model = model_lib.build_model(
       vocab_size=10, length=4, size=SIZE, embedding_dim=8, learning_rate=1e-3,
-      image_encoder=module.ImageEncoderSettings('mobilenet_v2', path, 0, SIZE))
+      image_encoder=model_lib.ImageEncoderSettings('mobilenet_v2', path, 0,
+                                                   SIZE))
   pixels = np.random.RandomState(0).randint(0, 256, (2, SIZE, SIZE, 3))
-  encoder = module.image_encoder_of(model)
+  encoder = model_lib.image_encoder_of(model)
   # MobileNetV2 takes [-1, 1]: x / 127.5 - 1, inside the model.
   features = encoder(pixels / 127.5 - 1, training=False)
   tower = model.image_tower
@@ -229,11 +219,11 @@ def test_unfreeze_top_layers_leaves_batch_normalisation_frozen():
   assert names == ['block_16_depthwise', 'block_16_depthwise_BN',
                    'block_16_depthwise_relu', 'block_16_project',
                    'block_16_project_BN', 'Conv_1', 'Conv_1_bn', 'out_relu']
-  tuned = module.unfreeze_top_layers(encoder, 8)
+  tuned = model_lib.unfreeze_top_layers(encoder, 8)
   assert tuned == ['block_16_depthwise', 'block_16_project', 'Conv_1']
   trainable = {w.name.split('/')[0] for w in encoder.trainable_weights}
   assert trainable == set(tuned)
-  assert module.unfreeze_top_layers(encoder, 0) == []
+  assert model_lib.unfreeze_top_layers(encoder, 0) == []
   assert not encoder.trainable_weights
 
 

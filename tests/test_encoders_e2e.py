@@ -16,7 +16,7 @@ import pytest
 
 from coco_captions.data import synthetic_data
 from coco_captions.pipeline import configs, pipeline
-from coco_captions.reporting import run_summary
+from coco_captions.reporting import run_record, run_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -57,13 +57,13 @@ def encoder_run(tmp_path_factory):
       train_steps=30,
       metadata_connection_config=metadata.sqlite_metadata_connection_config(
           paths['metadata_path']),
-      transform_config={'image_encoder': 'mobilenet_v2', 'image_size': SIZE},
+      image_config={'image_encoder': 'mobilenet_v2', 'image_size': SIZE},
       trainer_config={'image_encoder_weights': weights,
                       'fine_tune_layers': 10, 'batch_size': 16},
       # Judged on nothing: the point is the export, not the quality of
       # random features.
       blessing_threshold=0.0, blessing_significance=1.0))
-  return paths, run_summary.summarize_run(paths['metadata_path'],
+  return paths, run_record.read_run(paths['metadata_path'],
                                           'encoders_e2e')
 
 
@@ -90,7 +90,7 @@ def test_the_trainer_records_its_encoder_and_phases(encoder_run):
   assert t['phases'][1]['trainable_encoder_layers']
   assert summary.pushed['pushed'] == 1
   # The run's summary, as the CLI prints it, says the same.
-  text = run_summary.format_summary(summary, paths['metadata_path'])
+  text = run_summary.render(summary, paths['metadata_path'])
   assert (f'Image encoder: mobilenet_v2 at {SIZE} px, weights '
           f'{paths["weights"]}') in text
   assert '  heads: epochs 0 to ' in text

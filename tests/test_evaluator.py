@@ -6,6 +6,7 @@ import os
 import pytest
 import tensorflow as tf
 
+from coco_captions import paths
 from coco_captions.pipeline import evaluator, push, retrieval
 from coco_captions.serving import query
 
@@ -196,7 +197,7 @@ def test_recall_is_the_models_through_its_signatures(tiny_data, eval_split,
   #     counts in its favour, so all 4 images hit -> 1.0.
   pool = evaluator.load_pool(eval_split, max_images=1000)
   images_root = os.path.join(tiny_data, 'images')
-  image_bytes = query.read_images(images_root, pool.image_names)
+  image_bytes = paths.read_images(images_root, pool.image_names)[1]
   direction = {image_id: i for i, image_id in enumerate(pool.image_ids)}
   direction[20] = direction[15]
   captions = {}
@@ -235,8 +236,8 @@ def test_the_trained_model_is_evaluated_on_raw_examples(tiny_model,
   model = query.RetrievalModel(fn_args.serving_model_dir)
   expected = retrieval.retrieval_metrics(
       model.embed_examples(pool.serialized_examples), pool.caption_image_ids,
-      model.embed_images(query.read_images(os.path.join(data_dir, 'images'),
-                                           pool.image_names)),
+      model.embed_images(paths.read_images(os.path.join(data_dir, 'images'),
+                                           pool.image_names)[1]),
       pool.image_ids)
   assert metrics == expected
 
@@ -272,7 +273,7 @@ def test_unusable_eval_images_leave_the_pool_with_their_captions(
   pool = evaluator.load_pool(eval_split, max_images=1000)
   images_root = str(tmp_path / 'images')
   shutil.copytree(os.path.join(tiny_data, 'images'), images_root)
-  image_bytes = query.read_images(images_root, pool.image_names)
+  image_bytes = paths.read_images(images_root, pool.image_names)[1]
   captions = {}
   for serialized, image_id in zip(pool.serialized_examples,
                                   pool.caption_image_ids):

@@ -7,7 +7,9 @@ from apache_beam.testing import test_pipeline, util
 import pytest
 import tensorflow as tf
 
+from coco_captions import features
 from coco_captions.pipeline import configs, grouping, user_code
+from coco_captions.run import progress
 
 # The project's module file and the .py files beside it, as workers get them.
 CODE = user_code.read(configs.MODULE_FILE)
@@ -30,7 +32,8 @@ def _row(image_id, caption_id, caption, image_name):
 
 def _parsed(serialized):
   """(image_id, image_name, captions, caption_ids) of a per-image example."""
-  parsed = tf.io.parse_single_example(serialized, grouping.feature_spec())
+  parsed = tf.io.parse_single_example(serialized,
+                                      features.per_image_feature_spec())
   return (int(parsed['image_id'][0]), parsed['image_name'][0].numpy().decode(),
           [c.decode() for c in tf.sparse.to_dense(parsed['captions']).numpy()],
           tf.sparse.to_dense(parsed['caption_ids']).numpy().tolist())
@@ -38,7 +41,8 @@ def _parsed(serialized):
 
 def _pixels(serialized):
   """The stored pixels of a per-image example, decoded."""
-  parsed = tf.io.parse_single_example(serialized, grouping.feature_spec())
+  parsed = tf.io.parse_single_example(serialized,
+                                      features.per_image_feature_spec())
   return tf.io.decode_png(parsed['image_pixels'][0]).numpy()
 
 
@@ -74,6 +78,32 @@ def test_groups_every_caption_of_an_image_with_its_pixels(images_root):
     util.assert_that(bad, util.equal_to([]), label='bad')
 
 
+def test_counts_reach_the_progress_line_through_the_logger(images_root,
+                                                          collected):
+  grouping._end_count()  # pylint: disable=protected-access
+  collected.clear()  # Counts earlier tests in this process left.
+  with test_pipeline.TestPipeline() as pipeline:
+    _ = pipeline | beam.Create(ROWS) | grouping.ImageExamples(
+        images_root, CODE, 16, 'train')
+  grouping._end_count()  # pylint: disable=protected-access
+  # Six rows of two image files; under 100 of each, so only the totals.
+  assert collected == [
+      progress.event(progress.UPDATE, 'GroupCaptionsByImage',
+                     fields={'train': '6 caption rows and 2 images decoded'}),
+      progress.event(progress.CLOSE, 'GroupCaptionsByImage')]
+
+
+def test_the_component_imports_no_console_code():
+  import subprocess
+  import sys
+  result = subprocess.run(
+      [sys.executable, '-c', 'import sys, coco_captions.pipeline.grouping; '
+       'print(sorted(m for m in sys.modules '
+       'if m.startswith("coco_captions.run")))'],
+      capture_output=True, text=True, check=True)
+  assert result.stdout.strip().splitlines()[-1] == '[]'
+
+
 def test_rows_of_one_image_id_naming_two_files_are_an_error():
   with pytest.raises(grouping.ConflictingImageNameError,
                      match=r'image_id 7 names 2 different image files: '
@@ -85,8 +115,8 @@ def test_rows_of_one_image_id_naming_two_files_are_an_error():
 def test_the_schema_describes_the_examples_it_goes_with():
   from tensorflow_transform.tf_metadata import schema_utils
   spec = schema_utils.schema_as_feature_spec(
-      grouping.per_image_schema()).feature_spec
-  assert spec == grouping.feature_spec()
+      features.per_image_schema()).feature_spec
+  assert spec == features.per_image_feature_spec()
   example = grouping.image_example(3, [(30, b'red circle', b'a.png')], b'px')
   assert _parsed(example.SerializeToString()) == (
       3, 'a.png', ['red circle'], [30])
@@ -412,7 +442,7 @@ def _marked_copy(directory):
   directory.mkdir()
   here = os.path.dirname(configs.MODULE_FILE)
   for name in ('coco_captions_utils.py', 'coco_captions_encoders.py',
-               'coco_captions_hparams.py'):
+               'coco_captions_hparams.py', 'coco_captions_model.py'):
     shutil.copy(os.path.join(here, name), directory / name)
   module = directory / 'coco_captions_utils.py'
   module.write_text(module.read_text().replace(
@@ -440,7 +470,7 @@ def test_a_worker_decodes_with_the_code_it_got_not_the_one_beside_it(
   worker_dir = tmp_path / 'worker'
   worker_dir.mkdir()
   for name in ('coco_captions_utils.py', 'coco_captions_encoders.py',
-               'coco_captions_hparams.py'):
+               'coco_captions_hparams.py', 'coco_captions_model.py'):
     (worker_dir / name).write_text('raise ImportError("the working directory '
                                    'was imported")\n')
   worker = (

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from coco_captions.data import synthetic_data
-from coco_captions.reporting import run_summary
+from coco_captions.reporting import run_record, run_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,7 @@ def test_the_converters_output_runs_with_the_two_documented_commands(
               '--train_steps', '2', '--eval_steps', '1',
               '--blessing_threshold', '0', '--blessing_significance', '1'])
   assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-  summary = run_summary.summarize_run(
+  summary = run_record.read_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), 'coco_captions')
   assert {c.component_id: c.state for c in summary.components}[
       'Pusher'] == 'COMPLETE'
@@ -103,7 +103,7 @@ def test_bad_images_stop_the_run_before_transform_naming_them(tmp_path):
   for name, reason in ((names[3], 'undecodable'), (names[7], 'missing'),
                        ('../captions.csv', 'unsafe_name')):
     assert f"'{name}' ({reason}: " in errors[0]
-  summary = run_summary.summarize_run(
+  summary = run_record.read_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), 'coco_captions')
   states = {c.component_id: c.state for c in summary.components}
   assert states['GroupCaptionsByImage'] == 'FAILED'
@@ -138,7 +138,7 @@ def test_with_bad_images_drop_the_run_goes_on_without_their_rows(tmp_path):
   result = _run([sys.executable, '-c', _DROP_RUN, str(data_root),
                  str(images), str(tmp_path)])
   assert result.returncode == 0, result.stderr[-5000:]
-  summary = run_summary.summarize_run(str(tmp_path / 'metadata.sqlite'),
+  summary = run_record.read_run(str(tmp_path / 'metadata.sqlite'),
                                       'drop')
   states = {c.component_id: c.state for c in summary.components}
   assert states['Transform'] == states['Pusher'] == 'COMPLETE'
@@ -152,8 +152,8 @@ def test_with_bad_images_drop_the_run_goes_on_without_their_rows(tmp_path):
   assert evaluation['skipped_images'] == found['eval_bad_images']
   assert evaluation['num_images'] == found['eval_images']
   # The console's summary says how many were left out and where they are.
-  from coco_captions.reporting import artifacts
-  lines = run_summary.format_summary(
+  from coco_captions import artifacts
+  lines = run_summary.render(
       summary, str(tmp_path / 'metadata.sqlite')).splitlines()
   listing = artifacts.bad_images_dir(summary.output('GroupCaptionsByImage',
                                                     'image_examples'))

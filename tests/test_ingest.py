@@ -7,6 +7,7 @@ import os
 import pytest
 from PIL import Image
 
+from coco_captions import features
 from coco_captions.data import ingest, synthetic_data
 
 
@@ -100,7 +101,7 @@ def test_counts_per_reason_reconcile_exactly(coco):
 def test_accepted_rows_are_in_the_pipeline_csv_format(coco):
   result = ingest.ingest(*coco)
   rows = _read_csv(result.captions_csv)
-  assert list(rows[0]) == list(ingest.CSV_COLUMNS)
+  assert list(rows[0]) == list(features.CSV_COLUMNS)
   assert [(r['image_id'], r['id'], r['caption']) for r in rows] == [
       ('1', '101', 'A red circle.'),
       ('1', '102', 'A red circle on gray.'),  # One line, spaces collapsed.

@@ -104,9 +104,10 @@ def _edited_code(work):
       shutil.copy(os.path.join(model_dir, name), code / name)
   hparams = code / 'coco_captions_hparams.py'
   text = hparams.read_text()
-  assert "'embedding_dim': 128," in text
-  hparams.write_text(text.replace("'embedding_dim': 128,",
-                                  "'embedding_dim': 96,"))
+  edited = text.replace("        128, TRAINER, 'Size of the image and",
+                        "        96, TRAINER, 'Size of the image and")
+  assert edited != text
+  hparams.write_text(edited)
   return code / 'coco_captions_utils.py'
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from coco_captions.data import synthetic_data
 from coco_captions.pipeline import configs
-from coco_captions.reporting import run_summary
+from coco_captions.reporting import run_record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = 2000
@@ -32,7 +32,7 @@ def learned(tmp_path_factory):
        '--data_root', data_root, '--pipeline_root', pipeline_root],
       cwd=ROOT, capture_output=True, text=True, timeout=1500)
   assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-  return run_summary.summarize_run(
+  return run_record.read_run(
       os.path.join(pipeline_root, configs.METADATA_FILENAME),
       configs.PIPELINE_NAME)
 

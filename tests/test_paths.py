@@ -144,6 +144,19 @@ def test_read_image_refuses_what_it_must_not_use(root, name, reason, words):
   assert words in error.value.detail and '\n' not in error.value.detail
 
 
+def test_read_images_keeps_the_good_ones_and_says_why_of_the_rest(root):
+  import concurrent.futures
+  with open(f'{root}/good.jpg', 'rb') as f:
+    good = f.read()
+  names = ['good.jpg', 'pipe.jpg', 'sub/inside.jpg', 'outside.jpg', 'bomb.png']
+  with concurrent.futures.ThreadPoolExecutor(2) as threads:
+    for map_fn in (map, threads.map):
+      kept, images, failed = paths.read_images(root, names, map_fn)
+      assert kept == [0, 2] and images == [good, good]
+      assert [(i, e.reason) for i, e in failed] == [
+          (1, 'not_a_file'), (3, 'unsafe_name'), (4, 'too_large')]
+
+
 def test_a_link_that_stays_in_the_root_is_read(root):
   assert paths.read_image(root, 'sub/inside.jpg') == paths.read_image(
       root, 'good.jpg')

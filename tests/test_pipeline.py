@@ -6,6 +6,7 @@ import os
 import pytest
 from tfx import v1 as tfx
 
+from coco_captions import features
 from coco_captions.pipeline import configs, pipeline, push
 from coco_captions.run import session, settings, up_to_date
 
@@ -22,6 +23,13 @@ def _pipeline(**kwargs):
 
 def _by_id(p):
   return {c.id: c for c in p.components}
+
+
+def _settings(component):
+  """A component's custom_config less the feature names' digest."""
+  config = json.loads(component.exec_properties['custom_config'])
+  assert config.pop(features.DIGEST_KEY) == features.DIGEST
+  return config
 
 
 def test_components_in_topological_order():
@@ -51,15 +59,14 @@ def test_split_hashes_image_id_four_to_one_and_reads_only_csv():
 
 def test_transform_and_trainer_get_their_settings():
   components = _by_id(_pipeline(trainer_config={'batch_size': 8},
-                                transform_config={'image_size': 48}))
-  # Transform reads no image: the size is GroupCaptionsByImage's.
-  assert json.loads(
-      components['Transform'].exec_properties['custom_config']) == {}
+                                image_config={'image_size': 48},
+                                transform_config={'max_caption_tokens': 16}))
+  # Transform reads the captions alone: the size is GroupCaptionsByImage's.
+  assert _settings(components['Transform']) == {'max_caption_tokens': 16}
   assert components['GroupCaptionsByImage'].exec_properties[
       'image_size'] == 48
   trainer = components['Trainer']
-  assert json.loads(trainer.exec_properties['custom_config']) == {
-      'batch_size': 8, 'image_size': 48}
+  assert _settings(trainer) == {'batch_size': 8, 'image_size': 48}
   assert '"num_steps": 11' in trainer.exec_properties['train_args']
   assert '"num_steps": 3' in trainer.exec_properties['eval_args']
   assert trainer.exec_properties['module_file'] == '/m/module.py'
@@ -69,13 +76,11 @@ def test_unset_settings_are_left_to_the_module_files_defaults():
   components = _by_id(pipeline.create_pipeline(
       pipeline_name='p', pipeline_root='/tmp/root', data_root='/data',
       images_root='gs://bucket/images', module_file='/m/module.py',
-      serving_model_dir='/serving', train_epochs=7))
+      serving_model_dir='/serving', trainer_config={'train_epochs': 7}))
   trainer = components['Trainer']
-  assert json.loads(trainer.exec_properties['custom_config']) == {
-      'train_epochs': 7}
+  assert _settings(trainer) == {'train_epochs': 7}
   assert 'num_steps' not in trainer.exec_properties['train_args']
-  assert json.loads(
-      components['Transform'].exec_properties['custom_config']) == {}
+  assert _settings(components['Transform']) == {}
 
 
 def test_transform_reads_one_example_per_image():
@@ -94,7 +99,7 @@ def test_transform_reads_one_example_per_image():
 
 
 def test_images_are_checked_before_transform_as_transform_reads_them():
-  group = _by_id(_pipeline(transform_config={'image_size': 48}))[
+  group = _by_id(_pipeline(image_config={'image_size': 48}))[
       'GroupCaptionsByImage']
   assert {k: group.exec_properties[k] for k in (
       'images_root', 'module_file', 'image_size', 'bad_images')} == {
@@ -156,7 +161,7 @@ def test_a_replaced_image_or_edited_module_changes_the_image_decoding(
        '--pipeline_root', str(tmp_path / 'root')], environ={})
 
   def decoding_properties():
-    p = session.create_pipeline(
+    p = session.pipeline_for(
         found, up_to_date.directory_fingerprint(str(images)))
     component = _by_id(p)['GroupCaptionsByImage']
     # What every TFX runner does before it runs or compiles: the user code
@@ -208,14 +213,14 @@ def test_trainer_builds_the_model_for_the_size_the_images_are_stored_at():
             json.loads(components['Trainer'].exec_properties[
                 'custom_config'])['image_size']]
 
-  assert image_sizes(transform_config={'image_size': 32}) == [32, 32]
-  assert image_sizes(transform_config={'image_size': 32},
+  assert image_sizes(image_config={'image_size': 32}) == [32, 32]
+  assert image_sizes(image_config={'image_size': 32},
                      trainer_config={'image_size': 16}) == [32, 16]
 
 
 def test_trainer_builds_the_image_encoder_the_images_are_stored_for():
   components = _by_id(_pipeline(
-      transform_config={'image_encoder': 'mobilenet_v2'},
+      image_config={'image_encoder': 'mobilenet_v2'},
       trainer_config={'image_encoder_weights': '/w.h5',
                       'fine_tune_layers': 20}))
   assert components['GroupCaptionsByImage'].exec_properties[
@@ -289,3 +294,26 @@ def test_example_gen_carries_the_data_fingerprint_given():
   assert config.custom_config.Unpack(value) and value.value == 'abc'
   assert not _by_id(_pipeline())['CsvExampleGen'].exec_properties.get(
       'custom_config')
+
+
+def test_an_edit_to_the_feature_names_reruns_the_components_using_them(
+    tmp_path, monkeypatch):
+  # TFX's cache key is the exec properties; features.py is outside the
+  # user-code wheel whose digest covers the module file.
+  def digests():
+    components = _by_id(_pipeline())
+    return (components['GroupCaptionsByImage'].exec_properties[
+        'features_digest'],
+            *(json.loads(components[c].exec_properties['custom_config'])[
+                features.DIGEST_KEY] for c in ('Transform', 'Trainer')))
+
+  assert digests() == (features.DIGEST,) * 3
+  assert len(features.DIGEST) == 64
+  edited = tmp_path / 'features.py'
+  with open(features.__file__) as f:
+    edited.write_text(f.read().replace("CAPTIONS = 'captions'",
+                                       "CAPTIONS = 'caption_texts'"))
+  monkeypatch.setattr(features, 'DIGEST',
+                      features.source_digest(str(edited)))
+  assert features.DIGEST != features.source_digest()
+  assert digests() == (features.DIGEST,) * 3

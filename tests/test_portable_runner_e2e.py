@@ -25,7 +25,7 @@ import pytest
 
 import image_env
 from coco_captions.data import synthetic_data
-from coco_captions.reporting import run_summary
+from coco_captions.reporting import run_record
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +99,7 @@ def _run(work, name, beam_args, env):
   assert 'Beam options: ' + (' '.join(beam_args) or
                              "none (Beam's in-memory DirectRunner)") in (
                                  result.stdout)
-  return run_summary.summarize_run(
+  return run_record.read_run(
       str(work / 'pipeline' / 'metadata.sqlite'), name)
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from coco_captions.pipeline import configs
+from coco_captions import features
 from coco_captions.run import preflight, settings
 
-HEADER = ','.join(configs.CSV_COLUMNS)
+HEADER = ','.join(features.CSV_COLUMNS)
 ROW = '1,10,a red square,http://x/1.jpg,1.jpg,CC BY'
 
 
@@ -103,7 +103,7 @@ def test_an_empty_csv_lacks_every_column(tmp_path):
 
 def test_every_csv_needs_the_same_header_line(tmp_path):
   data = _data_dir(tmp_path, HEADER, ROW)
-  reordered = ','.join(reversed(configs.CSV_COLUMNS))
+  reordered = ','.join(reversed(features.CSV_COLUMNS))
   other = '2,20,a blue disc,http://x/2.jpg,2.jpg,CC BY'
   _data_dir(tmp_path, reordered, ','.join(reversed(other.split(','))),
             name='z.csv')
@@ -234,7 +234,7 @@ def test_a_caption_id_is_unique_across_the_files(tmp_path):
 
 
 def test_a_quoted_header_is_a_header(tmp_path):
-  quoted = ','.join(f'"{c}"' for c in configs.CSV_COLUMNS)
+  quoted = ','.join(f'"{c}"' for c in features.CSV_COLUMNS)
   assert _errors(_data_dir(tmp_path, quoted, ROW)) == []
   (tmp_path / 'data' / 'captions.csv').write_text(
       quoted + ',"a,b"\n' + ROW + ',x\n')

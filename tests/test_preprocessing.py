@@ -14,10 +14,10 @@ from PIL import Image
 
 import coco_captions_utils as module
 
-from coco_captions.pipeline import grouping
+from coco_captions import features
 
-RAW_SPEC = grouping.feature_spec()
-RAW_METADATA = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
+RAW_SPEC = features.per_image_feature_spec()
+RAW_METADATA = dataset_metadata.DatasetMetadata(features.per_image_schema())
 
 
 # Stand-ins for stored pixels: Transform passes them through untouched.
@@ -95,7 +95,7 @@ def transformed(tmp_path_factory):
 def test_vocabulary_from_full_pass_most_frequent_first(transformed):
   _, _, output = transformed
   assert [w.decode() for w in output.vocabulary_by_name(
-      module.CAPTION_VOCABULARY)] == EXPECTED_VOCABULARY
+      features.CAPTION_VOCABULARY)] == EXPECTED_VOCABULARY
   # Padding and one OOV bucket around the vocabulary.
   assert module.vocabulary_size(output) == len(EXPECTED_VOCABULARY) + 2
 
@@ -321,6 +321,6 @@ def test_equivalent_spellings_give_the_same_token_ids(tmp_path):
   ids = [_token_ids(r, 1, 3) for r in transformed]
   assert ids[0] == ids[1] and ids[2] == ids[3]
   vocabulary = [w.decode() for w in output.vocabulary_by_name(
-      module.CAPTION_VOCABULARY)]
+      features.CAPTION_VOCABULARY)]
   assert sorted(vocabulary) == sorted(
       ['caf\u00e9', 'fish', 'dog', 'na\u00efve', '\u00e5ngstr\u00f6m'])

@@ -19,7 +19,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 import headless_chromium
 import report_checks
 from coco_captions.pipeline import evaluator
-from coco_captions.reporting import charts, facets, report, report_data
+from coco_captions.reporting import charts, facets, pages, report, report_data, run_record
 from test_evaluator import _write_raw_split
 
 
@@ -30,13 +30,6 @@ def test_token_stats_count_lengths_and_out_of_vocabulary_tokens():
   assert stats.lengths == {2: 1, 3: 2}
   assert stats.tokens == 8 and stats.oov_tokens == 2
   assert stats.coverage == pytest.approx(6 / 8)
-
-
-def test_names_match_the_module_file():
-  import coco_captions_utils
-  assert report_data.CAPTION_TOKEN_IDS == coco_captions_utils.CAPTION_TOKEN_IDS
-  assert report_data.CAPTION_VOCABULARY == coco_captions_utils.CAPTION_VOCABULARY
-  assert report_data.PAD_ID == coco_captions_utils.PAD_ID
 
 
 def _words(caption):
@@ -313,7 +306,8 @@ def test_report_pieces_render_offline_in_chromium(tmp_path):
   Image.new('RGB', (64, 48), (10, 120, 200)).save(source, format='PNG')
   thumb = report_data.thumbnail_uri(source.getvalue())
   page = ('<!doctype html><html><head><meta charset="utf-8"><title>t</title>'
-          '</head><body>' + facets.overview_html(proto) +
+          '</head><body>' +
+          pages.render('facets.html.j2', facets=facets.overview(proto)) +
           f'<img src="{thumb}"><img src="{thumb}">' +
           charts.svg_line_chart({'a': [(1, 1.0), (2, 0.5)]}, 'x', 'y') +
           '</body></html>')
@@ -338,7 +332,6 @@ ESCAPED = '&lt;script&gt;alert(1)&lt;/script&gt;'
 def _evil_record():
   """A run whose every name and text is markup: a split, a component, the
   blessing's reason, artifact URIs."""
-  from coco_captions.reporting import run_record
   ref = run_record.ArtifactRef('anomalies', 'ExampleAnomalies', 3, EVIL, EVIL)
   return run_record.RunRecord(
       pipeline_name=EVIL, run_id=EVIL,
@@ -358,15 +351,36 @@ def _evil_record():
       failure=f'error: {EVIL} failed: OSError: {EVIL}')
 
 
+def test_report_data_says_why_each_part_is_missing(tmp_path):
+  record = _evil_record()
+  record.components.append(run_record.ComponentRun(
+      'Trainer', 3, 'FAILED', 1.0, {'model_run': [str(tmp_path)]}))
+  data = report_data.read_report_data(record, memo_dir=str(tmp_path))
+  assert (data.captions, data.loss, data.examples) == (None, None, None)
+  assert data.missing == {
+      'captions': 'Transform did not run in this run',
+      'loss': 'the Trainer\'s TensorBoard logs hold no epoch_loss',
+      'examples': 'Trainer (failed) has no model output'}
+  _, missing = report.render(record, data, '/m.sqlite')
+  assert missing['Model: loss'] == data.missing['loss']
+  assert missing['Examples'] == data.missing['examples']
+
+
+def test_a_caption_query_ranks_its_true_image():
+  hits = [('a.jpg', 0.9), ('b.jpg', 0.5)]
+  assert report_data.CaptionQuery('c', 'b.jpg', hits).rank == 2
+  assert report_data.CaptionQuery('c', 'x.jpg', hits).rank is None
+
+
 def test_a_failed_runs_report_says_why_at_the_top():
-  page, _ = report.render(_evil_record(), 'title')
+  page, _ = report.render(_evil_record(), report_data.ReportData(), 'title')
   header = page.split('<section')[0]
   assert (f'<pre class="failure">error: {ESCAPED} failed: OSError: '
           f'{ESCAPED}</pre>') in header
 
 
 def test_every_text_of_the_report_is_escaped():
-  page, missing = report.render(_evil_record(), EVIL)
+  page, missing = report.render(_evil_record(), report_data.ReportData(), EVIL)
   sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', page,
                              re.S))
   assert EVIL not in page and '<script' not in page
@@ -379,21 +393,19 @@ def test_every_text_of_the_report_is_escaped():
 
 
 def test_captions_and_image_names_in_the_examples_are_escaped():
-  from coco_captions.reporting import pages
   thumbnail = 'data:image/png;base64,AA=='
-  examples = report.Section('examples', 'Examples', {
-      'pool_images': 2, 'top_images': 1, 'top_captions': 1,
-      'caption_queries': [{'caption': EVIL, 'true_image': EVIL, 'rank': None,
-                           'hits': [('a.jpg', 0.5)]}],
-      'image_queries': [report_data.ImageQuery(EVIL, [(EVIL, 0.25, True)])],
-      'thumbnails': {EVIL: thumbnail, 'a.jpg': thumbnail}})
-  page = pages.render('report.html.j2', record=_evil_record(),
-                      sections=[examples], history='', title=EVIL,
-                      generated='now')
+  data = report_data.ReportData(examples=report_data.RetrievalExamples(
+      pool_images=2, top_images=1, top_captions=1,
+      caption_queries=[report_data.CaptionQuery(EVIL, EVIL, [('a.jpg', 0.5)])],
+      image_queries=[report_data.ImageQuery(EVIL, [(EVIL, 0.25, True)])],
+      thumbnails={EVIL: thumbnail, 'a.jpg': thumbnail}))
+  page, missing = report.render(_evil_record(), data, EVIL)
+  assert 'Examples' not in missing
   assert '<script' not in page
   body = page.split('<section id="examples">')[1]
   # The caption, the true image's name (alt, title), the image query's name
   # (alt, title, label) and caption.
+  body = body.split('</section>')[0]
   assert body.count(ESCAPED) == 1 + 2 + 3 + 1
   assert body.count('class="thumb"') == 3
   assert '<li class="own">' + ESCAPED in body

@@ -185,7 +185,6 @@ def test_recalls_are_formatted_once_with_their_chance():
 def test_runs_from_before_grouping_decoded_the_images_still_read(layout):
   # Then Transform read the images and its custom_config carried their root
   # and fingerprint; the run history reads such runs from the same store.
-  from coco_captions.reporting import report_data
   built = hb.HandBuiltStore(hb.in_memory_store(), layout)
   run = built.run('old')
   built.execute(run, 'GroupCaptionsByImage')
@@ -193,19 +192,18 @@ def test_runs_from_before_grouping_decoded_the_images_still_read(layout):
       {'images_fingerprint': 'e' * 64, 'images_root': '/old/images'})})
   record = run_record.read_run(built.store, 'p', 'old')
   assert record.fingerprints() == {'images': 'e' * 12}
-  assert report_data.images_root_of_run(record) == '/old/images'
+  assert record.images_root == '/old/images'
 
 
 @pytest.mark.parametrize('layout', LAYOUTS)
 def test_the_images_root_is_grouping_s_where_no_evaluator_ran(layout):
-  from coco_captions.reporting import report_data
   built = hb.HandBuiltStore(hb.in_memory_store(), layout)
   run = built.run('stopped')
   built.execute(run, 'GroupCaptionsByImage',
                 parameters={'images_root': '/new/images'})
   built.execute(run, 'Transform', state='FAILED')
   record = run_record.read_run(built.store, 'p', 'stopped')
-  assert report_data.images_root_of_run(record) == '/new/images'
+  assert record.images_root == '/new/images'
 
 
 def test_a_baseline_trained_on_other_data_is_said_so():
@@ -234,7 +232,7 @@ def test_a_baseline_trained_on_other_data_is_said_so():
   assert second.baseline == run_record.BaselineData(
       'r1', '/bundled', first.fingerprints()['data'])
   assert second.baseline_on_other_data == second.baseline
-  note = run_summary.format_summary(second, '/m.sqlite', None).splitlines()
+  note = run_summary.render(second, '/m.sqlite', None).splitlines()
   assert (f'Note: the latest blessed model it was compared with was trained '
           f'in run r1 on other data: /bundled (data '
           f'{first.fingerprints()["data"]}; this run: '

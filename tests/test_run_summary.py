@@ -5,7 +5,7 @@ import os
 import pytest
 
 import hand_built_mlmd as hb
-from coco_captions.reporting import run_summary
+from coco_captions.reporting import run_record, run_summary
 
 
 @pytest.fixture
@@ -17,11 +17,11 @@ def metadata_path(tmp_path):
 
 
 def _lines(summary, log_path=None):
-  return run_summary.format_summary(summary, '/m.sqlite', log_path).split('\n')
+  return run_summary.render(summary, '/m.sqlite', log_path).split('\n')
 
 
 def test_blessed_and_pushed(metadata_path):
-  summary = run_summary.summarize_run(metadata_path, 'p', 'run-1')
+  summary = run_record.read_run(metadata_path, 'p', 'run-1')
   lines = _lines(summary, '/logs/run.log')
   assert lines[0] == 'Pipeline p, run run-1'
   assert lines[1].split() == ['component', 'status', 'seconds']
@@ -58,7 +58,7 @@ def test_blessed_and_pushed(metadata_path):
 
 
 def test_unchanged_model_is_not_pushed_again(metadata_path):
-  lines = _lines(run_summary.summarize_run(metadata_path, 'p'))
+  lines = _lines(run_record.read_run(metadata_path, 'p'))
   assert lines[0] == 'Pipeline p, run run-2'
   assert 'Model unchanged: this model is already the latest blessed model' in (
       lines)
@@ -68,7 +68,7 @@ def test_unchanged_model_is_not_pushed_again(metadata_path):
 
 
 def test_not_blessed_model_is_kept_as_an_artifact(metadata_path):
-  summary = run_summary.summarize_run(metadata_path, 'p', 'run-1')
+  summary = run_record.read_run(metadata_path, 'p', 'run-1')
   summary.blessing = dict(summary.blessing, blessed=0, reason='too low')
   summary.pushed = {'pushed': 0}
   lines = _lines(summary)
@@ -83,7 +83,7 @@ def test_failed_run_lists_its_components_and_no_model(tmp_path):
   built.execute(run, 'CsvExampleGen', 'COMPLETE',
                 outputs=[('examples', built.artifact('Examples', '/x'))])
   built.execute(run, 'Trainer', 'FAILED')
-  lines = _lines(run_summary.summarize_run(path, 'p'))
+  lines = _lines(run_record.read_run(path, 'p'))
   assert [line.split()[:2] for line in lines[2:4]] == [
       ['CsvExampleGen', 'complete'], ['Trainer', 'failed']]
   # Nothing past the table but where the metadata is: no counts, no model.
@@ -100,8 +100,8 @@ def test_rows_dropped_with_their_bad_images_are_said(tmp_path):
       eval_bad_images=1, train_dropped_rows=0, eval_dropped_rows=5)
   built.execute(run, 'GroupCaptionsByImage',
                 outputs=[('image_examples', examples)])
-  lines = run_summary.format_summary(
-      run_summary.run_record.read_run(built.store, 'p'), '/m').splitlines()
+  lines = run_summary.render(
+      run_record.read_run(built.store, 'p'), '/m').splitlines()
   assert ('Dropped (--bad_images=drop): 1 bad image(s) and their 5 caption '
           'row(s), not trained or evaluated on; listed in '
           f'{tmp_path / "GroupCaptionsByImage" / "bad_images" / "6"}') in lines

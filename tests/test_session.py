@@ -1,7 +1,7 @@
-"""The session's parts that need no pipeline run: failures by kind, run ids,
-TFX CLI detection, and Ctrl-C (exit 130, one line, no traceback)."""
+"""The session's parts that need no pipeline run: failures by kind, the run
+id TFX records, TFX CLI detection, and Ctrl-C (exit 130, one line, no
+traceback)."""
 
-import datetime
 import os
 import signal
 import subprocess
@@ -55,11 +55,25 @@ def test_any_other_failure_names_the_component_and_the_last_line():
       'error: Trainer failed: KeyError: ']
 
 
-def test_run_ids_are_the_start_time_in_one_form_for_every_runner():
-  assert session.new_run_id(datetime.datetime(2026, 12, 6, 9, 5, 3)) == (
-      '2026-12-06T09:05:03.000000')
-  assert session.new_run_id(datetime.datetime(2026, 1, 2, 3, 4, 5, 67)) == (
-      '2026-01-02T03:04:05.000067')
+def test_every_component_runs_under_the_sessions_run_id(tmp_path):
+  """The id the session prints, records and reads back is the one TFX's
+  runners record: they set their own only where none is set yet."""
+  from tfx.dsl.compiler import constants
+  from tfx.orchestration.portable import runtime_parameter_utils
+  found = _settings('--pipeline_root', str(tmp_path / 'root'))
+  ir = session.compiled_with_run_id(session.pipeline_for(found),
+                                    '2026-12-06T09:05:03.000000')
+  # What LocalDagRunner and BeamDagRunner do with the IR first.
+  runtime_parameter_utils.substitute_runtime_parameter(
+      ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: '20261206-090503'})
+  run_ids = {
+      node.pipeline_node.node_info.id: [
+          c.name.field_value.string_value
+          for c in node.pipeline_node.contexts.contexts
+          if c.type.name == 'pipeline_run']
+      for node in ir.nodes}
+  assert len(run_ids) == 11
+  assert set(map(tuple, run_ids.values())) == {('2026-12-06T09:05:03.000000',)}
 
 
 def test_outside_tfx_cli_nothing_is_handed_over():

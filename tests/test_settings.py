@@ -110,7 +110,7 @@ def test_every_value_is_checked_at_parse_time(argv, message):
 def test_good_edge_values_are_accepted():
   found = _parse('--blessing_threshold=0', '--seed=0', '--train_steps=1',
                  '--blessing_metric=image_to_text_recall@10')
-  assert (found.blessing_threshold, found.seed, found.train_steps,
+  assert (found.blessing_threshold, found.hparam('seed'), found.train_steps,
           found.blessing_metric) == (0.0, 0, 1, 'image_to_text_recall@10')
   assert _parse('--blessing_threshold=1').blessing_threshold == 1.0
 
@@ -245,7 +245,11 @@ def test_pipeline_args_are_create_pipelines_keywords():
   assert args['trainer_config'] == {'seed': 4}
   # 0 is a value a user set (train the whole length), passed on as given.
   assert _parse('--early_stopping_patience=0').pipeline_args(None)[
-      'trainer_config'] == {'seed': None, 'early_stopping_patience': 0}
+      'trainer_config'] == {'early_stopping_patience': 0}
+  # Unset: nothing passed, the module file's defaults apply.
+  assert {k: _parse().pipeline_args(None)[k] for k in (
+      'image_config', 'transform_config', 'trainer_config')} == {
+          'image_config': {}, 'transform_config': {}, 'trainer_config': {}}
   assert args['enable_cache'] is False
   assert args['bad_images'] == 'drop'
 
@@ -281,30 +285,28 @@ def test_help_explains_flags_beam_pass_through_and_environment():
   assert 'Beam pipeline' in result.stdout
 
 
-def test_image_encoder_settings_reach_transform_and_trainer(tmp_path,
-                                                            monkeypatch):
+def test_image_encoder_settings_reach_the_image_decoding_and_trainer(
+    tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   (tmp_path / 'w.h5').write_bytes(b'weights')
   found = _parse('--image_encoder=mobilenet_v2', '--image_encoder_weights=w.h5',
                  '--fine_tune_layers=20', '--image_size=96')
   args = found.pipeline_args(None)
-  assert args['transform_config'] == {'image_encoder': 'mobilenet_v2',
-                                      'image_size': 96}
+  assert args['image_config'] == {'image_encoder': 'mobilenet_v2',
+                                  'image_size': 96}
   # A relative weights path is the user's, made absolute for the Trainer.
   assert args['trainer_config'] == {
-      'seed': None, 'image_encoder_weights': str(tmp_path / 'w.h5'),
-      'fine_tune_layers': 20}
-  # Unset: the module file's defaults, nothing passed.
-  assert _parse().pipeline_args(None)['transform_config'] == {}
+      'image_encoder_weights': str(tmp_path / 'w.h5'), 'fine_tune_layers': 20}
+  assert args['transform_config'] == {}
   environ = {'COCO_CAPTIONS_IMAGE_ENCODER': 'resnet50',
              'COCO_CAPTIONS_IMAGE_ENCODER_WEIGHTS': 'none'}
   found = settings.from_environment('airflow', environ)
-  assert (found.image_encoder, found.image_encoder_weights) == ('resnet50',
-                                                                'none')
+  assert (found.hparam('image_encoder'),
+          found.hparam('image_encoder_weights')) == ('resnet50', 'none')
 
 
 @pytest.mark.parametrize('argv, message', [
-    (['--image_encoder=vgg16'], "image_encoder 'vgg16' is not one of "
+    (['--image_encoder=vgg16'], "--image_encoder: 'vgg16' is not one of "
      'small_cnn, mobilenet_v2, efficientnet_v2_b0, resnet50'),
     (['--image_encoder_weights=imagenet'], "image_encoder_weights 'imagenet': "
      'small_cnn is trained from scratch and takes none; choose a pretrained '
@@ -355,7 +357,7 @@ def test_blessing_significance_is_a_probability_above_zero():
   assert _error('--blessing_significance=0') == (
       '--blessing_significance: 0 is not more than 0')
   assert _error('--blessing_significance=nan') == (
-      '--blessing_significance: nan is not a number from 0 to 1')
+      '--blessing_significance: nan is not a number more than 0, at most 1')
   assert _parse('--blessing_significance=0.05').pipeline_args(None)[
       'blessing_significance'] == 0.05
 
@@ -408,3 +410,100 @@ def test_a_huge_value_is_one_bounded_error_line():
 def test_a_bad_beam_value_or_an_empty_variable_is_one_line(argv, environ,
                                                           message):
   assert _error(*argv, environ=environ).startswith(message)
+
+
+def _readme_tables():
+  """Flag -> default cell of every README table with a default column."""
+  with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+    lines = f.read().splitlines()
+  tables, current = [], None
+  for line in lines:
+    if line == '| flag | default | meaning |':
+      current = {}
+      tables.append(current)
+    elif current is not None and line.startswith('| `--'):
+      flag, default = [cell.strip() for cell in line.split('|')[1:3]]
+      current[flag.strip('`')] = default.replace('`', '')
+    elif current is not None and not line.startswith('|---'):
+      current = None
+  return tables
+
+
+def test_the_readme_options_tables_match_help():
+  shown = {flag: text.replace(configs.PROJECT_DIR + os.sep, '')
+           for flag, text in settings.defaults_shown('local').items()}
+  tables = _readme_tables()
+  # The encoders' table, then every option of the local runner.
+  assert [set(t) <= set(shown) for t in tables] == [True, True]
+  assert set(tables[1]) == set(shown)
+  for table in tables:
+    assert {flag: shown[flag] for flag in table} == table
+  help_text = ' '.join(_runner('--help').stdout.split())
+  for flag, text in settings.defaults_shown('local').items():
+    if text != 'off':
+      assert f'Default: {" ".join(text.split())}' in help_text, flag
+
+
+def test_every_hyper_parameter_is_a_checked_flag_and_variable():
+  import coco_captions_hparams as hparams
+  shown = settings.defaults_shown('local')
+  for name, entry in hparams.HPARAMS.items():
+    assert f'--{name}' in shown
+  assert shown['--batch_size'] == '64'
+  assert shown['--learning_rate'] == '0.002'
+  assert shown['--max_train_steps'] == '15,000'
+  assert shown['--train_epochs'] == ('30, but at least 1,000 and at most '
+                                     '15,000 steps (whole passes), stopped '
+                                     'early')
+  assert _error('--batch_size=1') == '--batch_size: 1 is not at least 2'
+  assert _error('--learning_rate=0') == '--learning_rate: 0 is not more than 0'
+  assert _error('--temperature=2') == (
+      '--temperature: 2 is not a number more than 0, at most 1')
+  assert _error('--warmup_fraction=x') == "--warmup_fraction: 'x' is not a number"
+  assert _error(environ={'COCO_CAPTIONS_EMBEDDING_DIM': '0'}) == (
+      'COCO_CAPTIONS_EMBEDDING_DIM: 0 is not at least 1')
+
+
+def test_each_hyper_parameter_reaches_the_step_that_reads_it():
+  args = _parse('--batch_size=8', '--learning_rate=0.01',
+                '--max_caption_tokens=16', '--image_size=48',
+                '--train_epochs=3').pipeline_args(None)
+  assert (args['image_config'], args['transform_config'],
+          args['trainer_config']) == (
+              {'image_size': 48}, {'max_caption_tokens': 16},
+              {'batch_size': 8, 'learning_rate': 0.01, 'train_epochs': 3})
+  found = settings.from_environment(
+      'airflow', {'COCO_CAPTIONS_TEMPERATURE': '0.1'})
+  assert found.pipeline_args(None)['trainer_config'] == {'temperature': 0.1}
+  assert found.hparam('temperature') == 0.1
+  assert found.hparam('batch_size') is None
+
+
+def test_the_hyper_parameters_are_the_module_files_own(tmp_path):
+  # A copy of the model code whose table has one more entry: the runner
+  # offers it, and passes it to the step it names.
+  code = tmp_path / 'code'
+  code.mkdir()
+  model_dir = os.path.join(ROOT, 'model')
+  for name in os.listdir(model_dir):
+    if name.endswith('.py'):
+      (code / name).write_bytes(open(os.path.join(model_dir, name), 'rb').read())
+  table = code / 'coco_captions_hparams.py'
+  table.write_text(table.read_text().replace(
+      "\n# What preprocessing_fn and run_fn fall back on.",
+      "HPARAMS['dropout'] = HParam(0.1, TRAINER, 'Dropout', float, low=0, "
+      "high=0.9)\n\n# What preprocessing_fn and run_fn fall back on."))
+  module = str(code / 'coco_captions_utils.py')
+  found = _parse('--module_file', module, '--dropout=0.2')
+  assert found.pipeline_args(None)['trainer_config'] == {'dropout': 0.2}
+  assert _error('--module_file', module, '--dropout=1') == (
+      '--dropout: 1 is not a number from 0 to 0.9')
+  assert settings.defaults_shown('local', module)['--dropout'] == '0.1'
+  assert found.fingerprint()['hparams'] == {'trainer_config': {'dropout': 0.2}}
+  # The project's own module file has no such hyper-parameter.
+  assert _error('--dropout=0.2').startswith('unknown flag --dropout')
+  # A module file with no table beside it gets no hyper-parameter flags.
+  table.unlink()
+  assert _error('--module_file', module, '--seed=1').startswith(
+      'unknown flag --seed')
+  assert _parse('--module_file', module).hparams == {}

@@ -16,7 +16,7 @@ import pytest
 
 from coco_captions.data import synthetic_data
 from coco_captions.pipeline import configs, pipeline
-from coco_captions.reporting import run_summary
+from coco_captions.reporting import run_record
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +84,7 @@ def test_pipeline_create_run_create_run_list(tmp_path, engine, runner):
   (summary_line,) = [line for line in ran.splitlines()
                      if line.startswith(f'Pipeline {name}, run ')]
   assert 'Report:' in ran
-  summary = run_summary.summarize_run(str(root / 'metadata.sqlite'), name)
+  summary = run_record.read_run(str(root / 'metadata.sqlite'), name)
   assert summary_line == f'Pipeline {name}, run {summary.run_id}'
   assert sorted(c.component_id for c in summary.components) == sorted(
       COMPONENTS)
@@ -163,7 +163,7 @@ def test_airflow_pipeline_create_installs_a_dag_airflow_loads_and_runs(
   (run,) = json.loads(out.read_text())['runs']
   assert run['state'] == 'success', ran.stdout[-5000:]
   assert set(run['tasks'].values()) == {'success'}
-  assert run_summary.summarize_run(
+  assert run_record.read_run(
       str(tmp_path / 'pipeline' / 'metadata.sqlite'), name).was_pushed
 
 

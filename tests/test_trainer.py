@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import coco_captions_model as model_lib
 import coco_captions_utils as module
 import conftest
 import trainer_harness
+from coco_captions import features
 from coco_captions.pipeline import retrieval
 
 
@@ -153,11 +155,11 @@ def test_contrastive_loss_matches_a_hand_computation():
   captions = tf.constant([[1.0, 0.0], [0.0, 1.0]])
   images = tf.constant([[1.0, 0.0], [0.6, 0.8]])
   expected = ((0.371101 + 0.183901) / 2 + (0.126928 + 0.513015) / 2) / 2
-  loss = module.contrastive_loss(captions, images, temperature=0.5)
+  loss = model_lib.contrastive_loss(captions, images, temperature=0.5)
   assert float(loss) == pytest.approx(expected, abs=1e-5)
   # Perfectly separated pairs at a low temperature: almost no loss.
   eye = tf.eye(3)
-  assert float(module.contrastive_loss(eye, eye, 0.01)) < 1e-6
+  assert float(model_lib.contrastive_loss(eye, eye, 0.01)) < 1e-6
 
 
 @pytest.mark.parametrize('images, batch, epochs, steps, min_steps, expected', [
@@ -223,8 +225,8 @@ def _passes(dataset, steps_per_pass, passes):
       one.append([
           (int(i), tuple(c), int(p)) for i, c, p in zip(
               image_ids.numpy(),
-              inputs[module.CAPTION_TOKEN_IDS].numpy().tolist(),
-              tf.reduce_sum(tf.cast(inputs[module.IMAGE_PIXELS], tf.int64),
+              inputs[features.CAPTION_TOKEN_IDS].numpy().tolist(),
+              tf.reduce_sum(tf.cast(inputs[features.IMAGE_PIXELS], tf.int64),
                             axis=[1, 2, 3]).numpy())])
     found.append(one)
   return found
@@ -320,8 +322,8 @@ def test_a_train_split_of_one_image_is_a_clear_error():
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
-  schedule = module.learning_rate_schedule(1e-3, total_steps=100,
-                                           warmup_fraction=0.1)
+  schedule = model_lib.learning_rate_schedule(1e-3, total_steps=100,
+                                              warmup_fraction=0.1)
   rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
   assert rates[0] == 0.0
   assert rates[1] == pytest.approx(5e-4)
@@ -334,13 +336,13 @@ def test_learning_rate_warms_up_then_decays_to_zero():
 def test_train_function_is_traced_once():
   # A train step that creates variables (Adam's slots, lazily) makes
   # tf.function trace the train function again for every later call.
-  model = module.build_model(vocab_size=20, length=4, size=16,
-                             embedding_dim=8, learning_rate=1e-3,
-                             steps_per_execution=2)
+  model = model_lib.build_model(vocab_size=20, length=4, size=16,
+                                embedding_dim=8, learning_rate=1e-3,
+                                steps_per_execution=2)
   # Distinct images a batch, as the input pipeline gives them.
   inputs = {
-      module.IMAGE_PIXELS: tf.zeros([4, 16, 16, 3], tf.uint8),
-      module.CAPTION_TOKEN_IDS: tf.ones([4, 4], tf.int64),
+      features.IMAGE_PIXELS: tf.zeros([4, 16, 16, 3], tf.uint8),
+      features.CAPTION_TOKEN_IDS: tf.ones([4, 4], tf.int64),
   }
   dataset = tf.data.Dataset.from_tensors(
       (inputs, tf.constant([1, 2, 3, 4], tf.int64))).repeat()
@@ -348,62 +350,11 @@ def test_train_function_is_traced_once():
   assert model.train_function.experimental_get_tracing_count() == 1
 
 
-class _Clock:
-
-  def __init__(self):
-    self.now = 0.0
-
-  def __call__(self):
-    return self.now
-
-
-def test_training_progress_reaches_an_installed_console_as_events(collected):
-  # 160 images in batches of 8: 20 steps a pass, 5 passes, 100 steps.
-  progress = module.TrainingProgress(module.TrainingPlan(160, 8, 5))
-  progress.on_epoch_begin(1)
-  progress.on_train_batch_end(9, {'loss': 2.5})  # Step 30, in pass 2.
-  progress.on_test_begin()
-  progress.on_epoch_end(1, {'loss': 2.4, 'val_loss': 2.6})
-  progress.on_epoch_end(2, {'loss': 2.3})  # No eval this epoch.
-  progress.close()
-  update = {'kind': 'update', 'task': 'Training', 'unit': 'steps',
-            'done': 30, 'total': 100, 'rate': (8, 'examples')}
-  assert collected == [
-      dict(update, fields={'epoch': '2/5', 'loss': '2.5000'}),
-      # While the eval split is measured, the line says so.
-      dict(update, fields={'epoch': '2/5', 'loss': '2.5000',
-                           'eval loss': 'computing'}),
-      # The eval loss joins the fields when it is measured.
-      dict(update, fields={'epoch': '2/5', 'loss': '2.5000',
-                           'eval loss': '2.6000'}),
-      {'kind': 'close', 'task': 'Training', 'unit': 'steps'},
-  ]
-
-
-def test_training_progress_is_logged_every_30_s_without_a_console(caplog):
-  import logging
-  caplog.set_level(logging.INFO, logger='absl')
-  clock = _Clock()
-  progress = module.TrainingProgress(module.TrainingPlan(160, 8, 5), clock)
-  progress.on_epoch_begin(0)
-  progress.on_train_batch_end(9, {'loss': 3.0})  # Step 10: the start.
-  clock.now = 20
-  progress.on_train_batch_end(19, {'loss': 2.5})  # Not 30 s yet.
-  progress.on_epoch_begin(1)
-  clock.now = 40
-  progress.on_train_batch_end(9, {'loss': 2.0})
-  progress.on_epoch_end(1, {'loss': 2.1, 'val_loss': 2.2})
-  # 20 steps of 8 examples in 40 s: 4 examples/s; 70 steps take 140 s.
-  assert [r.getMessage() for r in caplog.records] == [
-      'Training: step 30/100, epoch 2/5, loss 2.0000, 4 examples/s, 2:20 left',
-      'Training: epoch 2/5, eval loss 2.2000 (train loss 2.1000)',
-  ]
-
-
 _TRAIN = '''
 import json, os, sys
 import numpy as np
-sys.path[:0] = [sys.argv[1], os.path.dirname(sys.argv[1])]
+root = os.path.dirname(sys.argv[1])
+sys.path[:0] = [sys.argv[1], root, os.path.join(root, 'model')]
 import trainer_harness
 import coco_captions_utils
 examples, graph, out = sys.argv[2:5]

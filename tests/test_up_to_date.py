@@ -14,7 +14,7 @@ import pytest
 
 import coco_captions_local as cli
 from coco_captions.pipeline import configs
-from coco_captions.run import recovery, session, settings, up_to_date
+from coco_captions.run import recovery, settings, up_to_date
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -58,14 +58,14 @@ def _record(project, *flags):
   """What the CLI records after a successful run with `flags`."""
   found = _settings(project, *flags)
   up_to_date.record(
-      found.pipeline_root, session.fingerprint(found), found.metadata_path,
+      found.pipeline_root, up_to_date.fingerprint(found), found.metadata_path,
       'run-1', [str(project / 'root' / 'Trainer' / 'model' / '8')],
       'Pipeline coco_captions, run run-1\nReport: r.html')
 
 
 def _check(project, *flags, orchestrator='local'):
   found = _settings(project, *flags, orchestrator=orchestrator)
-  return up_to_date.check(found.pipeline_root, session.fingerprint(found),
+  return up_to_date.check(found.pipeline_root, up_to_date.fingerprint(found),
                           found.metadata_path)
 
 
@@ -244,9 +244,14 @@ def test_a_run_clears_the_record_before_it_starts(project):
 def test_remote_data_is_never_answered_without_tfx(project):
   found = settings.parse_flags(['--data_root', 'gs://bucket/coco'],
                                environ={})
-  assert session.fingerprint(found) is None
-  assert not up_to_date.check(str(project / 'root'), None,
-                              found.metadata_path).unchanged
+  parts = up_to_date.fingerprint(found)
+  assert parts['data'] is None
+  up_to_date.record(str(project / 'root'), parts, found.metadata_path,
+                    'run-1', [], 'printed')
+  assert not os.path.exists(up_to_date.record_path(str(project / 'root')))
+  _record(project)  # A local run's record, then the same root on remote data.
+  assert up_to_date.check(str(project / 'root'), parts,
+                          found.metadata_path) == (None, [])
 
 
 def test_an_unreadable_record_is_ignored(project):

@@ -65,13 +65,13 @@ def write_transformed_dataset(data_dir: str, output_dir: str,
   from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
   import coco_captions_utils
-  from coco_captions.pipeline import grouping
+  from coco_captions import features
 
-  metadata = dataset_metadata.DatasetMetadata(grouping.per_image_schema())
+  metadata = dataset_metadata.DatasetMetadata(features.per_image_schema())
   rows = image_rows(data_dir, image_size)
   splits = {
-      'train': [r for r in rows if r['image_id'][0] % 5 != 0],
-      'eval': [r for r in rows if r['image_id'][0] % 5 == 0],
+      'train': [r for r in rows if r[features.IMAGE_ID][0] % 5 != 0],
+      'eval': [r for r in rows if r[features.IMAGE_ID][0] % 5 == 0],
   }
   examples_uri = os.path.join(output_dir, 'examples')
   graph_uri = os.path.join(output_dir, 'transform_graph')

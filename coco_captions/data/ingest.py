@@ -41,10 +41,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import ijson
 from PIL import Image, UnidentifiedImageError
 
-from coco_captions import paths
-from coco_captions.pipeline import configs
+from coco_captions import features, paths
 
-CSV_COLUMNS = configs.CSV_COLUMNS
 REJECT_COLUMNS = ('annotation_index', 'caption_id', 'image_id', 'reason',
                   'detail', 'caption')
 DEFAULT_MAX_CAPTION_CHARS = 500
@@ -403,7 +401,7 @@ def _remove_old_rejects(output_dir: str) -> None:
 def _write_rows(annotations_path, parser, images, duplicate_ids, images_root,
                 max_caption_chars, check_images, writer, rejects):
   """Pass 2: writes accepted rows and rejects; returns the counts."""
-  writer.writerow(CSV_COLUMNS)
+  writer.writerow(features.CSV_COLUMNS)
   rejects.writerow(REJECT_COLUMNS)
   image_problems: Dict[int, Optional[Tuple[str, str]]] = {}
   seen_ids = set()
@@ -467,8 +465,8 @@ def _write_rows(annotations_path, parser, images, duplicate_ids, images_root,
       if problem:
         reject(index, annotation, *problem)
         continue
-      for column, value in (('image_url', image.url),
-                            ('image_license', image.license_name)):
+      for column, value in ((features.IMAGE_URL, image.url),
+                            (features.IMAGE_LICENSE, image.license_name)):
         if not value:
           filled[column] += 1
       writer.writerow([image_id, caption_id, text, image.url or FILL_VALUE,

@@ -33,6 +33,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_artifacts
 
+from coco_captions import features, paths
 from coco_captions.pipeline import push, retrieval
 from coco_captions.serving import serving_model
 
@@ -59,14 +60,14 @@ def load_pool(split_uri: str, max_images: int) -> EvalPool:
   files = sorted(tf.io.gfile.glob(os.path.join(split_uri, '*')))
   # In batches, parsing only the two features the pool needs: the split holds
   # every caption, too many to parse one at a time through Python's protobuf.
-  features = {'image_id': tf.io.FixedLenFeature([], tf.int64),
-              'image_name': tf.io.FixedLenFeature([], tf.string)}
+  spec = {features.IMAGE_ID: tf.io.FixedLenFeature([], tf.int64),
+          features.IMAGE_NAME: tf.io.FixedLenFeature([], tf.string)}
   image_ids, image_names, serialized = [], [], []
   for batch in tf.data.TFRecordDataset(
       files, compression_type='GZIP').batch(4096):
-    parsed = tf.io.parse_example(batch, features)
-    image_ids.extend(parsed['image_id'].numpy().tolist())
-    image_names.extend(parsed['image_name'].numpy().tolist())
+    parsed = tf.io.parse_example(batch, spec)
+    image_ids.extend(parsed[features.IMAGE_ID].numpy().tolist())
+    image_names.extend(parsed[features.IMAGE_NAME].numpy().tolist())
     serialized.extend(batch.numpy().tolist())
   if not serialized:
     raise ValueError(f'No examples in {split_uri}: nothing to evaluate on.')
@@ -100,8 +101,7 @@ def evaluate(model_dir: str, pool: EvalPool, images_root: str,
 def _usable_images(model, pool: EvalPool, images_root: str,
                    skipped: Optional[List[str]]):
   """(the pool without unusable images, embeddings of the usable ones)."""
-  readable, image_bytes, _ = serving_model.read_images_or_skip(
-      images_root, pool.image_names)
+  readable, image_bytes, _ = paths.read_images(images_root, pool.image_names)
   kept, embeddings, _ = model.embed_images_or_skip(image_bytes)
   kept = [readable[i] for i in kept]
   if len(kept) == len(pool.image_ids):

@@ -1,12 +1,14 @@
 """GroupCaptionsByImage: one example per image, holding every caption of it.
 
 CsvExampleGen writes one row per caption, and ExampleValidator checks those
-rows against the curated schema. After them, this component groups the rows of
-each split by `image_id` (a Beam GroupByKey) and reads, checks and decodes
-each distinct image file once, so that the Trainer's batches hold distinct
-images and neither Transform nor the Trainer reads an image file (the
-RetrievalEvaluator reads the eval images again, as a client of the served
-model would). Output features, per image:
+rows against the curated schema. After them (AnomaliesGate), this component
+groups the rows of each split by `image_id` (a Beam GroupByKey) and reads,
+checks and decodes each distinct image file once, so that the Trainer's
+batches hold distinct images and neither Transform nor the Trainer reads an
+image file. (The RetrievalEvaluator reads the caption rows and the eval
+images again, as a client of the served model would.) Output, one example per
+image: the per-image features of `coco_captions.features`
+(`per_image_feature_spec`):
 
   image_id      int64, one value
   image_name    bytes, one value
@@ -19,23 +21,27 @@ Captions are NFKC-normalised on the way (coco_captions/text.py); Transform
 tokenises them and passes the pixels through.
 
 A name that could leave the images root (coco_captions/paths.py) is refused
-without being opened; every other file is read and decoded with the module
-file's own functions, the ops the image serving signature runs, imported from
-the user-code wheel TFX builds of the module file's directory
-(coco_captions/pipeline/user_code.py) on every worker. Each bad
-image is reported with its reason and the rows that use it, in
-`bad_images/<execution id>/SPLIT.jsonl` beside the output artifact
+without being opened; every other file is read (`paths.read_image`) and
+decoded with the module file's `encode_pixels`, the decoding the image
+serving signature runs, imported on every worker from the user-code wheel
+TFX builds of the module file's directory (coco_captions/pipeline/user_code.py).
+What this component calls in the module file is stated in the module file's
+docstring. Each bad image is reported with its reason and the rows that use
+it, in `bad_images/<execution id>/SPLIT.jsonl` beside the output artifact
 (`artifacts.bad_images_dir`), kept when the run fails. With `bad_images='fail'`
 (the default) the run stops here naming them (`BadImagesError`); with
 `'drop'` their rows are left out and counted in the artifact's
 `SPLIT_bad_images` and `SPLIT_dropped_rows` properties. Data without an image
 in each of train and eval stops the run here too (`NotEnoughImagesError`).
 
-The component also writes the schema of its output, which Transform reads.
+The component also writes the schema of its output, which Transform reads
+(the Trainer is handed it too). Its counts of rows and images go to the
+progress logger as it works (`_count`).
 """
 
 import concurrent.futures
 import json
+import logging
 import os
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -49,27 +55,17 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from coco_captions import paths, text
+from coco_captions import features, paths, text
 from coco_captions.pipeline import configs, user_code
-from coco_captions.reporting import artifacts
-from coco_captions.run import progress
-
-# Raw caption rows (CsvExampleGen's features).
-RAW_IMAGE_ID = 'image_id'
-RAW_CAPTION_ID = 'id'
-RAW_CAPTION = 'caption'
-RAW_IMAGE_NAME = 'image_name'
-
-# Per-image features (this component's output, preprocessing_fn's input).
-IMAGE_ID = 'image_id'
-IMAGE_NAME = 'image_name'
-IMAGE_PIXELS = 'image_pixels'
-CAPTIONS = 'captions'
-CAPTION_IDS = 'caption_ids'
+from coco_captions import artifacts
 
 SCHEMA_FILE = 'schema.pbtxt'
-# The name its progress is shown under (coco_captions.run.progress).
+# The name its progress is shown under.
 PROGRESS_TASK = 'GroupCaptionsByImage'
+# coco_captions.run.progress.COUNTS_LOGGER: in a process that shows progress
+# (the local runner's) that module adds up the counts sent here; elsewhere
+# they are DEBUG records below the log's level.
+_PROGRESS = logging.getLogger('coco_captions.run.progress.counts')
 _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
 # Images read side by side and decoded in one call.
 _DECODE_BATCH = 64
@@ -86,28 +82,23 @@ class ConflictingImageNameError(ValueError):
 
 
 class BadImagesError(ValueError):
-  """Images that Transform could not read; the message names them and rows."""
+  """Images that cannot be used; the message names them and their rows."""
 
 
 class NotEnoughImagesError(ValueError):
   """Too few images for a train and an eval split."""
 
 
-def feature_spec():
-  """The tf.io feature spec of the per-image examples."""
-  return {
-      IMAGE_ID: tf.io.FixedLenFeature([1], tf.int64),
-      IMAGE_NAME: tf.io.FixedLenFeature([1], tf.string),
-      IMAGE_PIXELS: tf.io.FixedLenFeature([1], tf.string),
-      CAPTIONS: tf.io.VarLenFeature(tf.string),
-      CAPTION_IDS: tf.io.VarLenFeature(tf.int64),
-  }
+def _count(unit: str, split: str):
+  """Counts one `unit` of work done on `split`, for the progress line."""
+  _PROGRESS.debug('%s: %s %s', PROGRESS_TASK, split, unit,
+                  extra={'progress_count': (PROGRESS_TASK, unit, split, 1)})
 
 
-def per_image_schema():
-  """The schema of the per-image examples (a tensorflow_metadata Schema)."""
-  from tensorflow_transform.tf_metadata import schema_utils
-  return schema_utils.schema_from_feature_spec(feature_spec())
+def _end_count():
+  """Ends the counts: the progress line shows the totals."""
+  _PROGRESS.debug('%s: done', PROGRESS_TASK,
+                  extra={'progress_count': (PROGRESS_TASK,)})
 
 
 def _one(example: tf.train.Example, name: str):
@@ -119,9 +110,9 @@ def _one(example: tf.train.Example, name: str):
 def keyed_caption(serialized: bytes) -> Tuple[int, Tuple[int, bytes, bytes]]:
   """(image_id, (caption_id, caption, image_name)) of one raw caption row."""
   example = tf.train.Example.FromString(serialized)
-  return (_one(example, RAW_IMAGE_ID),
-          (_one(example, RAW_CAPTION_ID), _one(example, RAW_CAPTION),
-           _one(example, RAW_IMAGE_NAME)))
+  return (_one(example, features.IMAGE_ID),
+          (_one(example, features.CAPTION_ID), _one(example, features.CAPTION),
+           _one(example, features.IMAGE_NAME)))
 
 
 def image_example(image_id: int,
@@ -138,12 +129,12 @@ def image_example(image_id: int,
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
   return tf.train.Example(features=tf.train.Features(feature={
-      IMAGE_ID: int64s([image_id]),
-      IMAGE_NAME: strings([name]),
-      IMAGE_PIXELS: strings([pixels]),
-      CAPTIONS: strings([text.normalize_caption(caption)
-                         for _, caption, _ in rows]),
-      CAPTION_IDS: int64s([caption_id for caption_id, _, _ in rows]),
+      features.IMAGE_ID: int64s([image_id]),
+      features.IMAGE_NAME: strings([name]),
+      features.IMAGE_PIXELS: strings([pixels]),
+      features.CAPTIONS: strings([text.normalize_caption(caption)
+                                  for _, caption, _ in rows]),
+      features.CAPTION_IDS: int64s([caption_id for caption_id, _, _ in rows]),
   }))
 
 
@@ -165,11 +156,11 @@ class GroupRows(beam.PTransform):
   def __init__(self, split: str = ''):
     super().__init__()
     # Beam counters are read when the pipeline ends; these counts are shown
-    # while it runs (coco_captions.run.progress).
+    # while it runs (`_count`).
     self._split = split
 
   def _keyed(self, serialized: bytes):
-    progress.count(PROGRESS_TASK, 'caption rows', self._split)
+    _count('caption rows', self._split)
     return keyed_caption(serialized)
 
   def expand(self, serialized_rows):
@@ -180,17 +171,6 @@ class GroupRows(beam.PTransform):
 
 
 # --- Reading, checking and decoding the images ----------------------------------
-
-
-def read_image(images_root: str, name: bytes
-               ) -> Tuple[Optional[bytes], Optional[Tuple[str, str]]]:
-  """(the bytes of image `name`, None), or (None, (reason, detail)) if it
-  cannot be used (`paths.read_image`: an unsafe name or a link out of the
-  root is refused, and anything but a regular file is not opened)."""
-  try:
-    return paths.read_image(images_root, name), None
-  except paths.ImageFileError as e:
-    return None, (e.reason, e.detail)
 
 
 def pixel_encoder(module, image_size: int = 0, image_encoder: str = ''):
@@ -226,22 +206,25 @@ def encoded_images(images_root: str, names: List[bytes], encode, threads
                    ) -> List[Tuple[Optional[bytes], Optional[Tuple[str, str]]]]:
   """(stored pixels, None) or (None, (reason, detail)) for each of `names`.
 
-  Files are read by `threads`; the readable ones are then decoded in one
-  `encode` call. Only a batch that fails is decoded again image by image, to
-  find which images fail.
+  Files are read by `threads` (`paths.read_images`: an unsafe name or a link
+  out of the root is refused, and anything but a regular file is not opened);
+  the readable ones are then decoded in one `encode` call. Only a batch that
+  fails is decoded again image by image, to find which images fail.
   """
-  reads = list(threads.map(lambda name: read_image(images_root, name), names))
-  results = [(None, problem) for _, problem in reads]
-  readable = [i for i, (_, problem) in enumerate(reads) if problem is None]
+  readable, images, unread = paths.read_images(images_root, names,
+                                               threads.map)
+  results = [(None, None)] * len(names)
+  for i, error in unread:
+    results[i] = (None, (error.reason, error.detail))
   if not readable:
     return results
   try:
-    encoded = encode([reads[i][0] for i in readable])
+    encoded = encode(images)
   except tf.errors.OpError:
     encoded = []
-    for i in readable:
+    for i, data in zip(readable, images):
       try:
-        encoded.extend(encode([reads[i][0]]))
+        encoded.extend(encode([data]))
       except tf.errors.OpError as e:
         encoded.append(None)
         results[i] = (None, (
@@ -272,7 +255,7 @@ class _ImageExamples(beam.DoFn):
     self._images_root = images_root
     self._code = code
     self._image_size = image_size
-    # Beam counters are read when the pipeline ends; `progress` counts are
+    # Beam counters are read when the pipeline ends; `_count`'s counts are
     # shown while it runs.
     self._split = split
     self._images = beam.metrics.Metrics.counter(_COUNTER_NAMESPACE + split,
@@ -292,7 +275,7 @@ class _ImageExamples(beam.DoFn):
     results = encoded_images(self._images_root, [name for name, _ in batch],
                              self._encode, self._threads)
     for (name, images), (pixels, problem) in zip(batch, results):
-      progress.count(PROGRESS_TASK, 'images decoded', self._split)
+      _count('images decoded', self._split)
       images = sorted(images)
       if problem:
         yield beam.pvalue.TaggedOutput(self.BAD, {
@@ -400,6 +383,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     image_encoder: Parameter[str] = '',
     bad_images: Parameter[str] = 'fail',
     images_fingerprint: Parameter[str] = '',
+    features_digest: Parameter[str] = '',
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
   """Groups the caption rows of every split of `examples` by image.
@@ -427,13 +411,16 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
       leaves their rows out and counts them.
     images_fingerprint: not read; changes when an image changes, so that
       TFX's cache checks the images again.
+    features_digest: not read; `coco_captions.features.digest()`, so that
+      an edit to the feature names, outside the user-code wheel, runs this
+      component again.
     beam_pipeline: the pipeline's Beam options apply (TFX supplies it).
 
   Raises:
     BadImagesError: with bad_images='fail', an image cannot be used.
     NotEnoughImagesError: a split has no images, or there is only one.
   """
-  del images_fingerprint
+  del images_fingerprint, features_digest
   if bad_images not in BAD_IMAGES_CHOICES:
     raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, '
                      f'not {bad_images!r}')
@@ -465,7 +452,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     result = pipeline.run()
     result.wait_until_finish()
   finally:
-    progress.finish(PROGRESS_TASK)
+    _end_count()
 
   bad = {split: read_bad_images(image_examples.uri, split) for split in splits}
   for split, records in bad.items():
@@ -484,12 +471,16 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
       counts[split] = _count_records(
           artifact_utils.get_split_uri([image_examples], split))
     image_examples.set_int_custom_property(f'{split}_images', counts[split])
+  # The totals in the log wherever the live progress line is not shown
+  # (Kubeflow and Airflow tasks, Beam workers).
+  logging.info('%s: %s', PROGRESS_TASK, ', '.join(
+      f'{split} {counts[split]:,} images' for split in splits))
   problem = split_count_problem(counts)
   if problem:
     raise NotEnoughImagesError(f'Not enough images to train and evaluate: '
                                f'{problem}.')
   io_utils.write_pbtxt_file(os.path.join(image_schema.uri, SCHEMA_FILE),
-                            per_image_schema())
+                            features.per_image_schema())
 
 
 def add_user_code(group_by_image) -> None:

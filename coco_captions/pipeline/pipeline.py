@@ -26,6 +26,7 @@ from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 from ml_metadata.proto import metadata_store_pb2
 
+from coco_captions import features
 from coco_captions.pipeline import configs, push
 from coco_captions.pipeline.csv_example_gen import CsvExampleGen
 from coco_captions.pipeline.evaluator import RetrievalEvaluator
@@ -43,20 +44,20 @@ def create_pipeline(
     serving_model_dir: str,
     images_fingerprint: Optional[str] = None,
     data_fingerprint: Optional[str] = None,
-    train_epochs: Optional[int] = None,
     train_steps: Optional[int] = None,
     eval_steps: Optional[int] = None,
     metadata_connection_config: Optional[
         metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     enable_cache: bool = True,
+    image_config: Optional[Dict[str, Any]] = None,
     transform_config: Optional[Dict[str, Any]] = None,
     trainer_config: Optional[Dict[str, Any]] = None,
     blessing_metric: str = configs.BLESSING_METRIC,
     blessing_threshold: float = configs.BLESSING_THRESHOLD,
     blessing_significance: float = configs.BLESSING_SIGNIFICANCE,
     schema_file: str = configs.SCHEMA_FILE,
-    bad_images: str = 'fail',
+    bad_images: str = configs.BAD_IMAGES,
 ) -> Pipeline:
   """Builds the TFX pipeline from its arguments alone; touches no files.
 
@@ -78,9 +79,8 @@ def create_pipeline(
       None for a remote root: a parameter of GroupCaptionsByImage, which
       reads the images, so that replacing one in place invalidates its
       cache.
-    train_epochs: passes over the train split's images (the module file's
-      default when None).
-    train_steps: an exact number of training steps instead of epochs.
+    train_steps: an exact number of training steps instead of the module
+      file's `train_epochs`.
     eval_steps: at most this many eval batches for the eval loss (default:
       the whole eval split).
     metadata_connection_config: ML Metadata store; None lets the orchestrator
@@ -88,15 +88,17 @@ def create_pipeline(
     beam_pipeline_args: Beam options, passed unchanged to every component's
       Beam pipeline.
     enable_cache: reuse results of executions whose inputs are unchanged.
-    transform_config: the stored images' `image_encoder` and `image_size`
-      (GroupCaptionsByImage decodes them at the encoder's size unless
-      `image_size` is set) and `preprocessing_fn`'s `max_caption_tokens`;
-      unset ones take the module file's defaults.
-    trainer_config: `run_fn` settings (`batch_size`, `embedding_dim`,
-      `learning_rate`, `warmup_fraction`, `temperature`, `seed`,
-      `image_encoder_weights`, `fine_tune_layers`); unset ones take the
-      module file's defaults. Its `image_encoder` and `image_size` are
-      transform_config's unless given here.
+    The three configs carry the module file's hyper-parameters that were
+    set, each to the step the module file's table (coco_captions_hparams)
+    says reads it; unset ones take the module file's defaults (`DEFAULTS`).
+    image_config: `image_encoder` and `image_size`, the stored images':
+      GroupCaptionsByImage decodes them at that size (the encoder's unless
+      set), and the Trainer builds the model for them.
+    transform_config: `preprocessing_fn`'s custom_config
+      (`max_caption_tokens`).
+    trainer_config: `run_fn`'s custom_config (`train_epochs`, `batch_size`,
+      `seed`, ...); what it gives for `image_encoder` or `image_size` wins
+      over image_config's.
     blessing_metric: the evaluation metric that decides blessing, e.g.
       `text_to_image_recall@5`.
     blessing_threshold: the lowest value of `blessing_metric` to bless.
@@ -147,7 +149,7 @@ def create_pipeline(
   anomalies_gate = AnomaliesGate(
       anomalies=example_validator.outputs['anomalies'])
 
-  transform_config = _set(transform_config)
+  image_config = _set(image_config)
 
   # The caption rows passed the schema; from here on, one example per image,
   # each image read, checked and decoded once.
@@ -155,10 +157,14 @@ def create_pipeline(
       examples=example_gen.outputs['examples'],
       images_root=images_root,
       module_file=module_file,
-      image_size=int(transform_config.get('image_size') or 0),
-      image_encoder=transform_config.get('image_encoder') or '',
+      image_size=int(image_config.get('image_size') or 0),
+      image_encoder=image_config.get('image_encoder') or '',
       bad_images=bad_images,
-      images_fingerprint=images_fingerprint or '')
+      images_fingerprint=images_fingerprint or '',
+      # The feature names live outside the user-code wheel TFX fingerprints:
+      # their digest in the exec properties re-runs the components that use
+      # them (also Transform and the Trainer, in their custom_config).
+      features_digest=features.DIGEST)
   group_by_image.add_upstream_node(anomalies_gate)
   # Its images are decoded with the module file's functions: TFX ships them
   # in a user-code wheel, as it does Transform's and the Trainer's.
@@ -177,8 +183,8 @@ def create_pipeline(
       # with this run's cache wired in; this pipeline reads one span, so the
       # cache would be written on every run and never read.
       disable_analyzer_cache=True,
-      custom_config=_set({'max_caption_tokens':
-                          transform_config.get('max_caption_tokens')}))
+      custom_config={**_set(transform_config),
+                     features.DIGEST_KEY: features.DIGEST})
 
   trainer = Trainer(
       module_file=module_file,
@@ -188,12 +194,10 @@ def create_pipeline(
       train_args=trainer_pb2.TrainArgs(num_steps=train_steps or None),
       eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps or None),
       custom_config=_set({
-          'train_epochs': train_epochs,
-          # The model's input is the size the images are stored at,
-          # which follows the image encoder unless set.
-          'image_encoder': transform_config.get('image_encoder'),
-          'image_size': transform_config.get('image_size'),
+          # The model's input is the images as stored.
+          **image_config,
           **(trainer_config or {}),
+          features.DIGEST_KEY: features.DIGEST,
       }))
 
   # The latest blessed model, the baseline a new model must not fall below.

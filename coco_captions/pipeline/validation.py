@@ -10,7 +10,7 @@ from tfx.dsl.component.experimental.annotations import InputArtifact
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
-from coco_captions.reporting import artifacts
+from coco_captions import artifacts
 
 
 class DataAnomaliesError(RuntimeError):

@@ -13,8 +13,6 @@ import os
 import re
 from typing import Optional
 
-from coco_captions.reporting import pages
-
 _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'vendor')
 FACETS_BUNDLE = os.path.join(_VENDOR, 'facets', 'facets-jupyter.html')
 WEBCOMPONENTS_POLYFILL = os.path.join(_VENDOR, 'webcomponentsjs',
@@ -72,7 +70,3 @@ def overview(proto_base64: str) -> Overview:
     raise ValueError('the statistics proto is not base64')
   return Overview(proto_base64, *_packed())
 
-
-def overview_html(proto_base64: str) -> str:
-  """Facets Overview of a statistics proto, every byte of it inline."""
-  return pages.render('facets.html.j2', facets=overview(proto_base64))

@@ -5,9 +5,10 @@
       --run_id 2026-11-22T15:11:59.155382
 
 Reads the run (the latest by default) from ML Metadata and the artifacts it
-points at, whichever orchestrator ran it (the Airflow runner's metadata
-layout included), and writes PIPELINE_ROOT/reports/run-<run id>.html, a copy,
-latest.html, and the run history, index.html (run_history):
+points at (the read model: run_record, report_data), whichever orchestrator
+ran it (the Airflow runner's metadata layout included), renders it with the
+templates in templates/ and writes PIPELINE_ROOT/reports/run-<run id>.html, a
+copy, latest.html, and the run history, index.html (run_history):
 
   * Data: TFDV's statistics visualisation (Facets Overview) of the train and
     eval splits, the anomalies ExampleValidator found, row counts, the caption
@@ -21,8 +22,12 @@ latest.html, and the run history, index.html (run_history):
 
 The file needs no server and no network: images are data: URIs, charts are
 inline SVG, and Facets Overview runs from a vendored copy (coco_captions/
-vendor/) inlined into the page. A section whose inputs are missing (say the
-run stopped before Trainer) says why instead.
+reporting/vendor/) inlined into the page. A section whose inputs are missing
+(say the run stopped before Trainer) says why instead.
+
+A new section: its data comes from the read model (a RunRecord field, or a
+ReportData part), `sections` below lists it, and
+templates/section_<anchor>.html.j2 draws it.
 """
 
 import argparse
@@ -36,7 +41,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import markupsafe
 
 from coco_captions.pipeline import configs
-from coco_captions.reporting import artifacts, charts, facets, mlmd, pages, report_data, run_history, run_record
+from coco_captions.reporting import (charts, facets, pages, report_data,
+                                     run_history, run_record)
 
 REPORTS_SUBDIR = 'reports'
 LATEST = 'latest.html'
@@ -48,6 +54,7 @@ class ReportError(Exception):
 
 @dataclasses.dataclass
 class Report:
+  """Where `build_report` wrote a run's report, and what it lacks."""
   path: str
   latest_path: str
   run_id: str
@@ -66,38 +73,31 @@ class Section:
   missing: Optional[str] = None
 
 
-class _Missing(Exception):
-  """A section's input is absent for a known reason."""
-
-
 def _section(anchor: str, title: str, build: Callable[[], Any]) -> Section:
   try:
     return Section(anchor, title, build())
   except Exception as e:  # pylint: disable=broad-except
     # The report is for looking, not for failing a run: say what is missing.
-    reason = str(e).strip().splitlines()[0] if str(e).strip() else ''
-    return Section(anchor, title, missing=reason or type(e).__name__)
+    return Section(anchor, title, missing=run_record.reason(e))
 
 
-def _require(record: run_record.RunRecord, component: str, key: str) -> str:
-  if not record.ran(component):
-    raise _Missing(f'{component} did not run in this run')
-  uri = record.output(component, key)
-  if not uri:
-    raise _Missing(f'{component} ({record.component(component).state.lower()})'
-                   f' has no {key} output')
-  return uri
+def _part(data: report_data.ReportData, part: str) -> Any:
+  """A part of `data`, or Unavailable with why it was not read."""
+  value = getattr(data, part)
+  if value is None:
+    raise run_record.Unavailable(data.missing.get(part, 'not read'))
+  return value
 
 
 # --- What each section shows --------------------------------------------------
 
 
 def _statistics(record: run_record.RunRecord) -> Dict[str, Any]:
-  _require(record, 'StatisticsGen', 'statistics')
+  record.require('StatisticsGen', 'statistics')
   stats = record.statistics
   if 'train' not in stats or 'eval' not in stats:
-    raise _Missing(f'StatisticsGen has splits {sorted(stats)}, not train and '
-                   'eval')
+    raise run_record.Unavailable(
+        f'StatisticsGen has splits {sorted(stats)}, not train and eval')
   proto = facets.facets_proto(stats['train'], stats['eval'])
   return {
       'counts': [(split, record.split_counts[split])
@@ -107,17 +107,14 @@ def _statistics(record: run_record.RunRecord) -> Dict[str, Any]:
 
 
 def _anomalies(record: run_record.RunRecord) -> Dict[str, List[str]]:
-  _require(record, 'ExampleValidator', 'anomalies')
+  record.require('ExampleValidator', 'anomalies')
   if not record.anomalies:
-    raise _Missing('ExampleValidator wrote no split')
+    raise run_record.Unavailable('ExampleValidator wrote no split')
   return run_record.train_first(record.anomalies)
 
 
-def _captions(record: run_record.RunRecord,
-              memo_dir: Optional[str]) -> Dict[str, Any]:
-  vocabulary, stats = report_data.remembered_caption_statistics(
-      memo_dir, _require(record, 'Transform', 'transform_graph'),
-      _require(record, 'Transform', 'transformed_examples'))
+def _captions(data: report_data.ReportData) -> Dict[str, Any]:
+  vocabulary, stats = _part(data, 'captions')
   rows = [(s, t.captions, t.tokens, f'{t.tokens / max(1, t.captions):.1f}',
            t.oov_tokens, f'{t.coverage:.2%}') for s, t in stats.items()]
   chart = charts.svg_histogram({s: t.lengths for s, t in stats.items()},
@@ -126,71 +123,27 @@ def _captions(record: run_record.RunRecord,
           'chart': markupsafe.Markup(chart)}
 
 
-def _loss(record: run_record.RunRecord) -> markupsafe.Markup:
-  curves = report_data.loss_curves(_require(record, 'Trainer', 'model_run'))
-  if not curves:
-    raise _Missing('the Trainer\'s TensorBoard logs hold no epoch_loss')
-  training = record.training or {}
-  if training.get('tensorboard_step') == 'training step':
-    def epoch(step):  # The epochs (passes) done after `step` steps.
-      return step / training['steps_per_epoch']
-  else:  # Logged by Keras epoch, before epochs were passes everywhere.
-    def epoch(step):
-      return step + 1
-  named = {('training' if name == 'train' else 'eval'):
-           [(epoch(step), loss) for step, loss in points]
-           for name, points in curves.items()}
-  return markupsafe.Markup(charts.svg_line_chart(named, 'epoch', 'loss'))
+def _loss(data: report_data.ReportData) -> markupsafe.Markup:
+  return markupsafe.Markup(charts.svg_line_chart(
+      _part(data, 'loss'), 'epoch', 'loss'))
 
 
 def _metrics(record: run_record.RunRecord) -> Dict[str, Any]:
   if not record.evaluation:
-    _require(record, 'RetrievalEvaluator', 'evaluation')
-    raise _Missing('RetrievalEvaluator recorded no metrics')
-  return {'evaluation': record.evaluation,
-          'recalls': run_record.recalls(record.evaluation)}
+    record.require('RetrievalEvaluator', 'evaluation')
+    raise run_record.Unavailable('RetrievalEvaluator recorded no metrics')
+  return {'evaluation': record.evaluation, 'recalls': record.recalls_of()}
 
 
 def _blessing(record: run_record.RunRecord) -> Dict[str, Any]:
   if not record.blessing:
-    _require(record, 'RetrievalEvaluator', 'blessing')
-    raise _Missing('RetrievalEvaluator recorded no blessing')
+    record.require('RetrievalEvaluator', 'blessing')
+    raise run_record.Unavailable('RetrievalEvaluator recorded no blessing')
   return {'verdict': record.verdict, 'blessing': record.blessing,
           'evaluation': record.evaluation or {},
           'pushed': record.pushed if record.was_pushed else None,
           'baseline_on_other_data': record.baseline_on_other_data,
           'data': record.fingerprints().get('data', '')}
-
-
-def _examples(record: run_record.RunRecord, images_root: Optional[str],
-              memo_dir: Optional[str]) -> Dict[str, Any]:
-  from coco_captions.pipeline import evaluator
-  model = _require(record, 'Trainer', 'model')
-  examples = _require(record, 'CsvExampleGen', 'examples')
-  images_root = images_root or report_data.images_root_of_run(record)
-  if not images_root:
-    raise _Missing('the run does not say where its images are; pass '
-                   '--images_root')
-  split_dir = artifacts.split_dirs(examples).get('eval')
-  if not split_dir:
-    raise _Missing('CsvExampleGen wrote no eval split')
-  pool = evaluator.load_pool(
-      split_dir, report_data.pool_size(record, configs.RETRIEVAL_MAX_IMAGES))
-  caption_queries, image_queries, thumbnails = (
-      report_data.remembered_retrieval_examples(
-          memo_dir, os.path.join(model, 'Format-Serving'), split_dir, pool,
-          images_root))
-  return {
-      'pool_images': len(pool.image_ids),
-      'top_images': report_data.TOP_IMAGES,
-      'top_captions': report_data.TOP_CAPTIONS,
-      'caption_queries': [
-          dict(dataclasses.asdict(q), rank=next(
-              (i for i, (n, _) in enumerate(q.hits, 1) if n == q.true_image),
-              None)) for q in caption_queries],
-      'image_queries': image_queries,
-      'thumbnails': thumbnails,
-  }
 
 
 # The artifacts a reader follows from data to pushed model.
@@ -203,50 +156,41 @@ _CHAIN = (('Data', 'CsvExampleGen', 'examples'),
 
 
 def _lineage(record: run_record.RunRecord) -> Dict[str, Any]:
-  chain = []
-  for label, component, key in _CHAIN:
-    found = [r for row in record.lineage if row.component == component
-             for r in row.outputs if r.key == key]
-    if found:
-      chain.append((label, found[0]))
-  return {'run_id': record.run_id, 'chain': chain, 'rows': record.lineage}
+  chain = [(label, record.made(component, key))
+           for label, component, key in _CHAIN]
+  return {'run_id': record.run_id, 'rows': record.lineage,
+          'chain': [(label, ref) for label, ref in chain if ref]}
 
 
-def sections(record: run_record.RunRecord, metadata_path: str,
-             images_root: Optional[str] = None,
-             memo_dir: Optional[str] = None) -> List[Section]:
-  """Every section of the report of `record`, in page order.
-
-  `memo_dir` keeps what was read or computed from artifacts for the next
-  report on the same artifacts (report_data's remembered_*); None reads them
-  afresh.
-  """
+def sections(record: run_record.RunRecord, data: report_data.ReportData,
+             metadata_path: str) -> List[Section]:
+  """Every section of the report of `record` and its `data`, in page
+  order."""
   return [
       _section('run', 'Run', lambda: {'record': record,
                                       'metadata_path': metadata_path}),
       _section('statistics', 'Data: statistics', lambda: _statistics(record)),
       _section('anomalies', 'Data: anomalies', lambda: _anomalies(record)),
       _section('captions', 'Data: caption lengths and vocabulary',
-               lambda: _captions(record, memo_dir)),
-      _section('loss', 'Model: loss', lambda: _loss(record)),
+               lambda: _captions(data)),
+      _section('loss', 'Model: loss', lambda: _loss(data)),
       _section('metrics', 'Model: retrieval metrics',
                lambda: _metrics(record)),
       _section('blessing', 'Model: blessing', lambda: _blessing(record)),
       _section('examples', 'Examples',
-               lambda: _examples(record, images_root, memo_dir)),
+               lambda: _part(data, 'examples')),
       _section('lineage', 'Lineage', lambda: _lineage(record)),
   ]
 
 
-def render(record: run_record.RunRecord, metadata_path: str,
-           images_root: Optional[str] = None, memo_dir: Optional[str] = None,
-           history: str = '') -> Tuple[str, Dict[str, str]]:
+def render(record: run_record.RunRecord, data: report_data.ReportData,
+           metadata_path: str, history: str = '') -> Tuple[str, Dict[str, str]]:
   """(the report's HTML, section title -> why it is missing).
 
-  `history` is the run history page's address relative to the report, ''
-  for no link.
+  `data` is read by report_data.read_report_data; `history` is the run
+  history page's address relative to the report, '' for no link.
   """
-  found = sections(record, metadata_path, images_root, memo_dir)
+  found = sections(record, data, metadata_path)
   document = pages.render(
       'report.html.j2', record=record, sections=found, history=history,
       title=f'{record.pipeline_name}, run {record.run_id}',
@@ -285,35 +229,26 @@ def build_report(pipeline_root: str, metadata_path: Optional[str] = None,
   if not os.path.isfile(metadata_path):
     raise ReportError(f'no ML Metadata at {metadata_path}')
   try:
-    store = mlmd.connect(metadata_path)
-    pipeline_name = pipeline_name or _only_pipeline(store)
-    record = record or run_record.read_run(store, pipeline_name, run_id)
+    record = record or run_record.read_run(metadata_path, pipeline_name,
+                                           run_id)
+    history = run_record.read_history(metadata_path, record.pipeline_name)
   except LookupError as e:
     raise ReportError(str(e).strip('"\'')) from e
   output_dir = output_dir or os.path.join(pipeline_root, REPORTS_SUBDIR)
   memo_dir = None if '://' in output_dir else output_dir
-  document, missing = render(record, metadata_path, images_root, memo_dir,
+  data = report_data.read_report_data(record, images_root, memo_dir)
+  document, missing = render(record, data, metadata_path,
                              history=run_history.INDEX)
   tf.io.gfile.makedirs(output_dir)
   path = os.path.join(output_dir, report_filename(record.run_id))
   latest = os.path.join(output_dir, LATEST)
   for target in (path, latest):
     _write(target, document)
-  history = os.path.join(output_dir, run_history.INDEX)
-  _write(history, run_history.render(
-      run_history.history(store, pipeline_name), existing_reports=set(
-          tf.io.gfile.listdir(output_dir)), report_filename=report_filename))
-  return Report(path, latest, record.run_id, missing, history)
-
-
-def _only_pipeline(store) -> str:
-  names = mlmd.pipeline_names(store)
-  if not names:
-    raise LookupError('ML Metadata holds no pipeline run')
-  if len(names) > 1:
-    raise LookupError(f'ML Metadata holds the pipelines {", ".join(names)}; '
-                      'pass --pipeline_name')
-  return names[0]
+  history_path = os.path.join(output_dir, run_history.INDEX)
+  _write(history_path, run_history.render(
+      history, existing_reports=set(tf.io.gfile.listdir(output_dir)),
+      report_filename=report_filename))
+  return Report(path, latest, record.run_id, missing, history_path)
 
 
 def describe(report: Report) -> List[str]:

@@ -1,10 +1,12 @@
-"""What the run report reads from a run's artifacts beyond the read model.
+"""The read model's part that only the HTML report shows.
 
-The caption lengths and vocabulary coverage (Transform's outputs), the loss
-per epoch (the Trainer's TensorBoard logs) and retrieval examples (the
-exported model queried on the eval split, with image thumbnails). The last
-two kinds are kept in the reports directory for the next report on the same
-artifacts, since a run served from TFX's cache points at the same outputs.
+`read_report_data` reads, for a run already read (run_record.RunRecord), the
+caption lengths and vocabulary coverage (Transform's outputs), the loss per
+epoch (the Trainer's TensorBoard logs) and retrieval examples (the exported
+model queried on the eval split, with image thumbnails) into a `ReportData`.
+The first and the last are kept in the reports directory for the next report
+on the same artifacts, since a run served from TFX's cache points at the same
+outputs.
 """
 
 import base64
@@ -15,15 +17,11 @@ import json
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from coco_captions.reporting import artifacts, run_record
+from coco_captions import features, paths
+from coco_captions.pipeline import configs
+from coco_captions import artifacts
+from coco_captions.reporting import run_record
 from coco_captions.run import up_to_date
-
-# Names from the module file (coco_captions_utils.py), which this package must
-# not import: it is user code that TFX packages on its own.
-CAPTION_TOKEN_IDS = 'caption_token_ids'
-CAPTION_VOCABULARY = 'caption_vocabulary'
-# Token id 0 pads; 1..V are vocabulary entries; anything above V is OOV.
-PAD_ID = 0
 
 # What the Examples section shows.
 EXAMPLE_CAPTIONS = 4
@@ -60,7 +58,7 @@ def token_stats(token_id_lists: Sequence[Sequence[int]],
   lengths = collections.Counter()
   tokens = oov = 0
   for ids in token_id_lists:
-    words = [i for i in ids if i != PAD_ID]
+    words = [i for i in ids if i != features.PAD_ID]
     lengths[len(words)] += 1
     tokens += len(words)
     oov += sum(1 for i in words if i > vocabulary_size)
@@ -68,7 +66,7 @@ def token_stats(token_id_lists: Sequence[Sequence[int]],
                     oov)
 
 
-def captions_token_ids(values: Sequence[int],
+def _captions_token_ids(values: Sequence[int],
                        caption_indices: Sequence[int]) -> List[List[int]]:
   """One image's token ids, split into its captions by their caption index.
 
@@ -108,11 +106,11 @@ def caption_statistics(transform_graph_uri: str,
   import tensorflow as tf
   import tensorflow_transform as tft
   output = tft.TFTransformOutput(transform_graph_uri)
-  size = output.vocabulary_size_by_name(CAPTION_VOCABULARY)
-  path = output.vocabulary_file_by_name(CAPTION_VOCABULARY)
+  size = output.vocabulary_size_by_name(features.CAPTION_VOCABULARY)
+  path = output.vocabulary_file_by_name(features.CAPTION_VOCABULARY)
   with tf.io.gfile.GFile(path) as f:
     most_frequent = [next(f, '').rstrip('\n') for _ in range(min(size, 30))]
-  spec = output.transformed_feature_spec()[CAPTION_TOKEN_IDS]
+  spec = output.transformed_feature_spec()[features.CAPTION_TOKEN_IDS]
   length = spec.size[-1] if isinstance(spec.size, (list, tuple)) else spec.size
   vocabulary = Vocabulary(size, int(length), path, most_frequent)
   # A row is one image: its captions' token ids, each with the index of its
@@ -131,7 +129,7 @@ def caption_statistics(transform_graph_uri: str,
       for values, captions in zip(
           tf.RaggedTensor.from_sparse(parsed[spec.value_key]).to_list(),
           tf.RaggedTensor.from_sparse(parsed[caption_key]).to_list()):
-        ids.extend(captions_token_ids(values, captions))
+        ids.extend(_captions_token_ids(values, captions))
     stats[split] = token_stats(ids, size)
   return vocabulary, run_record.train_first(stats)
 
@@ -239,17 +237,38 @@ def loss_curves(model_run_uri: str,
 
 @dataclasses.dataclass
 class CaptionQuery:
+  """An eval caption and the images the model ranks first for it."""
   caption: str
   true_image: str
   # (image name, cosine score), best first.
   hits: List[Tuple[str, float]]
 
+  @property
+  def rank(self) -> Optional[int]:
+    """Where the true image is among the hits (1 is first); None if not."""
+    return next((i for i, (name, _) in enumerate(self.hits, 1)
+                 if name == self.true_image), None)
+
 
 @dataclasses.dataclass
 class ImageQuery:
+  """An eval image and the captions the model ranks first for it."""
   image: str
   # (caption, cosine score, is one of the image's own captions), best first.
   hits: List[Tuple[str, float, bool]]
+
+
+@dataclasses.dataclass
+class RetrievalExamples:
+  """What the report's Examples section shows."""
+  # The eval images every query ranked.
+  pool_images: int
+  top_images: int
+  top_captions: int
+  caption_queries: List[CaptionQuery]
+  image_queries: List[ImageQuery]
+  # Image name -> data: URI of its thumbnail, for every image shown.
+  thumbnails: Dict[str, str]
 
 
 def _spread(n: int, count: int) -> List[int]:
@@ -276,11 +295,11 @@ def retrieval_examples(model_dir: str, pool, images_root: str,
   from coco_captions.serving import serving_model
   model = serving_model.RetrievalModel(model_dir)
   captions = [
-      tf.train.Example.FromString(s).features.feature['caption'].bytes_list
-      .value[0].decode('utf-8') for s in pool.serialized_examples]
+      tf.train.Example.FromString(s).features.feature[features.CAPTION]
+      .bytes_list.value[0].decode('utf-8') for s in pool.serialized_examples]
   name_of = dict(zip(pool.image_ids, pool.image_names))
-  image_bytes = dict(zip(pool.image_names,
-                         read_images(images_root, pool.image_names)))
+  image_bytes = {name: paths.read_image(images_root, name)
+                 for name in pool.image_names}
   image_embeddings = model.embed_images(
       [image_bytes[n] for n in pool.image_names])
 
@@ -367,30 +386,77 @@ def thumbnail_uri(image_bytes: bytes, pixels: int = THUMBNAIL_PIXELS) -> str:
   return 'data:image/png;base64,' + base64.b64encode(out.getvalue()).decode()
 
 
-def read_images(images_root: str, names: Sequence[str]) -> List[bytes]:
-  """The bytes of the image files `names` under `images_root`: what the
-  examples embed and show as thumbnails."""
-  from coco_captions.serving import serving_model
-  return serving_model.read_images(images_root, names)
+@dataclasses.dataclass
+class ReportData:
+  """What the report shows beyond the run's record; each part is None where
+  it could not be read, and `missing` says why (part name -> reason)."""
+  # (the vocabulary, split -> caption lengths and coverage), train first.
+  captions: Optional[Tuple[Vocabulary, Dict[str, TokenStats]]] = None
+  # 'training' / 'eval' -> [(epoch, loss)].
+  loss: Optional[Dict[str, List[Tuple[float, float]]]] = None
+  examples: Optional[RetrievalExamples] = None
+  missing: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def images_root_of_run(record: run_record.RunRecord) -> Optional[str]:
-  """Where the run read the images: RetrievalEvaluator's or
-  GroupCaptionsByImage's setting (Transform's, in runs from before it decoded
-  the images); None where none ran."""
-  found = (record.parameters('RetrievalEvaluator').get('images_root') or
-           record.parameters('GroupCaptionsByImage').get('images_root'))
-  if not found:
+def read_report_data(record: run_record.RunRecord,
+                     images_root: Optional[str] = None,
+                     memo_dir: Optional[str] = None) -> ReportData:
+  """The caption statistics, loss per epoch and retrieval examples of the
+  run `record` (read with run_record.read_run).
+
+  `images_root` defaults to the run's own; `memo_dir` keeps what was read
+  for the next report on the same artifacts (None reads them afresh). A part
+  that cannot be read is left None, with its reason in `missing`.
+  """
+  data = ReportData()
+  for part, read in (
+      ('captions', lambda: remembered_caption_statistics(
+          memo_dir, record.require('Transform', 'transform_graph'),
+          record.require('Transform', 'transformed_examples'))),
+      ('loss', lambda: _loss_by_epoch(record)),
+      ('examples', lambda: _examples(record, images_root, memo_dir))):
     try:
-      config = json.loads(
-          record.parameters('Transform').get('custom_config') or '{}')
-    except ValueError:
-      config = {}
-    found = config.get('images_root') if isinstance(config, dict) else None
-  return found or None
+      setattr(data, part, read())
+    except Exception as e:  # pylint: disable=broad-except
+      # The report is for looking, not for failing a run: say what is missing.
+      data.missing[part] = run_record.reason(e)
+  return data
 
 
-def pool_size(record: run_record.RunRecord, default: int) -> int:
-  """The size of the RetrievalEvaluator's candidate pool in this run."""
-  return int(record.parameters('RetrievalEvaluator').get('max_images') or
-             default)
+def _loss_by_epoch(record: run_record.RunRecord
+                   ) -> Dict[str, List[Tuple[float, float]]]:
+  curves = loss_curves(record.require('Trainer', 'model_run'))
+  if not curves:
+    raise run_record.Unavailable(
+        'the Trainer\'s TensorBoard logs hold no epoch_loss')
+  training = record.training or {}
+  if training.get('tensorboard_step') == 'training step':
+    def epoch(step):  # The epochs (passes) done after `step` steps.
+      return step / training['steps_per_epoch']
+  else:  # Logged by Keras epoch, before epochs were passes everywhere.
+    def epoch(step):
+      return step + 1
+  return {('training' if name == 'train' else 'eval'):
+          [(epoch(step), loss) for step, loss in points]
+          for name, points in curves.items()}
+
+
+def _examples(record: run_record.RunRecord, images_root: Optional[str],
+              memo_dir: Optional[str]) -> RetrievalExamples:
+  from coco_captions.pipeline import evaluator
+  model = record.require('Trainer', 'model')
+  examples = record.require('CsvExampleGen', 'examples')
+  images_root = images_root or record.images_root
+  if not images_root:
+    raise run_record.Unavailable('the run does not say where its images are; '
+                                 'pass --images_root')
+  split_dir = artifacts.split_dirs(examples).get('eval')
+  if not split_dir:
+    raise run_record.Unavailable('CsvExampleGen wrote no eval split')
+  pool = evaluator.load_pool(
+      split_dir, record.eval_images(configs.RETRIEVAL_MAX_IMAGES))
+  caption_queries, image_queries, thumbnails = remembered_retrieval_examples(
+      memo_dir, os.path.join(model, 'Format-Serving'), split_dir, pool,
+      images_root)
+  return RetrievalExamples(len(pool.image_ids), TOP_IMAGES, TOP_CAPTIONS,
+                           caption_queries, image_queries, thumbnails)

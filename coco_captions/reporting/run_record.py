@@ -1,23 +1,27 @@
-"""One pipeline run, read from ML Metadata and its artifacts once.
+"""The read model: pipeline runs, read from ML Metadata and their artifacts.
 
 `read_run` returns a `RunRecord`: each component's execution (state, time,
 parameters, outputs), the row and image counts, the anomalies, the Trainer's
 plan and losses, the evaluation, the blessing verdict, what was pushed and the
-lineage of every artifact. The console summary (run_summary) and the HTML
-report (report) render the same record; the run history (run_history) lists
-one per run. Both of TFX's metadata layouts are read (see mlmd).
+lineage of every artifact. `read_history` reads every run of a pipeline. The
+console summary (run_summary) and the HTML report (report) render one record;
+the run history page (run_history) renders them all. Both of TFX's metadata
+layouts are read (see mlmd).
 """
 
 import dataclasses
 import datetime
 import hashlib
 import json
+import os
 import re
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from coco_captions.reporting import artifacts, mlmd
+from coco_captions import features
+from coco_captions import artifacts
+from coco_captions.reporting import mlmd
 
 _OK_STATES = ('COMPLETE', 'CACHED')
 _EVENT = metadata_store_pb2.Event
@@ -58,6 +62,7 @@ class BaselineData:
 
 @dataclasses.dataclass
 class ArtifactRef:
+  """One artifact an execution read or wrote."""
   key: str
   type_name: str
   artifact_id: int
@@ -68,6 +73,7 @@ class ArtifactRef:
 
 @dataclasses.dataclass
 class LineageRow:
+  """What one execution read and wrote."""
   component: str
   state: str
   execution_id: int
@@ -145,6 +151,25 @@ def recalls(evaluation: Optional[Dict[str, Any]],
   return found
 
 
+class Unavailable(LookupError):
+  """A part of a run that is not there, for the reason it says."""
+
+
+def reason(error: Exception) -> str:
+  """Why a part of a run could not be read: the first line of `error`."""
+  lines = str(error).strip().splitlines()
+  return lines[0] if lines else type(error).__name__
+
+
+@dataclasses.dataclass(frozen=True)
+class Dropped:
+  """What GroupCaptionsByImage left out with bad_images='drop'."""
+  bad_images: int
+  caption_rows: int
+  # Where the bad images are listed, one SPLIT.jsonl per split.
+  listing: str
+
+
 @dataclasses.dataclass
 class RunRecord:
   """What a run did, as ML Metadata and the artifacts it points at say."""
@@ -203,6 +228,32 @@ class RunRecord:
     return (self.component(component_id).parameters
             if self.ran(component_id) else {})
 
+  def require(self, component_id: str, key: str) -> str:
+    """The URI of `component_id`'s output `key`; Unavailable saying why not."""
+    if not self.ran(component_id):
+      raise Unavailable(f'{component_id} did not run in this run')
+    uri = self.output(component_id, key)
+    if not uri:
+      raise Unavailable(
+          f'{component_id} ({self.component(component_id).state.lower()}) '
+          f'has no {key} output')
+    return uri
+
+  def made(self, component_id: str, key: str) -> Optional[ArtifactRef]:
+    """`component_id`'s output `key` in the lineage (a cached component's
+    was made in an earlier run); None when it has none."""
+    for row in self.lineage:
+      if row.component == component_id:
+        for ref in row.outputs:
+          if ref.key == key:
+            return ref
+    return None
+
+  @property
+  def trained_model(self) -> Optional[ArtifactRef]:
+    """The model the run's Trainer output, and the run that made it."""
+    return self.made('Trainer', 'model')
+
   @property
   def failed(self) -> List[str]:
     """Components that did not complete (failed, still running, canceled)."""
@@ -237,6 +288,51 @@ class RunRecord:
   @property
   def was_pushed(self) -> bool:
     return bool(self.pushed) and self.pushed.get('pushed') == 1
+
+  @property
+  def pushed_version(self) -> str:
+    """The version Pusher pushed, '' where it pushed none."""
+    return (str(self.pushed.get('pushed_version', ''))
+            if self.was_pushed else '')
+
+  @property
+  def pushed_at(self) -> Optional[datetime.datetime]:
+    """When Pusher pushed: TFX names a version by the Unix time it pushed."""
+    version = self.pushed_version
+    return (datetime.datetime.fromtimestamp(int(version))
+            if version.isdigit() else None)
+
+  @property
+  def dropped(self) -> Optional[Dropped]:
+    """What --bad_images=drop left out (the row counts include it); None
+    where nothing was dropped."""
+    found = self.properties('GroupCaptionsByImage', 'image_examples') or {}
+    splits = [k[:-len('_dropped_rows')] for k in found
+              if k.endswith('_dropped_rows') and found[k]]
+    if not splits:
+      return None
+    return Dropped(
+        sum(int(found.get(f'{s}_bad_images', 0)) for s in splits),
+        sum(int(found[f'{s}_dropped_rows']) for s in splits),
+        artifacts.bad_images_dir(
+            self.output('GroupCaptionsByImage', 'image_examples')))
+
+  @property
+  def images_root(self) -> Optional[str]:
+    """Where the run read the images: RetrievalEvaluator's or
+    GroupCaptionsByImage's setting (Transform's, in runs from before
+    GroupCaptionsByImage decoded the images); None where none ran."""
+    found = (self.parameters('RetrievalEvaluator').get('images_root') or
+             self.parameters('GroupCaptionsByImage').get('images_root') or
+             _json(self.parameters('Transform').get('custom_config')).get(
+                 'images_root'))
+    return found or None
+
+  def eval_images(self, default: int) -> int:
+    """The most eval images RetrievalEvaluator's pool held in this run
+    (`default` where it did not say)."""
+    return int(self.parameters('RetrievalEvaluator').get('max_images') or
+               default)
 
   @property
   def seconds(self) -> float:
@@ -279,6 +375,8 @@ class RunRecord:
       if steps:
         found[key] = steps
     found.update(_json(trainer.get('custom_config')))
+    # A cache key, not a setting.
+    found.pop(features.DIGEST_KEY, None)
     evaluator = self.parameters('RetrievalEvaluator')
     for name, key in (('metric', 'blessing_metric'),
                       ('threshold', 'blessing_threshold'),
@@ -334,7 +432,8 @@ def _component_runs(store, executions, node_of) -> List[ComponentRun]:
   return result
 
 
-def lineage(store, run: mlmd.Run, node_of: Dict[int, str]) -> List[LineageRow]:
+def _lineage(store, run: mlmd.Run,
+             node_of: Dict[int, str]) -> List[LineageRow]:
   """What each execution of `run` read and wrote, and which run made each
   artifact (a cached component points at an earlier run's)."""
   executions = mlmd.executions(store, run)
@@ -372,28 +471,57 @@ def train_first(splits: Dict[str, Any]) -> Dict[str, Any]:
                      key=lambda kv: (order.get(kv[0], 2), kv[0])))
 
 
-def read_run(store, pipeline_name: str, run_id: Optional[str] = None,
+def read_run(metadata, pipeline_name: Optional[str],
+             run_id: Optional[str] = None,
              read_artifacts: bool = True) -> RunRecord:
   """Run `run_id` (default: the latest) of `pipeline_name`.
 
   Args:
-    store: an ML Metadata store (mlmd.connect).
+    metadata: an ML Metadata store (mlmd.connect) or the path of its SQLite
+      file.
+    pipeline_name: None for the one pipeline the store holds (an Airflow
+      DAG's is its DAG id).
     read_artifacts: also read the statistics, anomalies and training.json the
       run points at; False reads ML Metadata only.
 
   Raises:
-    LookupError: the store has no such pipeline or run.
+    LookupError: the store has no such pipeline or run, or (with no
+      `pipeline_name`) not exactly one pipeline.
   """
+  store = _store(metadata)
+  pipeline_name = pipeline_name or _only_pipeline(store)
   run = mlmd.find_run(store, pipeline_name, run_id)
-  return read_runs(store, pipeline_name, [run], read_artifacts)[0]
+  return _read(store, pipeline_name, run,
+               mlmd.component_ids(store, pipeline_name), read_artifacts)
 
 
-def read_runs(store, pipeline_name: str, runs: List[mlmd.Run],
-              read_artifacts: bool = True) -> List[RunRecord]:
-  """`read_run` of each of `runs` (mlmd.runs), in the same order."""
+def read_history(metadata, pipeline_name: str) -> List[RunRecord]:
+  """Every run of `pipeline_name`, newest first, from ML Metadata and the
+  Trainer's training.json (`metadata` as for `read_run`)."""
+  store = _store(metadata)
   node_of = mlmd.component_ids(store, pipeline_name)
-  return [_read(store, pipeline_name, run, node_of, read_artifacts)
-          for run in runs]
+  records = []
+  for run in mlmd.runs(store, pipeline_name)[::-1]:
+    record = _read(store, pipeline_name, run, node_of, read_artifacts=False)
+    record.training = artifacts.training(record.output('Trainer', 'model_run'))
+    records.append(record)
+  return records
+
+
+def _store(metadata):
+  if isinstance(metadata, (str, os.PathLike)):
+    return mlmd.connect(os.fspath(metadata))
+  return metadata
+
+
+def _only_pipeline(store) -> str:
+  names = mlmd.pipeline_names(store)
+  if not names:
+    raise LookupError('ML Metadata holds no pipeline run')
+  if len(names) > 1:
+    raise LookupError(f'ML Metadata holds the pipelines {", ".join(names)}; '
+                      'pass --pipeline_name')
+  return names[0]
 
 
 def _read(store, pipeline_name: str, run: mlmd.Run, node_of: Dict[int, str],
@@ -402,7 +530,7 @@ def _read(store, pipeline_name: str, run: mlmd.Run, node_of: Dict[int, str],
   record = RunRecord(
       pipeline_name, run.run_id, components, {}, None, {},
       started=datetime.datetime.fromtimestamp(run.created_ms / 1000),
-      layout=run.layout, lineage=lineage(store, run, node_of),
+      layout=run.layout, lineage=_lineage(store, run, node_of),
       failure=mlmd.run_failure(store, run))
   images = record.properties('GroupCaptionsByImage', 'image_examples') or {}
   record.evaluation = record.properties('RetrievalEvaluator', 'evaluation')
@@ -449,9 +577,3 @@ def _baseline(store, pipeline_name: str, record: RunRecord,
   return BaselineData(
       run_id, str(made_in.parameters('CsvExampleGen').get('input_base', '')),
       made_in.fingerprints().get('data', ''))
-
-
-def read(metadata_path: str, pipeline_name: str,
-         run_id: Optional[str] = None) -> RunRecord:
-  """`read_run` on the SQLite store at `metadata_path`."""
-  return read_run(mlmd.connect(metadata_path), pipeline_name, run_id)

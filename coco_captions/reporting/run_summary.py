@@ -1,56 +1,47 @@
 """What a pipeline run did, as the few lines the CLI prints at its end.
 
-`summarize_run` reads the run (run_record.RunRecord) and `format_summary`
-renders it: per component its state and wall time, the row and image counts,
-the anomalies, the Trainer's plan and losses, the retrieval metrics, the
-blessing verdict, what was pushed and where the outputs are.
+`render` renders a run as read by run_record.read_run: per component its
+state and wall time, the row and image counts, the anomalies, the Trainer's
+plan and losses, the retrieval metrics, the blessing verdict, what was pushed
+and where the outputs are.
 """
 
 import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from coco_captions.reporting import artifacts, run_record
-
-# The record is the summary; the name stays for the CLIs that use it.
-RunSummary = run_record.RunRecord
-
-
-def summarize_run(metadata_path: str, pipeline_name: str,
-                  run_id: Optional[str] = None) -> run_record.RunRecord:
-  """Run `run_id` (default: the latest) of `pipeline_name`, read once."""
-  return run_record.read(metadata_path, pipeline_name, run_id)
+from coco_captions.reporting import run_record
 
 
 # TensorBoard as installed beside this Python (TensorFlow installs it).
 _TENSORBOARD = os.path.join(os.path.dirname(sys.executable), 'tensorboard')
 
 
-def _recalls(summary: run_record.RunRecord, direction: str) -> str:
+def _recalls(record: run_record.RunRecord, direction: str) -> str:
   return ', '.join(f'R@{r.k} {r.value_text} (chance {r.chance_text})'
-                   for r in run_record.recalls(summary.evaluation, direction))
+                   for r in record.recalls_of(direction))
 
 
-def _evaluation_lines(summary: run_record.RunRecord) -> List[str]:
+def _evaluation_lines(record: run_record.RunRecord) -> List[str]:
   lines = []
-  e = summary.evaluation
+  e = record.evaluation
   if e:
     lines.append(
         f'Evaluation of the exported model on {int(e["num_images"])} eval '
         f'images and their {int(e["num_captions"])} captions:')
-    lines.append(f'  text to image: {_recalls(summary, "text_to_image")}')
-    lines.append(f'  image to text: {_recalls(summary, "image_to_text")}')
-  verdict = summary.verdict
+    lines.append(f'  text to image: {_recalls(record, "text_to_image")}')
+    lines.append(f'  image to text: {_recalls(record, "image_to_text")}')
+  verdict = record.verdict
   if verdict:
     lines.append(f'Model {verdict.label}: {verdict.reason}')
-  other = summary.baseline_on_other_data
+  other = record.baseline_on_other_data
   if other:
     lines.append(
         f'Note: the latest blessed model it was compared with was trained in '
         f'run {other.run_id} on other data: {other.data_root} (data '
-        f'{other.data}; this run: {summary.fingerprints()["data"]}).')
-  if summary.was_pushed:
-    lines.append(f'{"Pushed to:":<20} {summary.pushed.get("pushed_destination")}')
+        f'{other.data}; this run: {record.fingerprints()["data"]}).')
+  if record.was_pushed:
+    lines.append(f'{"Pushed to:":<20} {record.pushed.get("pushed_destination")}')
   elif verdict and verdict.name == 'unchanged':
     lines.append('Not pushed again: the serving directory already has it.')
   elif verdict:
@@ -96,49 +87,43 @@ def _stopping_lines(training: Dict[str, Any]) -> List[str]:
   return lines
 
 
-def _dropped_lines(summary: run_record.RunRecord) -> List[str]:
+def _dropped_lines(record: run_record.RunRecord) -> List[str]:
   """What --bad_images=drop left out: the rows counted above include them."""
-  found = summary.properties('GroupCaptionsByImage', 'image_examples') or {}
-  splits = sorted(k[:-len('_dropped_rows')] for k in found
-                  if k.endswith('_dropped_rows') and found[k])
-  if not splits:
+  dropped = record.dropped
+  if not dropped:
     return []
-  images = sum(int(found.get(f'{s}_bad_images', 0)) for s in splits)
-  rows = sum(int(found[f'{s}_dropped_rows']) for s in splits)
-  listing = artifacts.bad_images_dir(
-      summary.output('GroupCaptionsByImage', 'image_examples'))
-  return [f'Dropped (--bad_images=drop): {images} bad image(s) and their '
-          f'{rows} caption row(s), not trained or evaluated on; listed in '
-          f'{listing}']
+  return [f'Dropped (--bad_images=drop): {dropped.bad_images} bad image(s) '
+          f'and their {dropped.caption_rows} caption row(s), not trained or '
+          f'evaluated on; listed in {dropped.listing}']
 
 
-def format_summary(summary: run_record.RunRecord, metadata_path: str,
-                   log_path: Optional[str] = None) -> str:
+def render(record: run_record.RunRecord, metadata_path: str,
+           log_path: Optional[str] = None) -> str:
   """A few lines a person can act on: outputs, counts, metrics, timings."""
-  lines = [f'Pipeline {summary.pipeline_name}, run {summary.run_id}']
+  lines = [f'Pipeline {record.pipeline_name}, run {record.run_id}']
   width = max([len('component')] +
-              [len(c.component_id) for c in summary.components])
+              [len(c.component_id) for c in record.components])
   lines.append(f'  {"component":<{width}} {"status":<9} {"seconds":>8}')
-  for c in summary.components:
+  for c in record.components:
     lines.append(
         f'  {c.component_id:<{width}} {c.state.lower():<9} {c.seconds:>8.1f}')
-  lines.append(f'  {"total":<{width}} {"":<9} {summary.seconds:>8.1f}')
+  lines.append(f'  {"total":<{width}} {"":<9} {record.seconds:>8.1f}')
 
-  if summary.split_counts:
-    counts = ', '.join(f'{n} {split}' for split, n in summary.split_counts.items())
+  if record.split_counts:
+    counts = ', '.join(f'{n} {split}' for split, n in record.split_counts.items())
     lines.append(f'Rows (captions): {counts}')
-  if summary.anomalies:
-    found = [f'{split}: {a}' for split, items in summary.anomalies.items()
+  if record.anomalies:
+    found = [f'{split}: {a}' for split, items in record.anomalies.items()
              for a in items]
     lines.append('Data anomalies: ' + ('none' if not found else ''))
     lines.extend(f'  {a}' for a in found)
 
-  if summary.image_counts:
+  if record.image_counts:
     counts = ', '.join(f'{n} {split}'
-                       for split, n in summary.image_counts.items())
+                       for split, n in record.image_counts.items())
     lines.append(f'Images: {counts}')
-  lines.extend(_dropped_lines(summary))
-  t = summary.training
+  lines.extend(_dropped_lines(record))
+  t = record.training
   if t:
     lines.append(
         f'Trainer: {t["epochs"]:g} epochs over {t["train_images"]} train '
@@ -148,15 +133,15 @@ def format_summary(summary: run_record.RunRecord, metadata_path: str,
     lines.append(f'Loss: train {t["loss"][-1]:.3f}, eval {t["eval_loss"][-1]:.3f}'
                  f' (first epoch: train {t["loss"][0]:.3f})')
     lines.extend(_encoder_lines(t))
-  lines.extend(_evaluation_lines(summary))
+  lines.extend(_evaluation_lines(record))
 
-  logs = summary.output('Trainer', 'model_run')
+  logs = record.output('Trainer', 'model_run')
   where = [
-      ('Model (SavedModel)', summary.output('Trainer', 'model'), 'Format-Serving'),
+      ('Model (SavedModel)', record.output('Trainer', 'model'), 'Format-Serving'),
       ('TensorBoard', logs and f'{_TENSORBOARD} --logdir {logs}', ''),
-      ('Transform graph', summary.output('Transform', 'transform_graph'), ''),
-      ('Schema', summary.output('ImportSchemaGen', 'schema'), ''),
-  ] if summary.ran('Trainer') else []
+      ('Transform graph', record.output('Transform', 'transform_graph'), ''),
+      ('Schema', record.output('ImportSchemaGen', 'schema'), ''),
+  ] if record.ran('Trainer') else []
   for label, uri, sub in where:
     if uri:
       lines.append(f'{label + ":":<20} {os.path.join(uri, sub) if sub else uri}')

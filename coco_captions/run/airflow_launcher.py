@@ -15,15 +15,17 @@ The launcher also takes the fingerprint of a local images root when the task
 runs, not when Airflow parses the DAG file (every 30 s or so): it is an exec
 property of GroupCaptionsByImage, so that TFX's cache notices an image
 replaced in place, and of the CSV files for CsvExampleGen's (its own
-fingerprint is sizes and modification times only). And when a component fails, it records why in ML Metadata,
-as the local runners do, and marks the execution FAILED, which TFX's older
-launchers leave RUNNING: the run report says which component failed and why.
+fingerprint is sizes and modification times only). And when a component
+fails, it records why in ML Metadata, as the local runners do, and marks the
+execution FAILED, which TFX's older launchers leave RUNNING: the run report
+says which component failed and why.
 """
 
 from typing import Dict, List, Optional, Set
 
 from tfx.orchestration import metadata
 from tfx.orchestration.launcher import in_process_component_launcher
+from tfx.types import Artifact
 
 from coco_captions.pipeline import configs, csv_example_gen
 from coco_captions.reporting import mlmd
@@ -31,11 +33,15 @@ from coco_captions.run import session, up_to_date
 
 
 class _OneEventPerArtifactMetadata(metadata.Metadata):
-  """ML Metadata handle that merges the events of an artifact bound twice."""
+  """ML Metadata handle that merges the events of an artifact bound twice.
+
+  Overrides the legacy handle's private method that pairs each artifact of an
+  execution with its event: the one place those events are made.
+  """
 
   def _artifact_and_event_pairs(
       self,
-      artifact_dict: Dict[str, List[metadata._Artifact]],  # pylint: disable=protected-access
+      artifact_dict: Dict[str, List[Artifact]],
       event_type,
       new_state: Optional[str] = None,
       registered_artifacts_ids: Optional[Set[int]] = None):
@@ -61,11 +67,10 @@ class InProcessComponentLauncher(
 
   def __init__(self, *, component, metadata_connection: metadata.Metadata,
                **kwargs):
-    # pylint: disable-next=protected-access
-    config = metadata_connection._connection_config
     super().__init__(
         component=component,
-        metadata_connection=_OneEventPerArtifactMetadata(config), **kwargs)
+        metadata_connection=_OneEventPerArtifactMetadata(
+            metadata_connection.connection_config), **kwargs)
     if self._exec_properties.get('images_fingerprint') == '':
       self._exec_properties = dict(
           self._exec_properties,

@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 from typing import Dict, List, NamedTuple, Optional
 
-from coco_captions import paths
+from coco_captions import features, paths
 from coco_captions.pipeline import configs
 from coco_captions.run.settings import Settings
 
@@ -133,16 +133,17 @@ def read_csv(path: str, caption_ids: Optional[Dict[int, str]] = None
     names = [n.strip() for n in _without_bom(next(reader, []))]
   except csv.Error as e:
     return CsvCheck(f'{path} line 1: {e}', split, 0, False)
-  missing = [c for c in configs.CSV_COLUMNS if c not in names]
+  missing = [c for c in features.CSV_COLUMNS if c not in names]
   if missing:
     return CsvCheck(f'{path} lacks the column(s) {", ".join(missing)} (a '
-                    f'COCO captions CSV has {",".join(configs.CSV_COLUMNS)})',
+                    f'COCO captions CSV has {",".join(features.CSV_COLUMNS)})',
                     split, 0, False)
   if len(names) != len(split):
     return CsvCheck(f'{path} line 1: a quoted column name holds a comma, '
                     'which CsvExampleGen cannot read', split, 0, False)
-  image_id, caption_id, caption = (names.index(c)
-                                   for c in ('image_id', 'id', 'caption'))
+  image_id, caption_id, caption = (
+      names.index(c)
+      for c in (features.IMAGE_ID, features.CAPTION_ID, features.CAPTION))
   rows, words = 0, False
   try:
     for row in reader:
@@ -150,7 +151,8 @@ def read_csv(path: str, caption_ids: Optional[Dict[int, str]] = None
         continue
       rows += 1
       where = f'{path} line {reader.line_num}'
-      for column, index in (('image_id', image_id), ('id', caption_id)):
+      for column, index in ((features.IMAGE_ID, image_id),
+                            (features.CAPTION_ID, caption_id)):
         value = row[index] if index < len(row) else ''
         problem = id_text_problem(value)
         if problem:

@@ -10,9 +10,15 @@ Work reports its progress as events on the logger `LOGGER`: records with a
 `progress` attribute (see `event`). The console (coco_captions.run.console)
 installs a handler there that draws them; where no handler is installed
 (Kubeflow pods, Airflow tasks, Beam worker processes), `count` writes plain
-lines to stderr itself. The TFX module file (coco_captions_utils.py) sends the
-Trainer's events to the same logger by name, since it cannot import this
-package.
+lines to stderr itself. The Trainer sends its events through
+`coco_captions.run.training_progress`.
+
+Pipeline components import no console code: they count their work as
+DEBUG records on the logger `COUNTS_LOGGER`, each with a `progress_count`
+attribute, (task, unit, part, n) or (task,) when the work has ended. This
+module listens there, in any process that imports it (the local runner's),
+and adds them up with `count` and `finish`; elsewhere the records are below
+the log's level and cost next to nothing.
 """
 
 import io
@@ -27,6 +33,7 @@ from typing import Callable, Dict, IO, Optional, Tuple
 from tqdm import tqdm
 
 LOGGER = 'coco_captions.run.progress'
+COUNTS_LOGGER = LOGGER + '.counts'
 
 # Event kinds: new numbers for a task, its end.
 UPDATE = 'update'
@@ -330,3 +337,28 @@ def _report(task: str, fields: Dict[str, str]):
     if reporter is None:
       reporter = _fallback[task] = Reporter(task, sys.stderr, live=False)
     reporter.update(**fields)
+
+
+class _Counts(logging.Handler):
+  """Adds up the `progress_count` records sent to COUNTS_LOGGER."""
+
+  def emit(self, record: logging.LogRecord):
+    counted = getattr(record, 'progress_count', None)
+    if not counted:
+      return
+    if len(counted) == 1:
+      finish(*counted)
+    else:
+      count(*counted)
+
+
+def _listen_to_counts():
+  logger = logging.getLogger(COUNTS_LOGGER)
+  if not any(isinstance(h, _Counts) for h in logger.handlers):
+    logger.addHandler(_Counts())
+  logger.setLevel(logging.DEBUG)
+  # Counted here only: never a log line per element.
+  logger.propagate = False
+
+
+_listen_to_counts()

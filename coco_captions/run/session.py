@@ -1,15 +1,20 @@
-"""One run of the pipeline on this machine, as the local and Beam runners start it.
+"""One run of the pipeline on this machine, as the local and Beam runners start
+it (`run`):
 
-  input checks -> up-to-date check -> run lock -> recovery -> run with
-  progress -> read the run -> print -> record -> report
+  input checks -> "nothing changed?" (before TensorFlow is imported) -> run
+  lock -> recovery of an interrupted run -> the TFX run, with progress lines
+  -> summary printed -> record (up_to_date) -> report
 
 The run gets its own run id, so that what is read back, printed and recorded
-is this run's even when another pipeline root shares the metadata store.
+is this run's even when another pipeline root shares the ML Metadata store.
 
-TFX's CLI (`tfx pipeline create|update|compile`) executes a runner file only
-to read its pipeline: it patches the runner's `run()` to take the pipeline
-and run nothing. Then `run` hands the pipeline over and does nothing else.
+Under TFX's CLI (`tfx pipeline create|update|compile`) the runner file is
+executed only for its pipeline: `run` hands it to the runner and does nothing
+else. `tfx run create` then executes the file as a user would.
 """
+
+# TFX and TensorFlow are imported only when needed: an up-to-date run skips them.
+# pylint: disable=import-outside-toplevel
 
 import datetime
 import importlib
@@ -21,20 +26,17 @@ import time
 import traceback
 from typing import Dict, List, Optional, Tuple
 
-from coco_captions.pipeline import configs
 from coco_captions.run import preflight, up_to_date
 from coco_captions.run.settings import Settings
 
-RUNNER_CLASSES = {
-    'local': 'tfx.orchestration.local.local_dag_runner.LocalDagRunner',
-    'beam': 'tfx.orchestration.beam.beam_dag_runner.BeamDagRunner',
-    'airflow': 'tfx.orchestration.airflow.airflow_dag_runner.AirflowDagRunner',
-    'kubeflow': ('tfx.orchestration.kubeflow.v2.kubeflow_v2_dag_runner.'
+EXIT_INTERRUPTED = 130
+_RUNNERS = {
+    'local': ('tfx.orchestration.local.local_dag_runner', 'LocalDagRunner'),
+    'beam': ('tfx.orchestration.beam.beam_dag_runner', 'BeamDagRunner'),
+    'kubeflow': ('tfx.orchestration.kubeflow.v2.kubeflow_v2_dag_runner',
                  'KubeflowV2DagRunner'),
 }
-# Loaded in the process whenever TFX's CLI executes a pipeline file.
-_TFX_CLI_PATCHER = 'tfx.tools.cli.handler.dag_runner_patcher'
-EXIT_INTERRUPTED = 130
+# BeamDagRunner re-raises a component's error with the Beam step appended.
 _BEAM_STEP = re.compile(r" \[while running '[^']*'\]$")
 
 
@@ -46,8 +48,8 @@ def run(settings: Settings) -> int:
   """
   try:
     if handed_to_tfx_cli(settings.orchestrator):
-      runner_class(settings.orchestrator)().run(create_pipeline(
-          settings, *_input_fingerprints(settings, None)))
+      # The CLI reads the pipeline's name and root; nothing runs.
+      _runner_class(settings.orchestrator)().run(pipeline_for(settings))
       return 0
     return _session(settings)
   except KeyboardInterrupt:
@@ -59,24 +61,31 @@ def run(settings: Settings) -> int:
     return EXIT_INTERRUPTED
 
 
-def runner_class(orchestrator: str):
-  module, name = RUNNER_CLASSES[orchestrator].rsplit('.', 1)
-  return getattr(importlib.import_module(module), name)
-
-
 def handed_to_tfx_cli(orchestrator: str) -> bool:
-  """Whether TFX's CLI is reading the pipeline: it patched the runner's run()."""
-  if _TFX_CLI_PATCHER not in sys.modules:
+  """Whether TFX's CLI is executing the runner file for its pipeline.
+
+  TFX has no public signal for it: its CLI patches the runner class's `run()`
+  (tfx/tools/cli/handler/dag_runner_patcher.py, a functools.wraps wrapper,
+  hence `__wrapped__`). Without the patcher's module loaded, the answer is
+  no, and a plain run imports no TFX to find it.
+  """
+  if 'tfx.tools.cli.handler.dag_runner_patcher' not in sys.modules:
     return False
-  return hasattr(runner_class(orchestrator).run, '__wrapped__')
+  return hasattr(_runner_class(orchestrator).run, '__wrapped__')
 
 
-def create_pipeline(settings: Settings, images_fingerprint: Optional[str],
-                    data_fingerprint: Optional[str] = None):
-  """The pipeline for `settings`, with ML Metadata in SQLite where it runs,
-  and the fingerprints of its images and data files (up_to_date)."""
-  from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
-  from coco_captions.pipeline import pipeline  # pylint: disable=import-outside-toplevel
+def pipeline_for(settings: Settings, images_fingerprint: Optional[str] = None,
+                 data_fingerprint: Optional[str] = None):
+  """`pipeline.create_pipeline` with the arguments `settings` give.
+
+  ML Metadata is the SQLite file `settings.metadata_path`, or the
+  orchestrator's own store where that is None (Kubeflow). The fingerprints
+  (`up_to_date.fingerprint`'s 'images' and 'data') are taken where the
+  pipeline runs; None where they are not (Airflow's launcher takes them when
+  the task runs, Kubeflow's paths are in the cluster).
+  """
+  from tfx.orchestration import metadata
+  from coco_captions.pipeline import pipeline
   connection = None if settings.metadata_path is None else (
       metadata.sqlite_metadata_connection_config(settings.metadata_path))
   return pipeline.create_pipeline(
@@ -85,41 +94,27 @@ def create_pipeline(settings: Settings, images_fingerprint: Optional[str],
       metadata_connection_config=connection)
 
 
-def fingerprint(settings: Settings) -> Optional[Dict[str, str]]:
-  """What a run with `settings` depends on (`up_to_date.fingerprint`)."""
-  return up_to_date.fingerprint(
-      settings.fingerprint(), settings.data_root, configs.CSV_PATTERN,
-      settings.images_root, settings.module_file, settings.schema_file)
+def _runner_class(orchestrator: str):
+  module, name = _RUNNERS[orchestrator]
+  return getattr(importlib.import_module(module), name)
 
 
 def _session(settings: Settings) -> int:
+  """`run` outside TFX's CLI: the steps of the module docstring."""
   problems = preflight.errors(settings) + preflight.storage_errors(
       settings.pipeline_root, settings.metadata_path)
   if problems:
     for problem in problems:
       print(f'error: {problem}', file=sys.stderr)
     return 2
+
+  parts = up_to_date.fingerprint(settings)
+  if not (settings.force_run or settings.no_cache) and _answered_unchanged(
+      settings, parts):
+    return 0
+
   log_path = None if settings.verbose else os.path.join(
       settings.pipeline_root, 'logs', time.strftime('run-%Y%m%d-%H%M%S.log'))
-
-  # Answered before TensorFlow is imported: a run with nothing changed would
-  # only read everything back from TFX's cache, after seconds of imports.
-  parts = fingerprint(settings)
-  if not (settings.force_run or settings.no_cache):
-    found = up_to_date.check(settings.pipeline_root, parts,
-                             settings.metadata_path)
-    if found.unchanged:
-      print(f'Nothing changed since run {found.recorded["run_id"]}: the same '
-            'data files, code, settings and ML Metadata, so running it again '
-            'would change nothing. Its results:\n')
-      print(found.recorded['printed'])
-      print('\nTo run the pipeline anyway: --force_run (components are '
-            'still reused from cache) or --no_cache (everything is recomputed).')
-      return 0
-    if found.reasons:
-      print(f'Since run {found.recorded["run_id"]}: '
-            + '; '.join(found.reasons) + '.')
-
   print(f'Pipeline {settings.pipeline_name}: data {settings.data_root}, '
         f'images {settings.images_root}')
   print('Beam options: ' + (' '.join(settings.beam_args) or
@@ -128,9 +123,10 @@ def _session(settings: Settings) -> int:
     print(f'Logs: {log_path}')
   sys.stdout.flush()
 
-  from coco_captions.run import recovery  # pylint: disable=import-outside-toplevel
-  run_id = new_run_id()
-  fingerprints = _input_fingerprints(settings, parts)
+  from coco_captions.run import recovery
+  # LocalDagRunner's form (ISO 8601, local time), microseconds always shown,
+  # whichever runner runs it.
+  run_id = datetime.datetime.now().isoformat(timespec='microseconds')
   try:
     with recovery.RunLock(settings.pipeline_root), recovery.LiveRun(
         settings.metadata_path, run_id):
@@ -140,7 +136,7 @@ def _session(settings: Settings) -> int:
         print(f'An earlier run was interrupted: marked {component} '
               f'(execution {execution_id}) CANCELED; finished components '
               'will be reused from cache.')
-      failure = _execute(settings, run_id, fingerprints, log_path)
+      failure = _execute(settings, run_id, parts, log_path)
   except recovery.RunInProgressError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
@@ -156,14 +152,14 @@ def _session(settings: Settings) -> int:
     print('\n'.join(_write_report(settings, run_id, log_path)[0]))
     return 1
 
-  from coco_captions.reporting import run_summary  # pylint: disable=import-outside-toplevel
-  summary = run_summary.summarize_run(settings.metadata_path,
-                                      settings.pipeline_name, run_id=run_id)
+  from coco_captions.reporting import run_record, run_summary
+  summary = run_record.read_run(settings.metadata_path, settings.pipeline_name,
+                                run_id=run_id)
   # The report renders the record the summary was read into.
   report_lines, report_paths = _write_report(settings, run_id, log_path,
                                              summary)
   printed = '\n'.join(
-      [run_summary.format_summary(summary, settings.metadata_path, log_path)] +
+      [run_summary.render(summary, settings.metadata_path, log_path)] +
       report_lines)
   print(printed)
   up_to_date.record(settings.pipeline_root, parts, settings.metadata_path,
@@ -171,54 +167,44 @@ def _session(settings: Settings) -> int:
   return 0
 
 
-def new_run_id(now: Optional[datetime.datetime] = None) -> str:
-  """A run id: the local time the run starts, to the microsecond, in ISO 8601
-  (LocalDagRunner's form), whichever runner runs it."""
-  return (now or datetime.datetime.now()).isoformat(timespec='microseconds')
+def _answered_unchanged(settings: Settings,
+                        parts: Dict[str, Optional[str]]) -> bool:
+  """Prints the last run's results and returns True if nothing changed since
+  it (`up_to_date.check`); else says what changed, if anything is known."""
+  found = up_to_date.check(settings.pipeline_root, parts,
+                           settings.metadata_path)
+  if found.unchanged:
+    print(f'Nothing changed since run {found.recorded["run_id"]}: the same '
+          'data files, code, settings and ML Metadata, so running it again '
+          'would change nothing. Its results:\n')
+    print(found.recorded['printed'])
+    print('\nTo run the pipeline anyway: --force_run (components are '
+          'still reused from cache) or --no_cache (everything is recomputed).')
+    return True
+  if found.reasons:
+    print(f'Since run {found.recorded["run_id"]}: '
+          + '; '.join(found.reasons) + '.')
+  return False
 
 
-def _runner(orchestrator: str, run_id: str):
-  """The orchestrator's runner, running under `run_id`."""
-  from tfx.dsl.compiler import constants  # pylint: disable=import-outside-toplevel
-  from tfx.orchestration.portable import runtime_parameter_utils  # pylint: disable=import-outside-toplevel
-
-  class WithRunId(runner_class(orchestrator)):
-    """Its runner sets a run id only where none is set yet."""
-
-    def run_with_ir(self, pipeline, run_options=None):
-      runtime_parameter_utils.substitute_runtime_parameter(
-          pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
-      return super().run_with_ir(pipeline, run_options)
-
-  return WithRunId()
-
-
-def _input_fingerprints(settings: Settings, parts: Optional[Dict[str, str]]
-                        ) -> Tuple[Optional[str], Optional[str]]:
-  """(images, data) fingerprints for `create_pipeline`: the run check's
-  (`parts`) where it computed them, else taken now; None where remote."""
-  if parts:
-    return parts['images'] or None, parts['data']
-  return (up_to_date.directory_fingerprint(settings.images_root),
-          up_to_date.data_fingerprint(settings.data_root, configs.CSV_PATTERN))
-
-
-def _execute(settings: Settings, run_id: str,
-             fingerprints: Tuple[Optional[str], Optional[str]],
+def _execute(settings: Settings, run_id: str, parts: Dict[str, Optional[str]],
              log_path: Optional[str]) -> Optional[Tuple[str, Exception]]:
-  """Runs the pipeline; returns (component, exception) if it failed."""
+  """Runs the pipeline under `run_id`, its output into `log_path` (None: the
+  console); returns (component, exception) if it failed."""
   from coco_captions.pipeline import user_code
-  from coco_captions.run import console  # pylint: disable=import-outside-toplevel
+  from coco_captions.run import console
   with console.captured_output(log_path) as out:
     out.write('Loading TensorFlow and TFX...\n')
     out.flush()
     # Components run in this process import the user code TFX packages.
     user_code.hide_copies(settings.module_file)
-    tfx_pipeline = create_pipeline(settings, *fingerprints)
+    tfx_pipeline = pipeline_for(settings, parts['images'] or None,
+                                parts['data'])
     with console.component_progress(
         out, len(tfx_pipeline.components)) as progress:
       try:
-        _runner(settings.orchestrator, run_id).run(tfx_pipeline)
+        _runner_class(settings.orchestrator)().run_with_ir(
+            compiled_with_run_id(tfx_pipeline, run_id))
       except Exception as e:  # pylint: disable=broad-except
         traceback.print_exc()  # Into the log file.
         if _caused_by(e, KeyboardInterrupt):
@@ -226,6 +212,25 @@ def _execute(settings: Settings, run_id: str,
           raise KeyboardInterrupt from e
         return progress.current or 'the pipeline', e
   return None
+
+
+def compiled_with_run_id(tfx_pipeline, run_id: str):
+  """`tfx_pipeline` compiled to TFX's IR (pipeline_pb2.Pipeline), to run
+  under `run_id` with the runner's `run_with_ir`.
+
+  TFX's LocalDagRunner and BeamDagRunner take no run id: their `run()`
+  compiles the pipeline and calls `run_with_ir`, which sets a run id of its
+  own where none is set yet. This is their `run()` with ours set between.
+  """
+  from tfx.dsl.compiler import constants
+  from tfx.orchestration.portable import runtime_parameter_utils
+  from tfx.orchestration.portable import tfx_runner
+  # What IrBasedRunner.run() calls: packages the user code, then compiles.
+  # pylint: disable-next=protected-access
+  ir = tfx_runner._make_pipeline_proto(tfx_pipeline)
+  runtime_parameter_utils.substitute_runtime_parameter(
+      ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+  return ir
 
 
 def _caused_by(error: BaseException, kind) -> Optional[BaseException]:
@@ -238,9 +243,9 @@ def _caused_by(error: BaseException, kind) -> Optional[BaseException]:
 def _data_failures() -> Dict[type, str]:
   """Failures whose message says what went wrong (the data's, the disk's),
   by kind, and what follows from them."""
-  from coco_captions.pipeline.evaluator import ModelGoneError  # pylint: disable=import-outside-toplevel
-  from coco_captions.pipeline.push import PushError  # pylint: disable=import-outside-toplevel
-  from coco_captions.pipeline.validation import DataAnomaliesError  # pylint: disable=import-outside-toplevel
+  from coco_captions.pipeline.evaluator import ModelGoneError
+  from coco_captions.pipeline.push import PushError
+  from coco_captions.pipeline.validation import DataAnomaliesError
   return {
       ModelGoneError: 'Nothing was blessed or pushed.',
       PushError: 'The serving directory is as it was before this run.',
@@ -263,7 +268,6 @@ def failure_lines(component: str, error: BaseException,
   if cause is not None:
     advice = next(text for kind, text in kinds.items()
                   if isinstance(cause, kind))
-    # BeamDagRunner re-raises it with the Beam step appended.
     message = _BEAM_STEP.sub('', str(cause).strip())
     return ['error: ' + '\n  '.join(message.splitlines()),
             advice.format(schema_file=schema_file)]
@@ -277,7 +281,7 @@ def _record_failure(settings: Settings, run_id: str, component: str,
   """Keeps what the console said in ML Metadata, where the run's report and
   any later one (python -m coco_captions.reporting.report) read it."""
   from coco_captions.reporting import mlmd
-  from coco_captions.run import console  # pylint: disable=import-outside-toplevel
+  from coco_captions.run import console
   with console.captured_output(log_path):
     try:
       mlmd.record_failure(
@@ -296,10 +300,10 @@ def _write_report(settings: Settings, run_id: str, log_path: Optional[str],
   The report never changes a run's outcome: whatever stops it, the reason
   is one line and the traceback goes to the log.
   """
-  from coco_captions.run import console  # pylint: disable=import-outside-toplevel
+  from coco_captions.run import console
   with console.captured_output(log_path):
     try:
-      from coco_captions.reporting import report  # pylint: disable=import-outside-toplevel
+      from coco_captions.reporting import report
       written = report.build_report(
           settings.pipeline_root, settings.metadata_path,
           settings.pipeline_name, run_id=run_id,

@@ -1,11 +1,25 @@
 """Every path, knob and derived default of a run, in one checked object.
 
-Runners build `Settings` from their flags (`from_flags`) or, where there are
-no flags (the Airflow DAG file, a runner file run by TFX's CLI), from
-`COCO_CAPTIONS_<NAME>` environment variables (`from_environment`). Flags win
-over the environment. Every value is checked here, when it is parsed: a bad
-one is one `SettingsError` line naming the flag or variable, before anything
-runs.
+Where a setting goes:
+
+  * a hyper-parameter of the model (read by `preprocessing_fn` or `run_fn`):
+    an entry of `HPARAMS` in model/coco_captions_hparams.py, beside the
+    module file, with its default, range and help line. This module loads
+    that table from beside the module file in use and makes each entry a
+    flag and a variable; the value a user sets reaches the custom_config of
+    the step the entry names.
+  * anything else (paths, blessing, bad images, a runner's own): an
+    `_Option` in `_OPTIONS` below, with its default, and a parameter of
+    `coco_captions.pipeline.pipeline.create_pipeline` that receives it
+    (`Settings.pipeline_args`).
+
+Either way the flag `--NAME`, the variable `COCO_CAPTIONS_<NAME>` and the help
+line with its "Default: ..." are generated here. Runners build `Settings`
+from their flags (`from_flags`) or, where there are no flags (the Airflow DAG
+file, a runner file run by TFX's CLI), from the variables
+(`from_environment`). Flags win over the environment. Every value is checked
+when it is parsed: a bad one is one `SettingsError` line naming the flag or
+variable, before anything runs.
 
 Arguments a CLI does not own are Beam pipeline options, passed to every
 component's Beam pipeline unchanged, as Beam's examples do; one that Beam does
@@ -25,8 +39,10 @@ import re
 import shlex
 import sys
 import warnings
+from types import ModuleType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from coco_captions import features, paths
 from coco_captions.pipeline import configs
 from coco_captions.pipeline.retrieval import KS
 
@@ -35,17 +51,8 @@ ORCHESTRATORS = ('local', 'beam', 'airflow', 'kubeflow')
 BLESSING_METRICS = tuple(f'{direction}_recall@{k}'
                          for direction in ('text_to_image', 'image_to_text')
                          for k in KS)
-# keras.utils.set_random_seed takes what NumPy's seed does.
-_MAX_SEED = 2**32 - 1
-# Upper bounds of the other numbers, each far beyond any real run and below
-# what TensorFlow or the machine would fail on: steps stay 32-bit integers,
-# an image side of 1,024 pixels is 3 MiB decoded (64 of them to a batch).
+# Steps stay 32-bit integers in TFX's TrainArgs, far beyond any real run.
 MAX_STEPS = 100_000_000
-MAX_EPOCHS = 1_000_000
-MAX_IMAGE_SIZE = 1024
-# Training measures the eval loss at most this often (the module file's).
-_MAX_EVALUATIONS = 30
-MAX_FINE_TUNE_LAYERS = 10_000
 BEAM_ARGS_ENV = ENV_PREFIX + 'BEAM_ARGS'
 # Where Kubeflow's pods get the user code (coco_captions_kubeflow.py).
 USER_CODE_CHOICES = ('wheel', 'image')
@@ -53,6 +60,14 @@ USER_CODE_CHOICES = ('wheel', 'image')
 _KFP_NAME = frozenset('abcdefghijklmnopqrstuvwxyz0123456789-')
 # Airflow DAG ids, MLMD context names and TFX CLI folders all take these.
 _NAME = _KFP_NAME | frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZ_.')
+# The model's tables, loaded from beside the module file.
+HPARAMS_FILE = 'coco_captions_hparams.py'
+ENCODERS_FILE = 'coco_captions_encoders.py'
+# A hyper-parameter's reader (coco_captions_hparams) -> the create_pipeline
+# argument that carries it.
+_CONFIG_OF_READER = {'images': 'image_config',
+                     'transform': 'transform_config',
+                     'trainer': 'trainer_config'}
 
 
 class SettingsError(ValueError):
@@ -72,20 +87,16 @@ class Settings:
   serving_model_dir: str
   module_file: str
   schema_file: str
-  train_epochs: Optional[int] = None
+  blessing_metric: str
+  blessing_threshold: float
+  blessing_significance: float
+  bad_images: str
   train_steps: Optional[int] = None
   eval_steps: Optional[int] = None
-  seed: Optional[int] = None
-  early_stopping_patience: Optional[int] = None
-  blessing_metric: str = configs.BLESSING_METRIC
-  blessing_threshold: float = configs.BLESSING_THRESHOLD
-  blessing_significance: float = configs.BLESSING_SIGNIFICANCE
-  bad_images: str = 'fail'
-  # None: the module file's default (coco_captions_encoders beside it).
-  image_encoder: Optional[str] = None
-  image_encoder_weights: Optional[str] = None
-  fine_tune_layers: Optional[int] = None
-  image_size: Optional[int] = None
+  # The model's hyper-parameters a user set, by the create_pipeline argument
+  # that carries them (image_config, transform_config, trainer_config);
+  # unset ones take the module file's defaults.
+  hparams: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
   no_cache: bool = False
   beam_args: Tuple[str, ...] = ()
   # How a local run goes, not what it computes.
@@ -95,6 +106,13 @@ class Settings:
   image: Optional[str] = None
   output_file: Optional[str] = None
   user_code: Optional[str] = None
+
+  def hparam(self, name: str) -> Any:
+    """The value a user set for hyper-parameter `name`, or None."""
+    for config in self.hparams.values():
+      if name in config:
+        return config[name]
+    return None
 
   def fingerprint(self) -> Dict[str, Any]:
     """The settings a run's results depend on (see coco_captions.run.up_to_date)."""
@@ -115,15 +133,10 @@ class Settings:
         images_fingerprint=images_fingerprint,
         module_file=self.module_file,
         serving_model_dir=self.serving_model_dir,
-        train_epochs=self.train_epochs,
         train_steps=self.train_steps,
         eval_steps=self.eval_steps,
-        transform_config=_given(image_encoder=self.image_encoder,
-                                image_size=self.image_size),
-        trainer_config={'seed': self.seed, **_given(
-            early_stopping_patience=self.early_stopping_patience,
-            image_encoder_weights=self.image_encoder_weights,
-            fine_tune_layers=self.fine_tune_layers)},
+        **{name: dict(self.hparams.get(name, {}))
+           for name in _CONFIG_OF_READER.values()},
         beam_pipeline_args=list(self.beam_args),
         enable_cache=not self.no_cache,
         blessing_metric=self.blessing_metric,
@@ -133,8 +146,7 @@ class Settings:
         bad_images=self.bad_images)
 
 
-def _given(**values) -> Dict[str, Any]:
-  return {k: v for k, v in values.items() if v is not None}
+# --- Parsing one value ---------------------------------------------------------
 
 
 def _whole_number(low: int, high: Optional[int] = None):
@@ -154,25 +166,38 @@ def _whole_number(low: int, high: Optional[int] = None):
 def _shown(text: str) -> str:
   """A value as an error line shows it: quoted where not a number, and no
   longer than a line (a value can be a million characters)."""
-  from coco_captions import paths  # pylint: disable=import-outside-toplevel
   return paths.bounded(text if text.lstrip('-').isdigit() else repr(text))
 
 
-def _fraction(text: str) -> float:
-  try:
-    value = float(text)
-  except ValueError:
-    raise SettingsError(f'{text!r} is not a number') from None
-  if not (math.isfinite(value) and 0 <= value <= 1):
-    raise SettingsError(f'{text} is not a number from 0 to 1')
-  return value
+def _number(low: Optional[float] = None, high: Optional[float] = None,
+            above: Optional[float] = None) -> Callable[[str], float]:
+  """A parser of finite numbers from `low` (or more than `above`) to `high`."""
+  def parse(text: str) -> float:
+    try:
+      value = float(text)
+    except ValueError:
+      raise SettingsError(f'{_shown(text)} is not a number') from None
+    shown = paths.bounded(text)
+    if not math.isfinite(value) or (low is not None and value < low) or (
+        high is not None and value > high):
+      raise SettingsError(f'{shown} is not a number '
+                          f'{_range_text(float, low, high, above)}')
+    if above is not None and value <= above:
+      raise SettingsError(f'{shown} is not more than {above:g}')
+    return value
+  return parse
 
 
-def _probability(text: str) -> float:
-  value = _fraction(text)
-  if value == 0:
-    raise SettingsError(f'{text} is not more than 0')
-  return value
+def _range_text(kind: type, low=None, high=None, above=None) -> str:
+  """'from 1 to 1,000', 'more than 0, at most 1': a range as help says it."""
+  def number(value):
+    return f'{value:,}' if kind is int else f'{value:g}'
+  if above is not None:
+    return f'more than {number(above)}' + (
+        f', at most {number(high)}' if high is not None else '')
+  if low is not None and high is not None:
+    return f'from {number(low)} to {number(high)}'
+  return f'at least {number(low)}' if low is not None else ''
 
 
 def _choice(choices: Sequence[str]) -> Callable[[str], str]:
@@ -181,10 +206,6 @@ def _choice(choices: Sequence[str]) -> Callable[[str], str]:
       raise SettingsError(f'{text!r} is not one of {", ".join(choices)}')
     return text
   return parse
-
-
-_metric = _choice(BLESSING_METRICS)
-_bad_images = _choice(configs.BAD_IMAGES_CHOICES)
 
 
 def _switch(text: str) -> bool:
@@ -200,14 +221,34 @@ def _text(text: str) -> str:
   return text
 
 
+# --- The settings ---------------------------------------------------------------
+
+
+def _by_runner(others: Any, **runners: Any) -> Dict[str, Any]:
+  """A default that differs by orchestrator: `others` but for `runners`."""
+  return {o: runners.get(o, others) for o in ORCHESTRATORS}
+
+
 @dataclasses.dataclass(frozen=True)
 class _Option:
+  """A flag and its variable.
+
+  `default` is its value when unset (a `_by_runner` dict where it differs by
+  runner). `derived` says the default in words where it follows from other
+  settings (`_defaults`, or the module file, computes it). `hparam`: the
+  create_pipeline argument that carries a hyper-parameter of the module
+  file; '' for the pipeline's own settings.
+  """
   name: str
   help: str
   parse: Callable[[str], Any] = _text
+  default: Any = None
+  derived: Any = None
+  range: str = ''
   switch: bool = False
   orchestrators: Tuple[str, ...] = ORCHESTRATORS
   env_name: Optional[str] = None
+  hparam: str = ''
 
   @property
   def flag(self) -> str:
@@ -217,130 +258,220 @@ class _Option:
   def env(self) -> str:
     return ENV_PREFIX + (self.env_name or self.name.upper())
 
+  def default_for(self, orchestrator: str) -> Any:
+    """The value an unset option takes, None where derived or unset."""
+    if isinstance(self.default, dict):
+      return self.default[orchestrator]
+    return self.default
+
+  def default_text(self, orchestrator: str) -> str:
+    """The default as --help and the README say it."""
+    if self.switch:
+      return 'off'
+    if orchestrator == 'kubeflow' and self.name in _KUBEFLOW_REQUIRED:
+      return 'none (required)'
+    if self.derived:
+      derived = self.derived
+      return derived[orchestrator] if isinstance(derived, dict) else derived
+    value = self.default_for(orchestrator)
+    if value is None:
+      return 'none'
+    if isinstance(value, float):
+      return f'{value:g}'
+    return f'{value:,}' if isinstance(value, int) else str(value)
+
+  def help_line(self, orchestrator: str) -> str:
+    if self.switch:
+      return self.help + '.'
+    return (f'{self.help}. Default: {self.default_text(orchestrator)}' +
+            (f'; {self.range}' if self.range else ''))
+
+
+def _whole(low: int, high: int) -> Dict[str, Any]:
+  """`parse` and `range` of an _Option taking whole numbers from low to high."""
+  return {'parse': _whole_number(low, high),
+          'range': _range_text(int, low, high)}
+
 
 _RUNS_HERE = ('local', 'beam', 'airflow')
 _LOCAL = ('local', 'beam')
+_KUBEFLOW_REQUIRED = ('pipeline_root', 'data_root', 'images_root')
+# Pipeline roots of local runs: ./tfx_output/coco_captions[-NAME-HASH].
+_OUTPUT = os.path.join('.', os.path.basename(configs.OUTPUT_DIR),
+                       configs.PIPELINE_NAME)
 _OPTIONS = (
     _Option('data_root', 'Directory of COCO captions CSV files (columns '
-            'image_id, id, caption, image_url, image_name, image_license); '
-            'only *.csv is read. Default: the bundled synthetic dataset '
-            '(Kubeflow: required)'),
+            f'{", ".join(features.CSV_COLUMNS)}); only {configs.CSV_PATTERN} '
+            'is read', default=configs.DATA_ROOT),
     _Option('images_root', 'Directory or URI (anything TensorFlow reads, e.g. '
-            'gs://bucket/train2014) that image_name is relative to. '
-            'Default: DATA_ROOT/images (Kubeflow: required)'),
+            'gs://bucket/train2014) that image_name is relative to',
+            derived=f'DATA_ROOT/{configs.IMAGES_SUBDIR}'),
     _Option('pipeline_root', 'Where artifacts, ML Metadata, pushed models '
-            'and logs go. Default: ./tfx_output/coco_captions for the bundled '
-            'data, ./tfx_output/coco_captions-NAME-HASH for a data root named '
-            'NAME, so that models of other data never become each other\'s '
-            'baseline (Airflow: ~/coco_captions_airflow/PIPELINE_NAME; '
-            'Kubeflow: required)'),
-    _Option('metadata_path', 'SQLite file for ML Metadata. Default: '
-            f'PIPELINE_ROOT/{configs.METADATA_FILENAME}',
+            'and logs go; one per data root unless given, so that models of '
+            'other data never become each other\'s baseline',
+            derived=_by_runner(
+                f'{_OUTPUT} for the bundled data, {_OUTPUT}-NAME-HASH for a '
+                'data root named NAME',
+                airflow='~/coco_captions_airflow/PIPELINE_NAME')),
+    _Option('metadata_path', 'SQLite file for ML Metadata',
+            derived=f'PIPELINE_ROOT/{configs.METADATA_FILENAME}',
             orchestrators=_RUNS_HERE),
-    _Option('module_file', 'TFX module file with preprocessing_fn and run_fn. '
-            f'Default: {configs.MODULE_FILE}'),
+    _Option('module_file', 'TFX module file with preprocessing_fn and '
+            f'run_fn; {HPARAMS_FILE} beside it declares the model\'s '
+            'hyper-parameters (the flags below)', default=configs.MODULE_FILE),
     _Option('schema_file', 'The curated schema the data must match; any '
-            'anomaly stops the run before Transform. Default: '
-            f'{configs.SCHEMA_FILE} (Kubeflow: /pipeline/schema/schema.pbtxt '
-            'in the image)'),
-    _Option('pipeline_name', 'Name recorded in ML Metadata. Default: '
-            f'{configs.PIPELINE_NAME} (Airflow: {configs.PIPELINE_NAME}_airflow, '
-            'the DAG id; Kubeflow: coco-captions)'),
-    _Option('train_epochs', 'Passes over the train split\'s images, run '
-            'exactly (no early stopping unless --early_stopping_patience is '
-            'given too); the steps follow from the split\'s size and the '
-            'batch size. Default: the module file\'s, at most 30 epochs and '
-            '15,000 steps but at least 1,000 steps, stopped early; 1 to '
-            f'{MAX_EPOCHS:,}', _whole_number(1, MAX_EPOCHS)),
+            'anomaly stops the run before Transform',
+            # Kubeflow's pods read the schema from the image (Dockerfile).
+            default=_by_runner(configs.SCHEMA_FILE,
+                               kubeflow='/pipeline/schema/schema.pbtxt')),
+    _Option('pipeline_name', 'Name recorded in ML Metadata (Airflow: the '
+            'DAG id)', default=_by_runner(
+                configs.PIPELINE_NAME,
+                airflow=configs.PIPELINE_NAME + '_airflow',
+                # KFP v2 names allow only [a-z0-9-].
+                kubeflow=configs.PIPELINE_NAME.replace('_', '-'))),
     _Option('train_steps', 'Train for exactly this many steps instead of '
-            f'--train_epochs (as it, no early stopping unless asked); 1 to '
-            f'{MAX_STEPS:,}', _whole_number(1, MAX_STEPS)),
-    _Option('early_stopping_patience', 'Stop training once the eval loss '
-            'has not improved for this many evaluations in a row (up to 30 '
-            'in a run) and keep the weights of the best; 0: train the whole '
-            'length. Default: the module file\'s (5) for its default length, '
-            f'0 with --train_epochs or --train_steps; 0 to {_MAX_EVALUATIONS}',
-            _whole_number(0, _MAX_EVALUATIONS)),
-    _Option('seed', 'Seed of the model\'s initial weights, the shuffling and '
-            'the caption drawn for each image: the same seed and data give '
-            'the same model. Default: the module file\'s (0)',
-            _whole_number(0, _MAX_SEED)),
+            'train_epochs (as it, no early stopping unless asked)',
+            derived='none (train_epochs decides)', **_whole(1, MAX_STEPS)),
     _Option('eval_steps', 'At most this many eval batches each time the eval '
-            'loss is measured (up to 30 times in a run). Default: the whole '
-            'eval split up to 4,096 images (64 batches); 1 to '
-            f'{MAX_STEPS:,}', _whole_number(1, MAX_STEPS)),
+            'loss is measured',
+            derived='the eval split, up to max_eval_images images',
+            **_whole(1, MAX_STEPS)),
     _Option('serving_model_dir', 'Where blessed models are pushed, one '
-            'numbered version each (as TF Serving expects). Default: '
-            f'PIPELINE_ROOT/{configs.SERVING_SUBDIR}', env_name='SERVING_DIR'),
+            'numbered version each (as TF Serving expects)',
+            derived=f'PIPELINE_ROOT/{configs.SERVING_SUBDIR}',
+            env_name='SERVING_DIR'),
     _Option('blessing_metric', 'Evaluation metric that decides blessing: '
             'text_to_image_recall@K or image_to_text_recall@K, K in '
-            f'{", ".join(map(str, KS))}. Default: {configs.BLESSING_METRIC}',
-            _metric),
+            f'{", ".join(map(str, KS))}', _choice(BLESSING_METRICS),
+            default=configs.BLESSING_METRIC),
     _Option('blessing_threshold', 'The lowest value of the blessing metric '
-            '(0 to 1) for a model to be blessed and pushed; it must also not '
-            'be worse than the latest blessed model. Default: '
-            f'{configs.BLESSING_THRESHOLD}', _fraction),
+            'for a model to be blessed and pushed; it must also not be worse '
+            'than the latest blessed model', _number(0, 1),
+            default=configs.BLESSING_THRESHOLD, range=_range_text(float, 0, 1)),
     _Option('blessing_significance', 'The metric must also be above its '
             'chance rate on the eval pool: a one-sided binomial test over '
-            'the eval images must give a p-value below this (more than 0, at '
-            'most 1; 1 turns the test off). A pool too small for any model '
-            f'to pass blesses nothing. Default: {configs.BLESSING_SIGNIFICANCE}',
-            _probability),
+            'the eval images must give a p-value below this (1 turns the '
+            'test off). A pool too small for any model to pass blesses '
+            'nothing', _number(high=1, above=0),
+            default=configs.BLESSING_SIGNIFICANCE,
+            range=_range_text(float, high=1, above=0)),
     _Option('bad_images', 'What to do with caption rows whose image is '
             'missing, empty, not a file, too large, undecodable or outside '
-            'IMAGES_ROOT: fail '
-            '(stop before Transform, naming every bad image and its rows) or '
-            'drop (leave those rows out; they are counted and listed in '
-            'PIPELINE_ROOT/GroupCaptionsByImage/bad_images/). Default: fail',
-            _bad_images),
-    _Option('image_encoder', 'The image tower: small_cnn (trained from '
-            'scratch), or a pretrained tf_keras.applications encoder: '
-            'mobilenet_v2, efficientnet_v2_b0, resnet50 (see README, "Training '
-            'on real COCO photos"). Default: small_cnn'),
-    _Option('image_encoder_weights', 'A pretrained encoder\'s starting '
-            'weights: imagenet (Keras downloads them where the Trainer runs), '
-            'none, or a weights file (local path or gs://...). Default: '
-            'imagenet'),
-    _Option('fine_tune_layers', 'After training the heads on the frozen '
-            'encoder, also train its top N layers at a tenth of the learning '
-            f'rate. Default: 0; 0 to {MAX_FINE_TUNE_LAYERS:,}',
-            _whole_number(0, MAX_FINE_TUNE_LAYERS)),
-    _Option('image_size', 'Side in pixels Transform stores images at and the '
-            'model reads. Default: the encoder\'s (64 for small_cnn, 224 for '
-            f'the others); 1 to {MAX_IMAGE_SIZE:,}',
-            _whole_number(1, MAX_IMAGE_SIZE)),
+            'IMAGES_ROOT: fail (stop before Transform, naming every bad '
+            'image and its rows) or drop (leave those rows out; they are '
+            'counted and listed in PIPELINE_ROOT/GroupCaptionsByImage/'
+            'bad_images/)', _choice(configs.BAD_IMAGES_CHOICES),
+            default=configs.BAD_IMAGES),
     _Option('no_cache', 'Run every component even if its inputs are '
-            'unchanged since an earlier run.', _switch, switch=True),
+            'unchanged since an earlier run', _switch, switch=True),
     _Option('force_run', 'Run the pipeline even when nothing changed since '
             'the last run in PIPELINE_ROOT (data files, code, settings, ML '
             'Metadata), which is otherwise answered at once with that run\'s '
             'results. Components whose inputs are unchanged are still reused '
-            'from cache.', _switch, switch=True, orchestrators=_LOCAL),
+            'from cache', _switch, switch=True, orchestrators=_LOCAL),
     _Option('verbose', 'Show TensorFlow/Beam/TFX logs on the console instead '
-            'of only in the log file.', _switch, switch=True,
+            'of only in the log file', _switch, switch=True,
             orchestrators=_LOCAL),
     _Option('image', 'Container image with this project installed (see '
-            'Dockerfile). Default: coco-captions-tfx:latest',
+            'Dockerfile)', default='coco-captions-tfx:latest',
             orchestrators=('kubeflow',)),
-    _Option('output_file', 'Where the compiled pipeline JSON is written. '
-            'Default: coco_captions_pipeline.json',
+    _Option('output_file', 'Where the compiled pipeline JSON is written',
+            default='coco_captions_pipeline.json',
             orchestrators=('kubeflow',)),
     _Option('user_code', 'Where the pods get the module file and the .py '
             'files beside it: wheel (compiling uploads them as wheels to '
             'PIPELINE_ROOT/_wheels, which must be writable from here; the '
             'pods run the code compiled) or image (compiling writes nothing; '
             'the pods run the copy the image holds under /pipeline, so '
-            'rebuild the image after editing it). Default: wheel',
-            _choice(USER_CODE_CHOICES), orchestrators=('kubeflow',)),
+            'rebuild the image after editing it)', _choice(USER_CODE_CHOICES),
+            default='wheel', orchestrators=('kubeflow',)),
 )
-_KUBEFLOW_REQUIRED = ('pipeline_root', 'data_root', 'images_root')
 
 
-def _options(orchestrator: str) -> List[_Option]:
+def _hparam_options(table: Optional[ModuleType]) -> List[_Option]:
+  """An _Option for each hyper-parameter of the module file's table."""
+  if table is None:
+    return []
+  found = []
+  for name, entry in table.HPARAMS.items():
+    if entry.choices:
+      parse, shown = _choice(entry.choices), f'one of {", ".join(entry.choices)}'
+    elif entry.type is int:
+      parse = _whole_number(entry.low, entry.high)
+      shown = _range_text(int, entry.low, entry.high)
+    elif entry.type is float:
+      parse = _number(entry.low, entry.high, entry.above)
+      shown = _range_text(float, entry.low, entry.high, entry.above)
+    else:
+      parse, shown = _text, ''
+    found.append(_Option(
+        name, entry.help, parse, default=entry.default,
+        derived=entry.default_text and entry.default_text.format(
+            **table.DEFAULTS), range=shown,
+        hparam=_CONFIG_OF_READER[entry.reader]))
+  return found
+
+
+def _options(orchestrator: str,
+             table: Optional[ModuleType] = None) -> List[_Option]:
   if orchestrator not in ORCHESTRATORS:
     raise ValueError(f'orchestrator {orchestrator!r} is not one of '
                      f'{ORCHESTRATORS}')
-  return [o for o in _OPTIONS if orchestrator in o.orchestrators]
+  return [o for o in _OPTIONS if orchestrator in o.orchestrators
+          ] + _hparam_options(table)
+
+
+def _hparams_table(module_file: str) -> Optional[ModuleType]:
+  """coco_captions_hparams beside the module file (with the encoders table
+  it imports as its `encoders`), or None where it has none.
+
+  Loaded from there, not imported: the tables belong to that module file, and
+  a DAG file installed elsewhere cannot import them. Neither imports
+  TensorFlow.
+  """
+  directory = os.path.dirname(module_file)
+  if '://' in module_file or not os.path.isfile(
+      os.path.join(directory, HPARAMS_FILE)):
+    return None
+  path = os.path.join(directory, HPARAMS_FILE)
+  names = [HPARAMS_FILE, ENCODERS_FILE]
+  before = {n[:-3]: sys.modules.pop(n[:-3]) for n in names
+            if n[:-3] in sys.modules}
+  try:
+    # The encoders table first, so that the hparams table's import of it
+    # finds this one.
+    for name in reversed(names):
+      spec = importlib.util.spec_from_file_location(
+          name[:-3], os.path.join(directory, name))
+      module = importlib.util.module_from_spec(spec)
+      sys.modules[name[:-3]] = module
+      spec.loader.exec_module(module)
+  except (ImportError, OSError, SyntaxError, NameError, AttributeError) as e:
+    raise SettingsError(f'{path}: cannot load it'
+                        f' ({type(e).__name__}: {e})') from None
+  finally:
+    for name in names:
+      sys.modules.pop(name[:-3], None)
+    sys.modules.update(before)
+  unknown = sorted({e.reader for e in module.HPARAMS.values()} -
+                   set(_CONFIG_OF_READER))
+  if unknown:
+    raise SettingsError(f'{path}: unknown reader {unknown[0]!r}, not one of '
+                        f'{", ".join(_CONFIG_OF_READER)}')
+  return module
+
+
+def _module_file(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+  """The module file the flags or the environment name, before the rest is
+  parsed: its hyper-parameters table decides the other flags."""
+  parser = _Parser(add_help=False, allow_abbrev=False)
+  parser.add_argument('--module_file')
+  given = parser.parse_known_args(list(argv))[0].module_file
+  variable = ENV_PREFIX + 'MODULE_FILE'
+  if given is None and variable in environ:
+    given = _set_value(variable, environ)
+  return _absolute(given) if given else configs.MODULE_FILE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -351,8 +482,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(orchestrator: str = 'local',
-                 description: Optional[str] = None) -> argparse.ArgumentParser:
-  """The flags of the runner for `orchestrator` (values are checked later)."""
+                 description: Optional[str] = None,
+                 module_file: str = configs.MODULE_FILE
+                 ) -> argparse.ArgumentParser:
+  """The flags of the runner for `orchestrator` with `module_file`'s
+  hyper-parameters (values are checked later)."""
+  return _parser(orchestrator, description, _hparams_table(module_file))
+
+
+def _parser(orchestrator: str, description: Optional[str],
+            table: Optional[ModuleType]) -> argparse.ArgumentParser:
   parser = _Parser(
       description=description,
       formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -361,14 +500,27 @@ def build_parser(orchestrator: str = 'local',
       epilog=f'Every flag can also be set as {ENV_PREFIX}<FLAG IN CAPITALS>\n'
       f'(--serving_model_dir as {ENV_PREFIX}SERVING_DIR), Beam options as\n'
       f'{BEAM_ARGS_ENV}; flags win. Any other flag is a Beam pipeline option.')
-  for option in _options(orchestrator):
+  model = parser.add_argument_group(
+      'model hyper-parameters',
+      f'Declared in {HPARAMS_FILE} beside the module file; unset ones take '
+      'its defaults.')
+  for option in _options(orchestrator, table):
+    where = model if option.hparam else parser
     if option.switch:
-      parser.add_argument(option.flag, action='store_const', const='1',
-                          default=None, help=option.help)
+      where.add_argument(option.flag, action='store_const', const='1',
+                         default=None, help=option.help_line(orchestrator))
     else:
-      parser.add_argument(option.flag, default=None, help=option.help,
-                          metavar=option.name.upper())
+      where.add_argument(option.flag, default=None,
+                         help=option.help_line(orchestrator),
+                         metavar=option.name.upper())
   return parser
+
+
+def defaults_shown(orchestrator: str = 'local',
+                   module_file: str = configs.MODULE_FILE) -> Dict[str, str]:
+  """Flag -> its default as `--help` says it (the README's tables match)."""
+  return {o.flag: o.default_text(orchestrator) for o in _options(
+      orchestrator, _hparams_table(module_file))}
 
 
 def from_flags(argv: Optional[Sequence[str]] = None,
@@ -392,32 +544,36 @@ def parse_flags(argv: Optional[Sequence[str]] = None,
                 environ: Optional[Mapping[str, str]] = None) -> Settings:
   """`from_flags`, raising SettingsError instead of exiting."""
   argv = sys.argv[1:] if argv is None else list(argv)
-  parser = build_parser(orchestrator, description)
+  environ = os.environ if environ is None else environ
+  table = _hparams_table(_module_file(argv, environ))
+  parser = _parser(orchestrator, description, table)
   flags, rest = parser.parse_known_args(argv)
-  raw = _environment(orchestrator, os.environ if environ is None else environ)
-  for option in _options(orchestrator):
+  raw = _environment(orchestrator, environ, table)
+  for option in _options(orchestrator, table):
     value = getattr(flags, option.name)
     if value is not None:
       raw[option.name] = (option.flag, value)
   beam_args = _beam_args(rest, parser) if rest else None
-  return _build(orchestrator, raw, beam_args)
+  return _build(orchestrator, raw, beam_args, table)
 
 
 def from_environment(orchestrator: str = 'airflow',
                      environ: Optional[Mapping[str, str]] = None) -> Settings:
   """Settings from COCO_CAPTIONS_* variables alone; raises SettingsError."""
-  raw = _environment(orchestrator, os.environ if environ is None else environ)
-  return _build(orchestrator, raw, None)
+  environ = os.environ if environ is None else environ
+  table = _hparams_table(_module_file([], environ))
+  raw = _environment(orchestrator, environ, table)
+  return _build(orchestrator, raw, None, table)
 
 
-def _environment(orchestrator: str,
-                 environ: Mapping[str, str]) -> Dict[str, Tuple[str, str]]:
+def _environment(orchestrator: str, environ: Mapping[str, str],
+                 table: Optional[ModuleType]) -> Dict[str, Tuple[str, str]]:
   """Name -> (variable, text) of the set variables that `orchestrator` reads.
 
   A COCO_CAPTIONS_ variable that no runner knows is an error: a misspelt
   one would otherwise leave its default in place without a word.
   """
-  known = {o.env: o for o in _OPTIONS}
+  known = {o.env: o for o in _OPTIONS + tuple(_hparam_options(table))}
   known[BEAM_ARGS_ENV] = None
   for name in sorted(environ):
     if name.startswith(ENV_PREFIX) and name not in known:
@@ -425,7 +581,7 @@ def _environment(orchestrator: str,
       hint = f'; did you mean {close[0]}?' if close else ''
       raise SettingsError(f'unknown setting {name}{hint}')
   raw = {}
-  for option in _options(orchestrator):
+  for option in _options(orchestrator, table):
     if option.env in environ:
       raw[option.name] = (option.env, _set_value(option.env, environ))
   if BEAM_ARGS_ENV in environ:
@@ -532,16 +688,22 @@ def _quietly():
 
 
 def _build(orchestrator: str, raw: Dict[str, Tuple[str, str]],
-           beam_args: Optional[List[str]]) -> Settings:
+           beam_args: Optional[List[str]],
+           table: Optional[ModuleType]) -> Settings:
   """Checks and converts `raw` (name -> (where, text)); fills in defaults."""
   values: Dict[str, Any] = {}
-  for option in _options(orchestrator):
+  hparams: Dict[str, Dict[str, Any]] = {}
+  for option in _options(orchestrator, table):
     if option.name in raw:
       where, text = raw[option.name]
       try:
-        values[option.name] = option.parse(text)
+        value = option.parse(text)
       except SettingsError as e:
         raise SettingsError(f'{where}: {e}') from None
+      if option.hparam:
+        hparams.setdefault(option.hparam, {})[option.name] = value
+      else:
+        values[option.name] = value
   if beam_args is None and 'beam_args' in raw:
     try:
       beam_args = shlex.split(raw['beam_args'][1])
@@ -566,19 +728,18 @@ def _build(orchestrator: str, raw: Dict[str, Tuple[str, str]],
   _defaults(orchestrator, values)
   _check_name(orchestrator, values['pipeline_name'])
   _check_paths(values, raw)
-  _check_encoder(orchestrator, values)
-  return Settings(orchestrator=orchestrator, **values)
+  if table is not None:
+    _check_encoder(orchestrator, hparams, table.encoders)
+  return Settings(orchestrator=orchestrator, hparams=hparams, **values)
 
 
 def _defaults(orchestrator: str, values: Dict[str, Any]) -> None:
   """Fills in what was not given, in place; local paths made absolute."""
-  kubeflow = orchestrator == 'kubeflow'
-  values.setdefault('pipeline_name', {
-      'airflow': configs.PIPELINE_NAME + '_airflow',
-      # KFP v2 names allow only [a-z0-9-].
-      'kubeflow': configs.PIPELINE_NAME.replace('_', '-'),
-  }.get(orchestrator, configs.PIPELINE_NAME))
-  values.setdefault('data_root', configs.DATA_ROOT)
+  for option in _options(orchestrator):
+    default = option.default_for(orchestrator)
+    if default is not None:
+      values.setdefault(option.name, default)
+  # The derived ones (`_Option.derived` says each in words).
   values.setdefault('pipeline_root', os.path.join(
       os.path.expanduser('~'), 'coco_captions_airflow', values['pipeline_name'])
                     if orchestrator == 'airflow' else
@@ -587,16 +748,9 @@ def _defaults(orchestrator: str, values: Dict[str, Any]) -> None:
                                                 configs.IMAGES_SUBDIR))
   values.setdefault('serving_model_dir', os.path.join(
       values['pipeline_root'], configs.SERVING_SUBDIR))
-  values.setdefault('module_file', configs.MODULE_FILE)
-  # Kubeflow's pods read the schema from the image (see Dockerfile).
-  values.setdefault('schema_file', '/pipeline/schema/schema.pbtxt'
-                    if kubeflow else configs.SCHEMA_FILE)
-  if kubeflow:
+  if orchestrator == 'kubeflow':
     values['metadata_path'] = None
-    values.setdefault('image', 'coco-captions-tfx:latest')
-    values.setdefault('user_code', 'wheel')
-    values['output_file'] = os.path.abspath(
-        values.get('output_file', 'coco_captions_pipeline.json'))
+    values['output_file'] = os.path.abspath(values['output_file'])
     # The rest are paths in the cluster, not here.
     values['module_file'] = os.path.abspath(values['module_file'])
     return
@@ -605,6 +759,26 @@ def _defaults(orchestrator: str, values: Dict[str, Any]) -> None:
     values[name] = _absolute(values[name])
   values['metadata_path'] = _absolute(values.get('metadata_path') or os.path.join(
       values['pipeline_root'], configs.METADATA_FILENAME))
+
+
+def _check_encoder(orchestrator: str, hparams: Dict[str, Dict[str, Any]],
+                   encoders: ModuleType) -> None:
+  """The image encoder settings, checked against the module file's table."""
+  given = {k: v for config in hparams.values() for k, v in config.items()}
+  weights = given.get('image_encoder_weights')
+  local = orchestrator != 'kubeflow'
+  if local and weights and '://' not in weights and weights not in (
+      encoders.IMAGENET, encoders.NO_WEIGHTS):
+    # A relative path is the user's: made absolute for the Trainer.
+    weights = os.path.abspath(weights)
+    for config in hparams.values():
+      if 'image_encoder_weights' in config:
+        config['image_encoder_weights'] = weights
+  errors = encoders.settings_errors(
+      given.get('image_encoder'), weights, given.get('fine_tune_layers'),
+      given.get('image_size'), check_files=local)
+  if errors:
+    raise SettingsError(errors[0])
 
 
 def default_pipeline_root(data_root: str) -> str:
@@ -624,41 +798,6 @@ def _absolute(path: str) -> str:
   """Local paths become absolute (components may not share our cwd); URIs stay."""
   return path if '://' in path else os.path.abspath(path)
 
-
-def _encoders_table(module_file: str):
-  """coco_captions_encoders beside the module file, or None if it has none.
-
-  Loaded from there, not imported: the table belongs to that module file, and
-  a DAG file installed elsewhere cannot import it.
-  """
-  path = os.path.join(os.path.dirname(module_file), 'coco_captions_encoders.py')
-  if '://' in path or not os.path.isfile(path):
-    return None
-  spec = importlib.util.spec_from_file_location('coco_captions_encoders', path)
-  table = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(table)
-  return table
-
-
-def _check_encoder(orchestrator: str, values: Dict[str, Any]) -> None:
-  """The image encoder settings, checked against the module file's table."""
-  names = ('image_encoder', 'image_encoder_weights', 'fine_tune_layers',
-           'image_size')
-  if all(values.get(n) is None for n in names):
-    return
-  weights = values.get('image_encoder_weights')
-  local = orchestrator != 'kubeflow'
-  if local and weights and '://' not in weights and weights not in (
-      'imagenet', 'none'):
-    values['image_encoder_weights'] = weights = os.path.abspath(weights)
-  table = _encoders_table(values['module_file'])
-  if table is None:
-    return  # A module file of the user's own checks its settings itself.
-  errors = table.settings_errors(
-      values.get('image_encoder'), weights, values.get('fine_tune_layers'),
-      values.get('image_size'), check_files=local)
-  if errors:
-    raise SettingsError(errors[0])
 
 
 def _check_name(orchestrator: str, name: str) -> None:

@@ -37,10 +37,9 @@ import tensorflow as tf
 
 from coco_captions import paths
 from coco_captions.run import up_to_date
-# Also this module's API: read_images, resolve_model_dir, RetrievalModel.
-from coco_captions.serving.serving_model import (ModelError, RetrievalModel, first_line,
-                                         read_images, read_images_or_skip,
-                                         resolve_model_dir, top_k)
+# Also this module's API: resolve_model_dir, RetrievalModel.
+from coco_captions.serving.serving_model import (ModelError, RetrievalModel,
+                                                 resolve_model_dir, top_k)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 
@@ -50,21 +49,15 @@ class QueryError(Exception):
 
 
 def read_query_images(files: Sequence[str]) -> List[bytes]:
-  """The bytes of each `--image` file; QueryError naming one that is not a
-  regular file (checked before it is opened), cannot be read, or claims
-  more pixels than an image may have."""
+  """The bytes of each `--image` file (`paths.read_image_file`); QueryError
+  naming one that is not a regular file (checked before it is opened), cannot
+  be read, is empty, or claims more pixels than an image may have."""
   images = []
   for path in files:
     try:
-      paths.check_file(path)
-      with tf.io.gfile.GFile(path, 'rb') as f:
-        images.append(f.read())
-      paths.check_pixels(images[-1], path)
+      images.append(paths.read_image_file(path))
     except paths.ImageFileError as e:
       raise QueryError(f'--image {paths.shown(path)}: {e.detail}') from e
-    except (OSError, tf.errors.OpError) as e:
-      raise QueryError(f'--image {paths.shown(path)}: cannot be read: '
-                       f'{first_line(str(e))}') from e
   return images
 
 
@@ -105,8 +98,8 @@ def image_index(model: RetrievalModel, images_root: str,
         return [str(n) for n in saved['names']], saved['embeddings']
     except (OSError, ValueError, KeyError):
       pass  # Unreadable or of an older format: rebuilt below.
-  readable, image_bytes, unread = read_images_or_skip(images_root, names)
-  skipped.extend((names[i], why) for i, why in unread)
+  readable, image_bytes, unread = paths.read_images(images_root, names)
+  skipped.extend((names[i], f'cannot be read: {e.detail}') for i, e in unread)
   kept, embeddings, failed = model.embed_images_or_skip(image_bytes)
   skipped.extend((names[readable[i]], why) for i, why in failed)
   names = [names[readable[i]] for i in kept]

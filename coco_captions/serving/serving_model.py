@@ -1,8 +1,9 @@
 """The exported model, through its serving signatures only.
 
 Shared by RetrievalEvaluator (which measures what would be served), the run
-report and the query CLI. Needs nothing but the SavedModel: no module file,
-no TensorFlow Transform.
+report and the query CLI, which read the image files it embeds with
+`paths.read_images`. Needs nothing but the SavedModel: no module file, no
+TensorFlow Transform.
 """
 
 import base64
@@ -12,7 +13,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from coco_captions import paths, text
+from coco_captions import features, text
 from coco_captions.paths import first_line
 
 _SIGNATURES = ('embed_captions', 'embed_images')
@@ -20,8 +21,6 @@ _SIGNATURES = ('embed_captions', 'embed_images')
 
 class ModelError(Exception):
   """A path that is not a model this pipeline exported, told in one line."""
-
-
 
 
 def resolve_model_dir(path: str) -> str:
@@ -46,7 +45,7 @@ def caption_example(caption) -> bytes:
   if isinstance(caption, str):
     caption = caption.encode('utf-8')
   return tf.train.Example(features=tf.train.Features(feature={
-      'caption': tf.train.Feature(bytes_list=tf.train.BytesList(
+      features.CAPTION: tf.train.Feature(bytes_list=tf.train.BytesList(
           value=[caption]))
   })).SerializeToString()
 
@@ -54,7 +53,7 @@ def caption_example(caption) -> bytes:
 def _normalized_example(serialized: bytes) -> bytes:
   """A caption row's serialized example with its caption normalised."""
   example = tf.train.Example.FromString(serialized)
-  captions = example.features.feature['caption'].bytes_list.value
+  captions = example.features.feature[features.CAPTION].bytes_list.value
   return caption_example(captions[0] if captions else b'')
 
 
@@ -161,29 +160,6 @@ def rest_request(signature: str, values: Sequence[bytes]) -> dict:
   return {'signature_name': signature,
           'instances': [{'b64': base64.b64encode(value).decode('ascii')}
                         for value in values]}
-
-
-def read_images(images_root: str, names: Sequence[str]) -> List[bytes]:
-  """The bytes of each image `name` under `images_root`, read as
-  `paths.read_image` reads (paths.ImageFileError, an OSError, otherwise)."""
-  return [paths.read_image(images_root, name) for name in names]
-
-
-def read_images_or_skip(images_root: str, names: Sequence[str]
-                        ) -> Tuple[List[int], List[bytes], List[Tuple[int, str]]]:
-  """(indices read, their bytes, [(index, why)] of the names not read).
-
-  A missing, unreadable or unsafe name costs only itself, as in
-  `RetrievalModel.embed_images_or_skip`.
-  """
-  kept, images, skipped = [], [], []
-  for index, name in enumerate(names):
-    try:
-      images.extend(read_images(images_root, [name]))
-      kept.append(index)
-    except paths.ImageFileError as e:
-      skipped.append((index, f'cannot be read: {e.detail}'))
-  return kept, images, skipped
 
 
 def top_k(query_embeddings: np.ndarray, candidate_embeddings: np.ndarray,
