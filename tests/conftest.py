@@ -48,10 +48,28 @@ def tiny_model(tmp_path_factory, tiny_data):
 _BUNDLED_RUNS_FILES = ('test_pipeline_e2e.py', 'test_report_e2e.py')
 
 
+# The longest test files (--durations, BENCHMARKS.md "The test suite"),
+# longest first: started first, so that no worker is left with one of them
+# while the others have finished.
+_LONGEST_FIRST = ('test_kubeflow_pods_e2e.py', 'test_portable_runner_e2e.py',
+                  'test_learning_e2e.py', 'bundled_runs',
+                  'test_tfx_cli_e2e.py', 'test_bad_data_and_recovery_e2e.py',
+                  'test_benchmarks_e2e.py')
+
+
+def _priority(scope: str, tests: int):
+  """Sort key of a test file: the longest known first, then the other
+  end-to-end files, then the rest by their number of tests."""
+  name = os.path.basename(scope)
+  if name in _LONGEST_FIRST:
+    return (0, _LONGEST_FIRST.index(name), 0)
+  return (1 if name.endswith('_e2e.py') else 2, 0, -tests)
+
+
 def pytest_xdist_make_scheduler(config, log):
   """Under pytest-xdist, each test file runs whole on one worker, so its
   module fixtures are made once; the files that use the bundled runs share
-  a worker, so those are made once too."""
+  a worker, so those are made once too. The longest files start first."""
   from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
 
   class FileScheduling(LoadScopeScheduling):
@@ -61,6 +79,13 @@ def pytest_xdist_make_scheduler(config, log):
       if os.path.basename(path) in _BUNDLED_RUNS_FILES:
         return 'bundled_runs'
       return path
+
+    def _assign_work_unit(self, node):
+      ordered = sorted(self.workqueue.items(),
+                       key=lambda item: _priority(item[0], len(item[1])))
+      self.workqueue.clear()
+      self.workqueue.update(ordered)
+      super()._assign_work_unit(node)
 
   return FileScheduling(config, log)
 

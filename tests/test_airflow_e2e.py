@@ -1,7 +1,8 @@
 """The pipeline as an Airflow 2 DAG: parsed by Airflow, run by Airflow.
 
-The DAG file is installed as the README says, linked into a DAGs folder away
-from the checkout. A real apache-airflow install (the `airflow` extra) loads
+The DAG file is installed as `tfx pipeline create --engine airflow` installs
+it (tests/test_tfx_cli_e2e.py): a copy in a DAGs folder away from the
+checkout, so nothing can be found beside it. A real apache-airflow install (the `airflow` extra) loads
 that folder through a DagBag, as the scheduler does, from another directory
 and without PYTHONPATH; the parse must read none of the data. Then it runs
 the DAG twice with `dag.test()` (no scheduler needed) on a tiny dataset, and
@@ -13,6 +14,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,9 +63,9 @@ def airflow_run(tmp_path_factory):
                            capture_output=True, text=True, timeout=300)
   assert migrate.returncode == 0, migrate.stdout + migrate.stderr
   dags = work / 'airflow_home' / 'dags'
-  dags.mkdir(exist_ok=True)
-  (dags / 'coco_captions_airflow.py').symlink_to(
-      os.path.join(ROOT, 'coco_captions_airflow.py'))
+  (dags / PIPELINE_NAME).mkdir(parents=True, exist_ok=True)
+  shutil.copy(os.path.join(ROOT, 'coco_captions_airflow.py'),
+              dags / PIPELINE_NAME / 'coco_captions_airflow.py')
   out, log = work / 'seen.json', work / 'airflow.log'
   with open(log, 'w') as log_file:
     result = subprocess.run(
