@@ -71,10 +71,15 @@ _COUNTER_NAMESPACE = 'GroupCaptionsByImage.'
 _DECODE_BATCH = 64
 # The file name CsvExampleGen gives its output shards.
 _FILE_PREFIX = 'data_tfrecord'
-# What to do with rows whose image is bad.
-BAD_IMAGES_CHOICES = configs.BAD_IMAGES_CHOICES
 # The most bad images an error message names; the file lists all.
 _NAMED_IN_MESSAGE = 5
+
+
+def check_bad_images(bad_images: str) -> None:
+  """Raises ValueError unless `bad_images` is one of BAD_IMAGES_CHOICES."""
+  if bad_images not in configs.BAD_IMAGES_CHOICES:
+    raise ValueError(f'bad_images must be one of '
+                     f'{configs.BAD_IMAGES_CHOICES}, not {bad_images!r}')
 
 
 class ConflictingImageNameError(ValueError):
@@ -381,7 +386,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     module_path: Parameter[str] = '',
     image_size: Parameter[int] = 0,
     image_encoder: Parameter[str] = '',
-    bad_images: Parameter[str] = 'fail',
+    bad_images: Parameter[str] = configs.BAD_IMAGES,
     images_fingerprint: Parameter[str] = '',
     features_digest: Parameter[str] = '',
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
@@ -421,9 +426,7 @@ def GroupCaptionsByImage(  # pylint: disable=invalid-name
     NotEnoughImagesError: a split has no images, or there is only one.
   """
   del images_fingerprint, features_digest
-  if bad_images not in BAD_IMAGES_CHOICES:
-    raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, '
-                     f'not {bad_images!r}')
+  check_bad_images(bad_images)
   splits = artifact_utils.decode_split_names(examples.split_names)
   image_examples.split_names = artifact_utils.encode_split_names(splits)
   examples_utils.set_payload_format(

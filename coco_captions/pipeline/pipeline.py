@@ -30,8 +30,8 @@ from coco_captions import features
 from coco_captions.pipeline import configs, push
 from coco_captions.pipeline.csv_example_gen import CsvExampleGen
 from coco_captions.pipeline.evaluator import RetrievalEvaluator
-from coco_captions.pipeline.grouping import (BAD_IMAGES_CHOICES, GroupCaptionsByImage,
-                                    add_user_code)
+from coco_captions.pipeline.grouping import (GroupCaptionsByImage,
+                                             add_user_code, check_bad_images)
 from coco_captions.pipeline.validation import AnomaliesGate
 
 
@@ -116,9 +116,8 @@ def create_pipeline(
   Returns:
     The TFX `Pipeline` (`tfx.v1.dsl.Pipeline`).
   """
-  if bad_images not in BAD_IMAGES_CHOICES:
-    raise ValueError(f'bad_images must be one of {BAD_IMAGES_CHOICES}, not '
-                     f'{bad_images!r}')
+  # Before anything is built, where the caller can see it.
+  check_bad_images(bad_images)
   example_gen = CsvExampleGen(
       input_base=data_root,
       input_config=example_gen_pb2.Input(splits=[
