@@ -8,17 +8,18 @@ task logs, `> file`) it is a plain line every `interval` seconds or every
 
 Work reports its progress as events on the logger `LOGGER`: records with a
 `progress` attribute (see `event`). The console (coco_captions.run.console)
-installs a handler there that draws them; where no handler is installed
-(Kubeflow pods, Airflow tasks, Beam worker processes), `count` writes plain
-lines to stderr itself. The Trainer sends its events through
-`coco_captions.run.training_progress`.
+installs a handler there that draws them; where no handler is installed,
+`count` writes plain lines to stderr itself. The Trainer sends its events
+through `coco_captions.run.training_progress`.
 
 Pipeline components import no console code: they count their work as
 DEBUG records on the logger `COUNTS_LOGGER`, each with a `progress_count`
 attribute, (task, unit, part, n) or (task,) when the work has ended. This
 module listens there, in any process that imports it (the local runner's),
-and adds them up with `count` and `finish`; elsewhere the records are below
-the log's level and cost next to nothing.
+and adds them up with `count` and `finish`; in processes that never import
+it (Kubeflow pods, Airflow tasks, Beam worker processes) the records are
+below the log's level and cost next to nothing, and GroupCaptionsByImage
+logs its totals when it ends.
 """
 
 import io
