@@ -152,6 +152,21 @@ def test_the_image_is_built_as_the_pod_test_builds_it():
   assert found.env['PYTHONSAFEPATH'] == '1'
 
 
+def _patterns(name):
+  with open(os.path.join(ROOT, name)) as f:
+    return {line.strip() for line in f
+            if line.strip() and not line.startswith('#')}
+
+
+def test_the_image_leaves_out_what_git_ignores():
+  # A checkout's virtualenvs, runs and benchmark data (gigabytes) must not
+  # reach the build context; .gitignore's patterns match at any depth.
+  docker = _patterns('.dockerignore')
+  missing = [p for p in _patterns('.gitignore')
+             if p not in docker and f'**/{p}' not in docker]
+  assert not missing, missing
+
+
 def test_with_user_code_image_nothing_is_uploaded(tmp_path):
   # Compiles offline: a bucket that cannot be reached is never written to.
   path = kubeflow.compile_pipeline([
