@@ -1,7 +1,11 @@
 """Shared fixtures: a tiny dataset and a model trained on it by run_fn."""
 
+import fcntl
+import json
 import logging
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -15,12 +19,29 @@ TINY_TRAIN_EPOCHS = 100
 TINY_EMBEDDING_DIM = 16
 
 
+def _once(tmp_path_factory, name, make):
+  """The directory `name` after `make(directory)`, made once for all the test
+  processes of the session (xdist's workers): the first makes it, the others
+  wait for it. Its users only read it."""
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    base = base.parent  # The workers' common directory, this session's.
+  directory, done = base / name, base / f'{name}.done'
+  with open(base / f'{name}.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not done.exists():
+      shutil.rmtree(directory, ignore_errors=True)
+      directory.mkdir()
+      make(str(directory))
+      done.touch()
+  return str(directory)
+
+
 @pytest.fixture(scope='session')
 def tiny_data(tmp_path_factory):
   """20 generated images, five captions each."""
-  data_dir = str(tmp_path_factory.mktemp('tiny_data'))
-  synthetic_data.generate(data_dir, TINY_IMAGES, seed=3)
-  return data_dir
+  return _once(tmp_path_factory, 'tiny_data', lambda directory: (
+      synthetic_data.generate(directory, TINY_IMAGES, seed=3)))
 
 
 @pytest.fixture(scope='session')
@@ -31,17 +52,49 @@ def tiny_model(tmp_path_factory, tiny_data):
   """
   import coco_captions_utils
 
-  work = str(tmp_path_factory.mktemp('tiny_model'))
-  examples_uri, graph_uri = trainer_harness.write_transformed_dataset(
-      tiny_data, work, image_size=32)
-  fn_args = trainer_harness.make_fn_args(
-      examples_uri, graph_uri, work, train_steps=None, eval_steps=None,
-      custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM,
-                     # Run exactly: an epoch count a user sets has no
-                     # floor of steps (200 here, the floor is 1,000).
-                     'image_size': 32, 'train_epochs': TINY_TRAIN_EPOCHS})
-  coco_captions_utils.run_fn(fn_args)
-  return fn_args, tiny_data
+  def fn_args(work):
+    return trainer_harness.make_fn_args(
+        os.path.join(work, 'examples'), os.path.join(work, 'transform_graph'),
+        work, train_steps=None, eval_steps=None,
+        custom_config={'batch_size': 8, 'embedding_dim': TINY_EMBEDDING_DIM,
+                       # Run exactly: an epoch count a user sets has no
+                       # floor of steps (200 here, the floor is 1,000).
+                       'image_size': 32, 'train_epochs': TINY_TRAIN_EPOCHS})
+
+  def train(work):
+    trainer_harness.write_transformed_dataset(tiny_data, work, image_size=32)
+    coco_captions_utils.run_fn(fn_args(work))
+
+  return fn_args(_once(tmp_path_factory, 'tiny_model', train)), tiny_data
+
+
+_PODS_IMPORT = (
+    'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor',
+    'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver',
+    'tfx.components.transform.executor', 'tfx.components.trainer.executor',
+    'tfx.components.statistics_gen.executor', 'coco_captions.pipeline.grouping',
+    'coco_captions.pipeline.evaluator')
+
+
+@pytest.fixture(scope='session')
+def image(tmp_path_factory):
+  """The Dockerfile's image (tests/image_env.py), built once for every test
+  process of the session."""
+  import image_env
+
+  def build(directory):
+    built = image_env.build(os.path.join(directory, 'image'))
+    # The image holds compiled bytecode (the Dockerfile's install compiles
+    # it); here what the pods import is compiled once, not in every pod.
+    subprocess.run([built.python, '-c', 'import ' + ', '.join(_PODS_IMPORT)],
+                   cwd=directory, env=built.env, check=True, timeout=900,
+                   capture_output=True)
+    with open(os.path.join(directory, 'image.json'), 'w') as f:
+      json.dump(built._asdict(), f)
+
+  with open(os.path.join(_once(tmp_path_factory, 'image', build),
+                         'image.json')) as f:
+    return image_env.Image(**json.load(f))
 
 
 # The test files that share the session fixture `runs` below.

@@ -121,12 +121,11 @@ def _modules_run(job):
 
 
 def test_every_module_the_pods_run_imports_with_the_images_lock(
-    job, tmp_path):
+    job, image, tmp_path):
   modules, classes = _modules_run(job)
   assert 'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver' in (
       modules)
   assert 'coco_captions.pipeline.evaluator.RetrievalEvaluatorExecutor' in classes
-  image = image_env.build(str(tmp_path / 'image'))
   check = ('import importlib, sys\n'
            'for name in sys.argv[1:]:\n'
            '  if name.startswith("class:"):\n'

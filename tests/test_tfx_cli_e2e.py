@@ -64,7 +64,7 @@ def _dependencies(tfx_pipeline):
 # component's work in worker processes, not the launching one.
 _BEAM_ARGS = {'local': None,
               'beam': '--direct_running_mode=multi_processing '
-                      '--direct_num_workers=2'}
+                      '--direct_num_workers=1'}
 
 
 @pytest.mark.parametrize('engine, runner', [

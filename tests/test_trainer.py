@@ -381,7 +381,8 @@ def test_the_same_settings_and_thread_layout_train_the_same_model(
     trained, tmp_path):
   # In fresh processes, as two runs are: on every core, then on one core
   # with the first run's thread layout, as README's "Reproducible runs"
-  # says to reproduce a run on a machine with another number of cores.
+  # says to reproduce a run on a machine with another number of cores. The
+  # same layout on the same cores is the easier case of the same check.
   import subprocess
   import sys
   fn_args, _ = trained
@@ -399,8 +400,6 @@ def test_the_same_settings_and_thread_layout_train_the_same_model(
 
   first = train('first')
   assert first['threads']['intra_op'] == len(os.sched_getaffinity(0))
-  again = train('again')
-  assert again == first
   layout = {'TF_NUM_INTRAOP_THREADS': str(first['threads']['intra_op']),
             'TF_NUM_INTEROP_THREADS': str(first['threads']['inter_op'])}
   one_core = train('one_core', ('taskset', '-c', '0'), **layout)
