@@ -119,6 +119,14 @@ def _priority(scope: str, tests: int):
   return (1 if name.endswith('_e2e.py') else 2, 0, -tests)
 
 
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto`: a worker more than the cores, at most 4 (an e2e run takes
+  2-3 GiB). The e2e tests spend part of their time waiting on the processes
+  they start (pods, workers, services), which leaves a core idle."""
+  del config
+  return min(len(os.sched_getaffinity(0)) + 1, 4)
+
+
 def pytest_xdist_make_scheduler(config, log):
   """Under pytest-xdist, each test file runs whole on one worker, so its
   module fixtures are made once; the files that use the bundled runs share
