@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = 'coco_airflow_test'
 BEAM_ARGS = ['--direct_running_mode=multi_processing',
-             '--direct_num_workers=2', '--job_name=coco captions']
+             '--direct_num_workers=1', '--job_name=coco captions']
 
 
 @pytest.fixture(scope='module')
@@ -55,7 +55,7 @@ def airflow_run(tmp_path_factory):
       COCO_CAPTIONS_BLESSING_SIGNIFICANCE='1',
       # Quoted the way a user writes it in a shell.
       COCO_CAPTIONS_BEAM_ARGS=(
-          "--direct_running_mode=multi_processing --direct_num_workers=2 "
+          "--direct_running_mode=multi_processing --direct_num_workers=1 "
           "--job_name='coco captions'"))
   env.pop('PYTHONPATH', None)
   airflow = os.path.join(os.path.dirname(sys.executable), 'airflow')

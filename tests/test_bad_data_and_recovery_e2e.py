@@ -26,7 +26,7 @@ PIPELINE_NAME = 'coco_recovery'
 def _command(base, data_root):
   return [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
           '--pipeline_name', PIPELINE_NAME, '--data_root', str(data_root),
-          '--pipeline_root', str(base / 'pipeline'), '--train_steps', '20',
+          '--pipeline_root', str(base / 'pipeline'), '--train_steps', '5',
           '--eval_steps', '2', '--blessing_threshold', '0',
           '--blessing_significance', '1']
 
