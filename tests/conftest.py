@@ -1,4 +1,6 @@
-"""Shared fixtures: a tiny dataset and a model trained on it by run_fn."""
+"""Shared fixtures, each made once for all xdist workers (a tiny dataset, a
+model trained on it by run_fn, the Dockerfile's image), and the workers'
+schedule."""
 
 import fcntl
 import json
@@ -86,9 +88,11 @@ def image(tmp_path_factory):
     built = image_env.build(os.path.join(directory, 'image'))
     # The image holds compiled bytecode (the Dockerfile's install compiles
     # it); here what the pods import is compiled once, not in every pod.
-    subprocess.run([built.python, '-c', 'import ' + ', '.join(_PODS_IMPORT)],
-                   cwd=directory, env=built.env, check=True, timeout=900,
-                   capture_output=True)
+    result = subprocess.run(
+        [built.python, '-c', 'import ' + ', '.join(_PODS_IMPORT)],
+        cwd=directory, env=built.env, capture_output=True, text=True,
+        timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
     with open(os.path.join(directory, 'image.json'), 'w') as f:
       json.dump(built._asdict(), f)
 
@@ -104,10 +108,11 @@ _BUNDLED_RUNS_FILES = ('test_pipeline_e2e.py', 'test_report_e2e.py')
 # The longest test files (--durations, BENCHMARKS.md "The test suite"),
 # longest first: started first, so that no worker is left with one of them
 # while the others have finished.
-_LONGEST_FIRST = ('test_kubeflow_pods_e2e.py', 'test_portable_runner_e2e.py',
-                  'test_learning_e2e.py', 'bundled_runs',
-                  'test_tfx_cli_e2e.py', 'test_bad_data_and_recovery_e2e.py',
-                  'test_benchmarks_e2e.py')
+_LONGEST_FIRST = ('test_kubeflow_pods_e2e.py', 'test_tfx_cli_e2e.py',
+                  'test_portable_runner_e2e.py',
+                  'test_bad_data_and_recovery_e2e.py', 'bundled_runs',
+                  'test_learning_e2e.py', 'test_benchmarks_e2e.py',
+                  'test_concurrent_runs_e2e.py', 'test_hostile_input_e2e.py')
 
 
 def _priority(scope: str, tests: int):
