@@ -2,11 +2,12 @@
 
 The DAG file is installed as `tfx pipeline create --engine airflow` installs
 it (tests/test_tfx_cli_e2e.py): a copy in a DAGs folder away from the
-checkout, so nothing can be found beside it. A real apache-airflow install (the `airflow` extra) loads
-that folder through a DagBag, as the scheduler does, from another directory
-and without PYTHONPATH; the parse must read none of the data. Then it runs
-the DAG twice with `dag.test()` (no scheduler needed) on a tiny dataset, and
-`python -m coco_captions.reporting.report` writes the report of the last run from the
+checkout, so nothing can be found beside it. A real apache-airflow install
+(the `airflow` extra) loads that folder through a DagBag, as the scheduler
+does, from another directory and without PYTHONPATH; the parse must read
+none of the data. Then it runs the DAG twice with `dag.test()` (no
+scheduler needed) on a tiny dataset, and `python -m
+coco_captions.reporting.report` writes the report of the last run from the
 Airflow runner's metadata, which headless Chromium opens.
 """
 
