@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
-from typing import Dict, List, NamedTuple
+from typing import Dict, List, NamedTuple, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The Dockerfile's two installs, as it writes them.
@@ -85,10 +85,16 @@ def copy_project(destination: str) -> None:
                      os.path.join(destination, relative, name))
 
 
-def build(destination: str, with_project: bool = True) -> Image:
+def build(destination: str, with_project: bool = True,
+          compiled: Tuple[str, ...] = ()) -> Image:
   """The image's Python and project under `destination`; without the
   project installed, the environment of a Beam worker that gets it from
-  what the job stages (--setup_file)."""
+  what the job stages (--setup_file).
+
+  The image, and Beam's SDK images, hold bytecode compiled as they were
+  installed. Here the modules `compiled` names are imported once, bytecode
+  written, so that no pod or worker compiles them from source, as each would
+  where PYTHONDONTWRITEBYTECODE is set (CI machines)."""
   found = dockerfile()
   project = os.path.join(destination, 'project')
   copy_project(project)
@@ -113,4 +119,9 @@ def build(destination: str, with_project: bool = True) -> Image:
       'HOME': os.path.join(destination, 'home'),
   }
   os.makedirs(env['HOME'], exist_ok=True)
+  if compiled:
+    result = subprocess.run(
+        [python, '-c', 'import ' + ', '.join(compiled)], cwd=destination,
+        env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
   return Image(python, project, found.workdir, env)

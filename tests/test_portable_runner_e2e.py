@@ -34,6 +34,12 @@ FLAGS = ['--train_steps', '5', '--eval_steps', '1', '--blessing_threshold',
          '0', '--blessing_significance', '1']
 BEAM_COMPONENTS = {'CsvExampleGen', 'StatisticsGen', 'GroupCaptionsByImage',
                    'Transform'}
+# What the workers of those components import (image_env.build compiles it).
+WORKER_IMPORT = (
+    'apache_beam.runners.worker.sdk_worker_main',
+    'tfx.components.example_gen.csv_example_gen.executor',
+    'tfx.components.statistics_gen.executor',
+    'tfx.components.transform.executor', 'tensorflow_transform.beam')
 
 
 def _start(command, log_path, cwd, ready, timeout=180):
@@ -56,7 +62,8 @@ def _start(command, log_path, cwd, ready, timeout=180):
 def services(tmp_path_factory):
   """(job endpoint, worker pool endpoint, their directory, environment)."""
   work = tmp_path_factory.mktemp('portable')
-  workers = image_env.build(str(work / 'worker_env'), with_project=False)
+  workers = image_env.build(str(work / 'worker_env'), with_project=False,
+                            compiled=WORKER_IMPORT)
   boot = work / 'boot'
   boot.write_text(f'#!/bin/sh\nexec {workers.python} '
                   f'{os.path.join(ROOT, "tools", "beam_boot.py")} "$@"\n')
