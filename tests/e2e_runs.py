@@ -36,12 +36,12 @@ def run_cli(paths, *flags):
   return result.stdout
 
 
-def summaries(metadata_path):
+def summaries(metadata_path, pipeline_name=PIPELINE_NAME):
   """Every run's summary, oldest first."""
   store = mlmd.connect(metadata_path)
   runs = sorted(store.get_contexts_by_type('pipeline_run'),
                 key=lambda c: (c.create_time_since_epoch, c.id))
-  return [run_record.read_run(metadata_path, PIPELINE_NAME, run.name)
+  return [run_record.read_run(metadata_path, pipeline_name, run.name)
           for run in runs]
 
 

@@ -1,6 +1,8 @@
-"""Bad data stops the run before Transform; a killed run resumes from cache.
+"""Bad data stops the run before Transform, and the fixed data is read again;
+runs killed or stopped with Ctrl-C resume from cache; a push that fills the
+disk leaves nothing.
 
-Both run the real CLI with LocalDagRunner on small generated datasets.
+Each runs the real CLI with LocalDagRunner on a small generated dataset.
 """
 
 import csv
@@ -14,8 +16,11 @@ import time
 
 import pytest
 
+import e2e_runs
 from coco_captions.data import synthetic_data
+from coco_captions.pipeline import configs
 from coco_captions.reporting import mlmd, run_record
+from test_session import ctrl_c_as_at_a_terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -23,12 +28,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = 'coco_recovery'
 
 
-def _command(base, data_root):
+def _command(base, data_root, **flags):
+  """The CLI's command; a flag given as None keeps its default."""
+  flags = {'train_steps': 5, 'eval_steps': 2, 'blessing_threshold': 0,
+           'blessing_significance': 1, **flags}
   return [sys.executable, os.path.join(ROOT, 'coco_captions_local.py'),
           '--pipeline_name', PIPELINE_NAME, '--data_root', str(data_root),
-          '--pipeline_root', str(base / 'pipeline'), '--train_steps', '5',
-          '--eval_steps', '2', '--blessing_threshold', '0',
-          '--blessing_significance', '1']
+          '--pipeline_root', str(base / 'pipeline'),
+          *[f'--{k}={v}' for k, v in flags.items() if v is not None]]
 
 
 def _executions_by_state(metadata_path):
@@ -38,23 +45,49 @@ def _executions_by_state(metadata_path):
           for e in store.get_executions()]
 
 
-def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
-  data_root = tmp_path / 'data'
-  synthetic_data.generate(str(data_root), 30, seed=4)
-  path = data_root / 'captions.csv'
-  with open(path, newline='') as f:
-    rows = list(csv.DictReader(f))
-  # One row without an image URL: valid CSV with whole-number ids, so the
-  # input checks pass it and the schema (every column always present) must
-  # catch it.
-  rows[7]['image_url'] = ''
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator='\n')
-    writer.writeheader()
-    writer.writerows(rows)
+@pytest.fixture(scope='module')
+def fixed_in_place(tmp_path_factory):
+  """A CSV with a bad row, run; the row fixed in place, run again.
 
-  result = subprocess.run(_command(tmp_path, data_root), cwd=ROOT,
+  Run 1 reads a CSV whose row 8 has no image URL (valid CSV with whole-number
+  ids, so the input checks pass it and the schema, every column always
+  present, must catch it); the license of that row is longer by as much, so
+  the file's size is the original's. The original is then written back with
+  run 1's modification time: size and time as run 1 saw them. Run 2 asks for
+  a threshold no first model reaches.
+  """
+  base = tmp_path_factory.mktemp('fixed_in_place')
+  data_root = base / 'data'
+  synthetic_data.generate(str(data_root), 40, seed=2)
+  path = data_root / 'captions.csv'
+  original = path.read_text()
+  lines = original.split('\n')
+  url = next(csv.DictReader([lines[0], lines[8]]))['image_url']
+  assert f',{url},' in lines[8] and lines[8].endswith(')"')
+  lines[8] = lines[8].replace(f',{url},', ',,')[:-1] + 'x' * len(url) + '"'
+  path.write_text('\n'.join(lines))
+  assert path.stat().st_size == len(original.encode())
+  broken = subprocess.run(_command(base, data_root), cwd=ROOT,
                           capture_output=True, text=True, timeout=900)
+
+  seen = path.stat()
+  path.write_text(original)
+  os.utime(path, ns=(seen.st_atime_ns, seen.st_mtime_ns))
+  assert (path.stat().st_size, path.stat().st_mtime_ns) == (
+      seen.st_size, seen.st_mtime_ns)
+  fixed = subprocess.run(
+      _command(base, data_root, train_steps=3, eval_steps=5,
+               blessing_threshold=0.99, blessing_significance=None),
+      cwd=str(base), capture_output=True, text=True, timeout=900)
+  found = e2e_runs.summaries(str(base / 'pipeline' / 'metadata.sqlite'),
+                            PIPELINE_NAME)
+  assert len(found) == 2
+  return base, (broken, fixed), found
+
+
+def test_csv_that_breaks_the_schema_is_stopped_before_transform(
+    fixed_in_place):
+  _, (result, _), (summary, _) = fixed_in_place
   assert result.returncode == 1, result.stdout + result.stderr
   assert 'The data does not match the schema' in result.stderr
   assert ("train: image_url: The feature has a shape, but it's not always "
@@ -71,8 +104,6 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
     page = f.read()
   assert 'image_url: The feature has a shape' in page
   assert 'Not available: Transform did not run in this run' in page
-  summary = run_record.read_run(
-      str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
   states = {c.component_id: c.state for c in summary.components}
   assert states['ExampleValidator'] == 'COMPLETE'
   assert states['AnomaliesGate'] == 'FAILED'
@@ -86,75 +117,105 @@ def test_csv_that_breaks_the_schema_is_stopped_before_transform(tmp_path):
       page.split('<section')[0])
 
 
-def test_run_killed_during_transform_resumes_from_cache(tmp_path):
+def test_a_csv_rewritten_with_its_size_and_time_restored_is_read_again(
+    fixed_in_place):
+  # TFX fingerprints CSV files by size and modification time, both of which
+  # a rewrite can put back: its cache would reuse the old examples. The
+  # inode change time, which cannot be put back, goes into CsvExampleGen's
+  # parameters.
+  _, (_, fixed), (_, summary) = fixed_in_place
+  # Had the old examples been reused, the schema would stop it again.
+  assert fixed.returncode == 0, fixed.stdout + fixed.stderr[-3000:]
+  states = {c.component_id: c.state for c in summary.components}
+  assert states['CsvExampleGen'] == 'COMPLETE', states
+  assert states['ExampleValidator'] == states['Trainer'] == 'COMPLETE', states
+
+
+def test_a_first_model_below_the_threshold_is_not_pushed(fixed_in_place):
+  # The run before stopped before Trainer: no earlier model to compare with,
+  # so the threshold alone judges it.
+  base, (_, fixed), (_, summary) = fixed_in_place
+  assert fixed.returncode == 0, fixed.stdout + fixed.stderr[-3000:]
+  output = fixed.stdout
+  assert summary.blessing['blessed'] == 0
+  assert 'below the threshold 0.990' in summary.blessing['reason']
+  assert 'baseline_model' not in summary.blessing
+  assert summary.pushed['pushed'] == 0
+  serving = base / 'pipeline' / configs.SERVING_SUBDIR
+  assert not serving.exists() or not os.listdir(serving)
+  assert 'Model NOT BLESSED: text_to_image_recall@5' in output
+  assert 'below the threshold 0.990' in output and 'Not pushed' in output
+
+
+def _until_transform_starts(process):
+  """The lines `process` printed up to 'Transform started', once it has run
+  inside Transform's Beam pipeline for a while."""
+  lines = []
+  for line in process.stdout:
+    lines.append(line)
+    if 'Transform started' in line:
+      time.sleep(3)  # Transform takes far longer than this on any data.
+      return ''.join(lines)
+  pytest.fail('the run ended before Transform started:\n' + ''.join(lines))
+
+
+def test_a_killed_run_then_one_stopped_with_ctrl_c_resume_from_cache(
+    tmp_path):
   data_root = tmp_path / 'data'
-  synthetic_data.generate(str(data_root), 40, seed=5)
+  synthetic_data.generate(str(data_root), 20, seed=5)
   command = _command(tmp_path, data_root)
   metadata_path = str(tmp_path / 'pipeline' / 'metadata.sqlite')
 
-  first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True,
-                           start_new_session=True)
+  killed_run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True,
+                                start_new_session=True)
   try:
-    for line in first.stdout:
-      if 'Transform started' in line:
-        break
-    else:
-      pytest.fail('the first run ended before Transform started')
-    time.sleep(3)  # Transform takes far longer than this on any data.
+    _until_transform_starts(killed_run)
   finally:
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
+    os.killpg(killed_run.pid, signal.SIGKILL)
+    killed_run.wait()
   killed = dict(_executions_by_state(metadata_path))
   assert 'RUNNING' in killed.values()  # What a killed run leaves behind.
-
-  second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          timeout=1200)
-  assert second.returncode == 0, second.stdout + second.stderr[-5000:]
   stale = [i for i, state in killed.items() if state == 'RUNNING']
-  assert f'marked Transform (execution {stale[0]}) CANCELED' in second.stdout
 
+  # The same command: it marks what the killed run left, then is stopped
+  # with Ctrl-C in its own Transform.
+  interrupted = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=ctrl_c_as_at_a_terminal)
+  printed = _until_transform_starts(interrupted)
+  assert f'marked Transform (execution {stale[0]}) CANCELED' in printed
+  # Python may drop a KeyboardInterrupt raised inside a weakref callback; a
+  # user would press Ctrl-C again, and so does this test.
+  for _ in range(10):
+    interrupted.send_signal(signal.SIGINT)
+    try:
+      _, err = interrupted.communicate(timeout=20)
+      break
+    except subprocess.TimeoutExpired:
+      continue
+  assert interrupted.returncode == 130
+  assert err == ('\nInterrupted. To resume, run the same command again: '
+                 'finished components are reused from cache.\n')
+  states = {c.component_id: c.state for c in run_record.read_run(
+      metadata_path, PIPELINE_NAME).components}
+  assert 'Pusher' not in states, states
+
+  resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                           timeout=1200)
+  assert resumed.returncode == 0, resumed.stdout + resumed.stderr[-5000:]
   states = dict(_executions_by_state(metadata_path))
   assert states[stale[0]] == 'CANCELED'
   assert not {'RUNNING', 'NEW'} & set(states.values()), states
   summary = run_record.read_run(metadata_path, PIPELINE_NAME)
   by_component = {c.component_id: c.state for c in summary.components}
   for name in ('CsvExampleGen', 'StatisticsGen', 'ImportSchemaGen',
-               'ExampleValidator', 'AnomaliesGate'):
+               'ExampleValidator', 'AnomaliesGate', 'GroupCaptionsByImage'):
     assert by_component[name] == 'CACHED', by_component
   for name in ('Transform', 'Trainer', 'RetrievalEvaluator', 'Pusher'):
     assert by_component[name] == 'COMPLETE', by_component
   assert summary.pushed['pushed'] == 1
   assert not os.path.exists(tmp_path / 'pipeline' / '.run.lock')
-
-
-def test_a_csv_rewritten_with_its_size_and_time_restored_is_read_again(
-    tmp_path):
-  # TFX fingerprints CSV files by size and modification time, both of which
-  # a rewrite can put back: its cache would reuse the old examples, even
-  # with --force_run. The inode change time, which cannot be put back, goes
-  # into CsvExampleGen's parameters.
-  data_root = tmp_path / 'data'
-  synthetic_data.generate(str(data_root), 20, seed=5)
-  first = subprocess.run(_command(tmp_path, data_root), cwd=str(tmp_path),
-                         capture_output=True, text=True, timeout=900)
-  assert first.returncode == 0, first.stdout + first.stderr[-3000:]
-  path = data_root / 'captions.csv'
-  before = path.stat()
-  text = path.read_text()
-  time.sleep(0.01)
-  path.write_text(text.replace('red', 'RED'))
-  os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-  assert (path.stat().st_size, path.stat().st_mtime_ns) == (
-      before.st_size, before.st_mtime_ns)
-  second = subprocess.run(_command(tmp_path, data_root) + ['--force_run'],
-                          cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=900)
-  assert second.returncode == 0, second.stdout + second.stderr[-3000:]
-  summary = run_record.read_run(
-      str(tmp_path / 'pipeline' / 'metadata.sqlite'), PIPELINE_NAME)
-  states = {c.component_id: c.state for c in summary.components}
-  assert states['CsvExampleGen'] == 'COMPLETE', states
 
 
 def test_a_push_that_fills_the_disk_leaves_nothing_and_the_rerun_pushes(

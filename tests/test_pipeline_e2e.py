@@ -10,8 +10,8 @@ the report's e2e test):
   D: A's flags again: every component is served from cache.
 Then a fifth run with D's flags changes nothing and is answered from D's
 record without TensorFlow or TFX (coco_captions.run.up_to_date).
-A second, fresh pipeline with an unreachable threshold shows that a first run
-is judged on the threshold alone and that a rejected model is not pushed.
+(A first model judged on the threshold alone and rejected:
+tests/test_bad_data_and_recovery_e2e.py.)
 Tests assert on ML Metadata, the artifacts, the split, retrieval quality, the
 serving directory and the query command.
 """
@@ -28,7 +28,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from coco_captions.data import synthetic_data
 from e2e_runs import run_cli as _run_cli
 from e2e_runs import summaries as _summaries
 
@@ -46,22 +45,6 @@ BUNDLED_IMAGES = 300
 
 def _states(summary):
   return {c.component_id: c.state for c in summary.components}
-
-
-@pytest.fixture(scope='module')
-def threshold_fail(tmp_path_factory):
-  """A fresh pipeline whose first model cannot reach the threshold."""
-  base = tmp_path_factory.mktemp('e2e_fail')
-  synthetic_data.generate(str(base / 'data'), 40, seed=2)
-  paths = {
-      'data_root': str(base / 'data'),
-      'pipeline_root': str(base / 'pipeline'),
-      'metadata_path': str(base / 'pipeline' / 'mlmd.sqlite'),
-      'serving_model_dir': str(base / 'serving'),
-  }
-  output = _run_cli(paths, '--train_steps=3', '--blessing_threshold=0.99')
-  (summary,) = _summaries(paths['metadata_path'])
-  return paths, output, summary
 
 
 def test_first_run_executes_each_component_once(runs):
@@ -299,18 +282,6 @@ def test_a_worse_model_is_rejected_by_the_baseline_comparison(runs):
   # The rejected model is kept as an artifact.
   assert os.path.isfile(os.path.join(c.output('Trainer', 'model'),
                                      'Format-Serving', 'saved_model.pb'))
-
-
-def test_a_first_model_below_the_threshold_is_not_pushed(threshold_fail):
-  paths, output, summary = threshold_fail
-  assert summary.blessing['blessed'] == 0
-  assert 'below the threshold 0.990' in summary.blessing['reason']
-  assert 'baseline_model' not in summary.blessing
-  assert summary.pushed['pushed'] == 0
-  assert not os.path.exists(paths['serving_model_dir']) or not os.listdir(
-      paths['serving_model_dir'])
-  assert 'Model NOT BLESSED: text_to_image_recall@5' in output
-  assert 'below the threshold 0.990' in output and 'Not pushed' in output
 
 
 def _eval_rows(paths, summary):
